@@ -1,0 +1,58 @@
+"""The ``amrkit`` command: a thin Typer shell over importable functions.
+
+Each ``amrkit.commands.<group>`` module defines its Typer-annotated functions and a
+``COMMANDS`` mapping of command name → function; this file only registers them and turns
+:class:`AmrkitError` into ``error: ...`` on stderr with exit status 1.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+
+from amrkit.errors import AmrkitError
+
+GROUPS = ("data", "models", "train", "evaluate", "quant", "reproduce", "classify")
+
+app = typer.Typer(
+    name="amrkit",
+    help="Small, fast automatic-modulation-recognition CNNs: data, training, INT8, reports.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the amrkit version and exit."),
+) -> None:
+    if version:
+        from amrkit import __version__
+
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+def _register() -> None:
+    for group in GROUPS:
+        module = importlib.import_module(f"amrkit.commands.{group}")
+        for name, fn in getattr(module, "COMMANDS", {}).items():
+            app.command(name)(fn)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI; AmrkitError → one line on stderr, exit 1."""
+    try:
+        app(args=argv, prog_name="amrkit", standalone_mode=True)
+    except AmrkitError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)

@@ -1,0 +1,3 @@
+"""CLI commands (evaluate)."""
+
+COMMANDS: dict = {}

@@ -1,0 +1,3 @@
+"""CLI commands (models)."""
+
+COMMANDS: dict = {}

@@ -1,0 +1,3 @@
+"""CLI commands (train)."""
+
+COMMANDS: dict = {}

@@ -1,0 +1,200 @@
+"""One dataset interface for every source: labels in memory, I/Q read on demand.
+
+A :class:`FrameSet` is what ``train``, ``evaluate``, ``quantize`` and ``info`` consume,
+whatever the file it came from (amrkit HDF5, RadioML, NumPy). Labels, SNRs and splits are
+small and live in memory; the I/Q frames ``(N, 2, L)`` are read through a backend callable
+in sorted, chunked reads so a 20 GB file never has to fit in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from amrkit.data.split import SPLIT_NAMES, stratified_split
+from amrkit.errors import AmrkitError
+
+# reads rows (sorted, unique, int64 indices into the backing store) → (n, 2, L) float32
+RowReader = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass
+class FrameSet:
+    """Frames of one dataset.
+
+    ``rows`` maps this set's frame ``i`` to row ``rows[i]`` of the backing store, so subsets
+    and filters are views that never copy I/Q.
+    """
+
+    classes: tuple[str, ...]
+    frame_length: int
+    label: np.ndarray  # (N,) int64, index into classes
+    snr_db: np.ndarray  # (N,) float32; nan where unknown, inf for noiseless
+    split: np.ndarray | None  # (N,) uint8: 0 train, 1 val, 2 test; None: file has no split
+    reader: RowReader
+    rows: np.ndarray  # (N,) int64
+    sample_rate_hz: float | None = None
+    samples_per_symbol: int | None = None
+    snr_convention: str | None = None
+    source: dict[str, Any] = field(default_factory=dict)  # path, format, config_hash, ...
+    config: dict[str, Any] | None = None  # the generating config, when known
+    close: Callable[[], None] = lambda: None
+
+    def __post_init__(self) -> None:
+        n = len(self.rows)
+        for name in ("label", "snr_db"):
+            if len(getattr(self, name)) != n:
+                raise ValueError(f"{name} has {len(getattr(self, name))} entries, expected {n}")
+        if self.split is not None and len(self.split) != n:
+            raise ValueError(f"split has {len(self.split)} entries, expected {n}")
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __enter__(self) -> FrameSet:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    # ---- reading -------------------------------------------------------------------------
+    def read(self, index: np.ndarray | Sequence[int] | slice | None = None) -> np.ndarray:
+        """I/Q of the selected frames, in the order given: (n, 2, L) float32."""
+        idx = self._index(index)
+        if len(idx) == 0:
+            return np.empty((0, 2, self.frame_length), dtype=np.float32)
+        rows = self.rows[idx]
+        order = np.argsort(rows, kind="stable")
+        uniq, inverse = np.unique(rows[order], return_inverse=True)
+        data = self.reader(uniq)  # (u, 2, L)
+        out = np.empty((len(idx), 2, self.frame_length), dtype=np.float32)
+        out[order] = data[inverse]
+        return out
+
+    def iter_batches(
+        self, index: np.ndarray | None = None, batch_size: int = 4096
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield ``(positions, iq)`` batches over ``index`` (all frames by default)."""
+        idx = self._index(index)
+        for start in range(0, len(idx), batch_size):
+            part = idx[start : start + batch_size]
+            yield part, self.read(part)
+
+    def _index(self, index: Any) -> np.ndarray:
+        if index is None:
+            return np.arange(len(self), dtype=np.int64)
+        if isinstance(index, slice):
+            return np.arange(len(self), dtype=np.int64)[index]
+        return np.asarray(index, dtype=np.int64).reshape(-1)
+
+    # ---- selection -----------------------------------------------------------------------
+    def indices(self, split: str | int | None) -> np.ndarray:
+        """Positions of the frames in ``split`` ("train", "val", "test", "all" or 0/1/2)."""
+        if split is None or split == "all":
+            return np.arange(len(self), dtype=np.int64)
+        code = SPLIT_NAMES.get(split, split) if isinstance(split, str) else split
+        if code not in (0, 1, 2):
+            raise AmrkitError(f"split {split!r} is not one of train, val, test, all")
+        if self.split is None:
+            raise AmrkitError(
+                f"{self.source.get('path', 'this dataset')!r} has no train/val/test split; "
+                "derive one with with_derived_split(seed) or use --split all"
+            )
+        return np.flatnonzero(self.split == code)
+
+    def subset(self, positions: np.ndarray) -> FrameSet:
+        """A view on the frames at ``positions`` (same classes)."""
+        pos = np.asarray(positions, dtype=np.int64)
+        return _replace(
+            self,
+            label=self.label[pos],
+            snr_db=self.snr_db[pos],
+            split=None if self.split is None else self.split[pos],
+            rows=self.rows[pos],
+        )
+
+    def filter(
+        self,
+        classes: Sequence[str] | None = None,
+        snr_min: float | None = None,
+        snr_max: float | None = None,
+    ) -> FrameSet:
+        """Keep the named classes (relabelled in the given order) and SNRs in [min, max]."""
+        keep = np.ones(len(self), dtype=bool)
+        if snr_min is not None:
+            keep &= self.snr_db >= snr_min
+        if snr_max is not None:
+            keep &= self.snr_db <= snr_max
+        out = self.subset(np.flatnonzero(keep))
+        if classes is None:
+            return out
+        unknown = [c for c in classes if c not in self.classes]
+        if unknown:
+            raise AmrkitError(
+                f"class(es) {', '.join(unknown)} not in this dataset; "
+                f"available: {', '.join(self.classes)}"
+            )
+        old_to_new = np.full(len(self.classes), -1, dtype=np.int64)
+        for new, name in enumerate(classes):
+            old_to_new[self.classes.index(name)] = new
+        mapped = old_to_new[out.label]
+        sel = np.flatnonzero(mapped >= 0)
+        out = out.subset(sel)
+        return _replace(out, classes=tuple(classes), label=mapped[sel])
+
+    def with_derived_split(
+        self, seed: int, fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    ) -> FrameSet:
+        """A deterministic stratified split (for files that carry none)."""
+        split = stratified_split(self.label, self.snr_db, fractions, np.random.default_rng(seed))
+        out = _replace(self, split=split)
+        out.source = {**self.source, "derived_split": {"seed": seed, "fractions": list(fractions)}}
+        return out
+
+    def identity(self) -> dict[str, Any]:
+        """What a run records about its data: path, format, config hash, sizes."""
+        return {
+            **self.source,
+            "num_frames": len(self),
+            "classes": list(self.classes),
+            "frame_length": self.frame_length,
+        }
+
+
+def _replace(fs: FrameSet, **changes: Any) -> FrameSet:
+    fields = {k: getattr(fs, k) for k in fs.__dataclass_fields__}
+    fields.update(changes)
+    return FrameSet(**fields)
+
+
+def array_frameset(
+    iq: np.ndarray,
+    label: np.ndarray,
+    classes: Sequence[str],
+    snr_db: np.ndarray | None = None,
+    split: np.ndarray | None = None,
+    **meta: Any,
+) -> FrameSet:
+    """A FrameSet over in-memory arrays (tests, NumPy files, synthetic batches)."""
+    iq = np.ascontiguousarray(iq, dtype=np.float32)
+    if iq.ndim != 3 or iq.shape[1] != 2:
+        raise AmrkitError(f"iq must have shape (N, 2, L), got {iq.shape}")
+    n = iq.shape[0]
+    return FrameSet(
+        classes=tuple(classes),
+        frame_length=iq.shape[2],
+        label=np.asarray(label, dtype=np.int64),
+        snr_db=(np.full(n, np.nan, np.float32) if snr_db is None
+                else np.asarray(snr_db, dtype=np.float32)),
+        split=None if split is None else np.asarray(split, dtype=np.uint8),
+        reader=lambda rows: iq[rows],
+        rows=np.arange(n, dtype=np.int64),
+        **meta,
+    )
