@@ -14,7 +14,7 @@ import typer
 
 from amrkit.errors import AmrkitError
 
-GROUPS = ("data", "models", "train", "evaluate", "quant", "reproduce", "classify")
+GROUPS = ("data", "models", "train", "evaluate", "quant", "simulate", "reproduce", "classify")
 
 app = typer.Typer(
     name="amrkit",
