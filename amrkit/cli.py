@@ -7,8 +7,11 @@ Each ``amrkit.commands.<group>`` module defines its Typer-annotated functions an
 
 from __future__ import annotations
 
+import functools
 import importlib
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import typer
 
@@ -36,11 +39,25 @@ def _root(
         raise typer.Exit()
 
 
+def _friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """AmrkitError inside a command → ``error: ...`` on stderr, exit 1 (also under CliRunner)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except AmrkitError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
 def _register() -> None:
     for group in GROUPS:
         module = importlib.import_module(f"amrkit.commands.{group}")
         for name, fn in getattr(module, "COMMANDS", {}).items():
-            app.command(name)(fn)
+            app.command(name)(_friendly(fn))
 
 
 _register()

@@ -59,8 +59,10 @@ def _json_safe(value: Any) -> Any:
 
 def config_hash(cfg: Any, length: int = 16) -> str:
     """A short, stable hash of a config (or any JSON-able mapping)."""
-    text = to_json(cfg) if dataclasses.is_dataclass(cfg) else json.dumps(
-        _json_safe(_plain(cfg)), sort_keys=True
+    text = (
+        to_json(cfg)
+        if dataclasses.is_dataclass(cfg)
+        else json.dumps(_json_safe(_plain(cfg)), sort_keys=True)
     )
     return hashlib.sha256(text.encode()).hexdigest()[:length]
 
@@ -78,6 +80,17 @@ def from_dict(cls: type[T], data: Mapping[str, Any], *, where: str = "") -> T:
         raise AmrkitError(
             f"{where or cls.__name__}: unknown key(s) {', '.join(map(repr, unknown))}; "
             f"allowed: {', '.join(sorted(fields))}"
+        )
+    missing = sorted(
+        name
+        for name, f in fields.items()
+        if name not in data
+        and f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING
+    )
+    if missing:
+        raise AmrkitError(
+            f"{where or cls.__name__}: missing required key(s) {', '.join(map(repr, missing))}"
         )
     hints = typing.get_type_hints(cls)
     kwargs = {
@@ -111,9 +124,14 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
             return tuple(_coerce(args[0], v, f"{where}[{i}]") for i, v in enumerate(value))
         if args and len(args) != len(value):
             raise AmrkitError(f"{where}: expected {len(args)} values, got {len(value)}")
-        return tuple(
-            _coerce(a, v, f"{where}[{i}]") for i, (a, v) in enumerate(zip(args, value, strict=False))
-        ) if args else tuple(value)
+        return (
+            tuple(
+                _coerce(a, v, f"{where}[{i}]")
+                for i, (a, v) in enumerate(zip(args, value, strict=False))
+            )
+            if args
+            else tuple(value)
+        )
     if origin is typing.Literal:
         if value not in args:
             raise AmrkitError(
@@ -159,7 +177,9 @@ def load_mapping(path: str | Path) -> dict[str, Any]:
     """Read a YAML or JSON file into a dict, with a one-line error if it cannot be read."""
     p = Path(path)
     if not p.is_file():
-        raise AmrkitError(f"config file {str(p)!r} does not exist; pass an existing .yaml/.json file")
+        raise AmrkitError(
+            f"config file {str(p)!r} does not exist; pass an existing .yaml/.json file"
+        )
     text = p.read_text()
     try:
         if p.suffix.lower() == ".json":

@@ -43,6 +43,10 @@ def atomic_path(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        if tmp_path.is_file():  # mkstemp makes 0600; give the artifact normal permissions
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp_path, 0o666 & ~umask)
         os.replace(tmp_path, target)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -110,4 +114,6 @@ def read_json(path: str | Path) -> Any:
     except FileNotFoundError:
         raise AmrkitError(f"{str(p)!r} does not exist") from None
     except json.JSONDecodeError as exc:
-        raise AmrkitError(f"{str(p)!r} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        raise AmrkitError(
+            f"{str(p)!r} is not valid JSON ({exc.msg} at line {exc.lineno})"
+        ) from None

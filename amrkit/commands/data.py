@@ -2,17 +2,249 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from amrkit.errors import AmrkitError
 
 
+def generate(
+    path: str = typer.Argument(
+        ..., help="Output HDF5 file (written to a temp file, then renamed)."
+    ),
+    preset: str = typer.Option(
+        "matlab", "--preset", help="Base parameters; 'matlab' is the reference."
+    ),
+    config: str | None = typer.Option(
+        None,
+        "--config",
+        help="Start from a YAML/JSON config or an amrkit .h5 file made by generate "
+        "(regenerates it exactly); other flags override its fields.",
+    ),
+    classes: str | None = typer.Option(
+        None, "--classes", help="Comma list of classes, e.g. BPSK,QPSK (default: all 11)."
+    ),
+    frames_per_class: int | None = typer.Option(
+        None, "--frames-per-class", help="Frames per class, spread evenly over the SNRs [10000]."
+    ),
+    snr: str | None = typer.Option(
+        None,
+        "--snr",
+        help="SNR(s) in dB: 30, a comma list 0,10,20, a range start:stop:step (inclusive, "
+        "e.g. --snr=-10:30:2) or inf (no noise) [30].",
+    ),
+    snr_convention: str | None = typer.Option(
+        None,
+        "--snr-convention",
+        help="measured: noise relative to each frame's measured signal power (default); "
+        "matlab: relative to an assumed unit power, as the reference (RRC classes ≈ 9 dB less).",
+    ),
+    channel: str | None = typer.Option(
+        None,
+        "--channel",
+        help="full: Rician multipath + clock offset + AWGN (default); awgn: noise only; "
+        "none: the clean modulated signal (needs --snr inf).",
+    ),
+    frame_length: int | None = typer.Option(
+        None, "--frame-length", help="Samples per frame [1024]."
+    ),
+    samples_per_symbol: int | None = typer.Option(
+        None, "--samples-per-symbol", help="Samples per symbol of the digital classes [8]."
+    ),
+    sample_rate: float | None = typer.Option(
+        None, "--sample-rate", help="Sample rate in Hz [200000]."
+    ),
+    split: str | None = typer.Option(
+        None, "--split", help="Train,val,test fractions, stratified by class and SNR [0.8,0.1,0.1]."
+    ),
+    audio: str | None = typer.Option(
+        None,
+        "--audio",
+        help="A speech/music WAV file to use as the analog source instead of the "
+        "built-in synthetic one.",
+    ),
+    seed: int | None = typer.Option(
+        None, "--seed", help="Random seed; same seed ⇒ same bytes [0]."
+    ),
+    workers: int = typer.Option(
+        1, "--workers", help="Worker processes; the output does not depend on this."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Synthesize a modulation dataset (the paper's 11 classes with the reference channel)."""
+    from amrkit.config import replace
+    from amrkit.data.split import parse_fractions
+    from amrkit.data.synth import check_workers, load_config, parse_snrs, preset_config
+
+    check_workers(workers)
+    overrides: dict[str, Any] = {
+        "classes": _parse_names(classes),
+        "frames_per_class": frames_per_class,
+        "snrs": parse_snrs(snr) if snr is not None else None,
+        "snr_convention": snr_convention,
+        "channel": channel,
+        "frame_length": frame_length,
+        "samples_per_symbol": samples_per_symbol,
+        "sample_rate_hz": sample_rate,
+        "split": parse_fractions(split) if split is not None else None,
+        "audio": audio,
+        "seed": seed,
+    }
+    if config is not None:
+        import dataclasses
+
+        base = load_config(config)
+        if audio is not None and audio != base.audio:
+            base = dataclasses.replace(base, audio_sha256=None)  # another recording
+        cfg = replace(base, **overrides)
+    else:
+        cfg = preset_config(preset, **overrides)
+    _run_generate(cfg, path, workers, quiet, json_out)
+
+
+def _parse_names(text: str | None) -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    names = tuple(c.strip() for c in text.split(",") if c.strip())
+    if not names:
+        raise AmrkitError("--classes is empty; give a comma list such as BPSK,QPSK")
+    return names
+
+
+def _run_generate(cfg: Any, path: str, workers: int, quiet: bool, json_out: bool) -> None:
+    import sys
+
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from amrkit.data.synth import format_snrs, synthesize
+
+    err = Console(stderr=True)
+    show = not quiet and err.is_terminal
+    with Progress(
+        TextColumn("generating"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("frames"),
+        TimeRemainingColumn(),
+        console=err,
+        disable=not show,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("generate", total=cfg.num_frames)
+        summary = synthesize(
+            cfg,
+            path,
+            workers=workers,
+            progress=lambda done, total: bar.update(task, completed=done),
+        )
+    if json_out:
+        from amrkit.config import to_dict
+        from amrkit.fileio import dumps_json
+
+        sys.stdout.write(dumps_json({**summary, "config": to_dict(summary["config"])}))
+        return
+    out = Console()
+    mb = summary["bytes"] / 2**20
+    out.print(
+        f"wrote {summary['path']}: {summary['frames']:,} frames "
+        f"({len(cfg.classes)} classes × {cfg.frames_per_class:,}), "
+        f"{cfg.frame_length} samples, SNR {format_snrs(cfg.snrs)} dB, channel {cfg.channel}, "
+        f"{mb:,.1f} MiB in {summary['seconds']:.1f} s "
+        f"({summary['frames_per_s']:,.0f} frames/s, {workers} worker{'s' * (workers > 1)})",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
 def info(
     path: str = typer.Argument(..., help="Dataset file (amrkit HDF5, RadioML, NumPy)."),
     json_out: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
+    format: str | None = typer.Option(
+        None, "--format", help="File format (default: detected from the content)."
+    ),
+    classes: str | None = typer.Option(
+        None, "--classes", help="Keep only these classes (comma list), relabelled in this order."
+    ),
+    classes_file: str | None = typer.Option(
+        None, "--classes-file", help="Class names for external formats (one per line)."
+    ),
+    snr_min: float | None = typer.Option(
+        None, "--snr-min", help="Keep frames with SNR ≥ this (dB)."
+    ),
+    snr_max: float | None = typer.Option(
+        None, "--snr-max", help="Keep frames with SNR ≤ this (dB)."
+    ),
 ) -> None:
-    """Summarize a dataset: classes, frames, SNRs, splits."""
-    raise AmrkitError("info: not implemented yet")
+    """Summarize a dataset: classes, frames, SNRs, splits, and the config that made it."""
+    import sys
+
+    from amrkit.data.frames import summarize
+    from amrkit.data.open import open_frames
+
+    frames = open_frames(
+        path,
+        format=format,
+        classes=classes,
+        classes_file=classes_file,
+        snr_min=snr_min,
+        snr_max=snr_max,
+    )
+    with frames:
+        summary = summarize(frames)
+    if json_out:
+        from amrkit.fileio import dumps_json
+
+        sys.stdout.write(dumps_json(summary))
+        return
+    _print_info(summary)
 
 
-COMMANDS = {"info": info}
+def _print_info(s: dict[str, Any]) -> None:
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from amrkit.fileio import json_safe
+
+    out = Console(highlight=False, soft_wrap=True)
+    fs = s.get("sample_rate_hz")
+    out.print(f"[bold]{s['path']}[/bold]  ({s['format']})")
+    out.print(f"frames         {s['num_frames']:,}")
+    out.print(f"classes        {len(s['classes'])}: {', '.join(s['classes'])}")
+    out.print(f"frame length   {s['frame_length']} samples")
+    out.print(f"sample rate    {'unknown' if fs is None else f'{fs:,.0f} Hz'}")
+    if s.get("samples_per_symbol") is not None:
+        out.print(f"samples/symbol {s['samples_per_symbol']}")
+    out.print(f"SNR (dB)       {s['snr_text']}")
+    if s.get("snr_convention"):
+        out.print(f"SNR convention {s['snr_convention']}")
+    if s.get("split_derived"):
+        out.print("split          none in file; derived (stratified, seed 0)")
+    table = Table(title="frames per class and split", title_justify="left")
+    table.add_column("class")
+    splits = list(s["counts"].keys())
+    for name in splits:
+        table.add_column(name, justify="right")
+    for c in s["classes"]:
+        table.add_row(c, *(f"{s['counts'][k][c]:,}" for k in splits))
+    table.add_row("[bold]total[/bold]", *(f"{sum(s['counts'][k].values()):,}" for k in splits))
+    out.print(table)
+    cfg = s.get("config")
+    if cfg:
+        out.print("config")
+        for key, value in cfg.items():
+            text = value if isinstance(value, str) else json.dumps(json_safe(value))
+            out.print(f"  {key} = {text}")
+
+
+COMMANDS = {"generate": generate, "info": info}

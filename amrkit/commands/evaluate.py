@@ -1,3 +1,159 @@
-"""CLI commands (evaluate)."""
+"""CLI command: ``amrkit evaluate MODEL DATA`` — accuracy overall, per SNR, per class."""
 
-COMMANDS: dict = {}
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+
+def evaluate(
+    model: Path = typer.Argument(
+        ..., help="Trained run directory (PyTorch) or .onnx file (FP32 or INT8)."
+    ),
+    data: Path = typer.Argument(..., help="Dataset file (amrkit HDF5, ...)."),
+    split: str = typer.Option("test", "--split", help="Frames to use: train, val, test or all."),
+    format: str | None = typer.Option(None, "--format", help="Dataset format (default: detect)."),
+    classes: str | None = typer.Option(
+        None, "--classes", help="Comma list of classes to keep, in the model's order."
+    ),
+    classes_file: Path | None = typer.Option(
+        None, "--classes-file", help="Class-name file for external formats (RadioML)."
+    ),
+    snr_min: float | None = typer.Option(
+        None, "--snr-min", help="Keep frames with SNR >= this (dB)."
+    ),
+    snr_max: float | None = typer.Option(
+        None, "--snr-max", help="Keep frames with SNR <= this (dB)."
+    ),
+    batch_size: int = typer.Option(1024, "--batch-size", min=1, help="Frames per inference batch."),
+    threads: int | None = typer.Option(None, "--threads", min=1, help="Inference threads."),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda (cuda:N) or auto."),
+    top_confused: int = typer.Option(
+        5, "--top-confused", min=0, help="Most-confused pairs to list."
+    ),
+    plot: Path | None = typer.Option(
+        None, "--plot", help="Folder for accuracy_vs_snr.png and confusion.png."
+    ),
+    out: Path | None = typer.Option(None, "--out", help="Also write the JSON report to this file."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+) -> None:
+    """Measure a model on a dataset split: top-1 accuracy, per SNR, per class, confusion."""
+    import sys
+
+    from amrkit.errors import AmrkitError
+    from amrkit.fileio import dumps_json, write_json
+    from amrkit.metrics.evaluate import SPLITS, evaluate_path
+
+    if split not in SPLITS:
+        raise AmrkitError(f"--split {split!r} is not one of {', '.join(SPLITS)}")
+    # fail before the (long) evaluation, without creating anything yet
+    if out is not None and out.is_dir():
+        raise AmrkitError(f"--out {str(out)!r} is a folder; give a file path such as report.json")
+    if plot is not None and plot.exists() and not plot.is_dir():
+        raise AmrkitError(f"--plot {str(plot)!r} is a file; give a folder for the figures")
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    err = Console(stderr=True)
+    with Progress(
+        TextColumn("evaluating"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err,
+        transient=True,
+        disable=not sys.stderr.isatty(),
+    ) as bar:
+        task = bar.add_task("evaluate", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        result = evaluate_path(
+            model,
+            data,
+            split=split,
+            batch_size=batch_size,
+            device=device,
+            threads=threads,
+            top_confused=top_confused,
+            progress=progress,
+            format=format,
+            classes=classes,
+            classes_file=classes_file,
+            snr_min=snr_min,
+            snr_max=snr_max,
+        )
+    if plot is not None:
+        from amrkit.metrics.plots import plot_accuracy_vs_snr, plot_confusion
+
+        label = f"{Path(model).name} ({result['model']['kind']})"
+        result["plots"] = [
+            str(
+                plot_accuracy_vs_snr(
+                    {label: result},
+                    plot / "accuracy_vs_snr.png",
+                    title=f"Top-1 accuracy vs SNR, {split} split",
+                )
+            ),
+            str(
+                plot_confusion(
+                    result,
+                    plot / "confusion.png",
+                    title=(
+                        f"{label}, {split} split: {result['num_frames']} frames, "
+                        f"accuracy {100 * result['accuracy']:.2f} %"
+                    ),
+                )
+            ),
+        ]
+    if out is not None:
+        write_json(out, result)
+    if as_json:
+        typer.echo(dumps_json(result), nl=False)
+        return
+    print_report(result)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.2f} %"
+
+
+def print_report(r: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(
+        f"[bold]{r['model'].get('path', '')}[/] ({r['model']['kind']}) on "
+        f"{r['data'].get('path', 'data')}, split {r['split']}: "
+        f"[bold]{_pct(r['accuracy'])}[/] top-1 ({r['correct']:,} / {r['num_frames']:,} frames), "
+        f"loss {r['loss']:.4f}",
+        highlight=False,
+    )
+    snr = Table(title="accuracy per SNR")
+    for col in ("SNR (dB)", "frames", "accuracy"):
+        snr.add_column(col, justify="right")
+    for key, e in r["per_snr"].items():
+        snr.add_row(key, f"{e['frames']:,}", _pct(e["accuracy"]))
+    cls = Table(title="accuracy per class")
+    for col in ("class", "frames", "accuracy (recall)", "precision"):
+        cls.add_column(col, justify="right" if col != "class" else "left")
+    for name, e in r["per_class"].items():
+        cls.add_row(name, f"{e['frames']:,}", _pct(e["accuracy"]), _pct(e["precision"]))
+    console.print(snr)
+    console.print(cls)
+    if r["most_confused"]:
+        conf = Table(title="most confused (true -> predicted)")
+        for col in ("true", "predicted", "frames", "share of true"):
+            conf.add_column(col)
+        for e in r["most_confused"]:
+            conf.add_row(e["true"], e["predicted"], f"{e['count']:,}", _pct(e["fraction_of_true"]))
+        console.print(conf)
+    for p in r.get("plots", []):
+        console.print(f"wrote {p}", highlight=False)
+
+
+COMMANDS = {"evaluate": evaluate}

@@ -1,3 +1,184 @@
-"""CLI commands (models)."""
+"""CLI commands: ``amrkit models`` (the zoo) and ``amrkit metrics MODEL`` (Tables I/III)."""
 
-COMMANDS: dict = {}
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+
+def _console() -> Any:
+    """Rich console; 120 columns when the output is not a terminal (pipes, files)."""
+    from rich.console import Console
+
+    console = Console()
+    return console if console.is_terminal else Console(width=120)
+
+
+def _fmt_mb(value: float) -> str:
+    return f"{value:.4f}"
+
+
+def _int(value: int) -> str:
+    return f"{value:,}"
+
+
+def models(
+    frame_length: int = typer.Option(
+        1024,
+        "--frame-length",
+        "-L",
+        min=1,
+        help="Input length in samples the MACs are counted for.",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """List the registered models with their learnables, MACs and parameter memory."""
+    from amrkit.fileio import dumps_json
+    from amrkit.metrics.network import network_metrics
+    from amrkit.models import describe, get_spec, list_models
+
+    rows = []
+    for name in list_models():
+        spec = get_spec(name)
+        m = network_metrics(spec, frame_length)
+        rows.append(
+            {
+                "name": name,
+                "description": describe(name),
+                "spec": spec.short(),
+                "conv_layers": len(spec.layers),
+                "num_classes": spec.num_classes,
+                "frame_length": frame_length,
+                "learnables": m["learnables"],
+                "bn_learnables": m["bn_learnables"],
+                "macs": m["macs"],
+                "parameter_memory_mb": m["parameter_memory_mb"],
+            }
+        )
+    if as_json:
+        typer.echo(dumps_json(rows), nl=False)
+        return
+    from rich.table import Table
+
+    table = Table(title=f"amrkit models (MACs at frame length {frame_length})")
+    table.add_column("model", style="bold")
+    table.add_column("conv layers (filters x kernel, p = pool)")
+    table.add_column("learnables", justify="right")
+    table.add_column("MACs", justify="right")
+    table.add_column("memory (MB)", justify="right")
+    for r in rows:
+        table.add_row(
+            r["name"],
+            r["spec"],
+            _int(r["learnables"]),
+            _int(r["macs"]),
+            _fmt_mb(r["parameter_memory_mb"]),
+        )
+    _console().print(table)
+    typer.echo(
+        "Counts follow the paper (conv + fully connected layers; MB = bytes / 2^20). "
+        "Use 'amrkit metrics MODEL' for the layer table."
+    )
+
+
+def metrics(
+    model: str = typer.Argument(
+        ...,
+        help="Registry name, spec file (.yaml/.json), spec string (16x8p,32x8), trained "
+        "run directory, or .onnx file (FP32 or INT8).",
+    ),
+    frame_length: int | None = typer.Option(
+        None,
+        "--frame-length",
+        "-L",
+        min=1,
+        help="Input length in samples (default: the run's / ONNX graph's own, else 1024).",
+    ),
+    num_classes: int | None = typer.Option(
+        None, "--num-classes", min=2, help="Number of classes (names and specs only; default 11)."
+    ),
+    precision: str | None = typer.Option(
+        None,
+        "--precision",
+        help="fp32 (default) or int8 (int8 weights, int32 biases) for names, specs and runs; "
+        "an .onnx file's stored types are measured.",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+) -> None:
+    """Learnables, MACs and parameter memory per layer, in the paper's convention."""
+    from amrkit.fileio import dumps_json
+    from amrkit.metrics.network import model_metrics
+
+    result = model_metrics(
+        model, frame_length=frame_length, num_classes=num_classes, precision=precision
+    )
+    if as_json:
+        typer.echo(dumps_json(result), nl=False)
+        return
+    print_metrics(result)
+
+
+_SHORT = {"float32": "fp32", "float16": "fp16", "float64": "fp64"}
+
+
+def _dtypes(layer: dict[str, Any]) -> str:
+    w = _SHORT.get(layer["weight_dtype"], layer["weight_dtype"])
+    b = layer["bias_dtype"]
+    return f"{w}/{_SHORT.get(b, b)}" if b else w
+
+
+def print_metrics(m: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    quant = any(layer.get("quantized") for layer in m["layers"])
+    shape = "x".join(map(str, m["input_shape"]))
+    table = Table(title=f"{m['model']} ({m['source']}, {m['precision']}, input {shape})")
+    for col, justify in (
+        ("layer", "left"),
+        ("hyperparameters", "left"),
+        ("output", "left"),
+        ("learnables", "right"),
+        ("MACs", "right"),
+        ("stored w/b", "left"),
+        ("bytes", "right"),
+    ):
+        table.add_column(col, justify=justify)
+    if quant:
+        table.add_column("quantized to")
+    for layer in m["layers"]:
+        h = layer["hyperparameters"]
+        if layer["type"] == "conv":
+            hyper = f"conv {h['filters']}x{h['kernel']}"
+            if h.get("padding") is not None:
+                hyper += f" pad {'/'.join(map(str, h['padding']))}"
+            if h.get("stride", 1) != 1:
+                hyper += f" stride {h['stride']}"
+            if h.get("pool"):
+                hyper += f" pool {h['pool']}"
+        else:
+            hyper = f"fc {h.get('in_features')}->{h.get('out_features')}"
+        row = [
+            layer["name"],
+            hyper,
+            "x".join(map(str, layer["output_shape"])),
+            _int(layer["learnables"]),
+            _int(layer["macs"]),
+            _dtypes(layer),
+            _int(layer["parameter_bytes"]),
+        ]
+        if quant:
+            row.append(layer.get("weight_quant_dtype") or "-")
+        table.add_row(*row)
+    console = _console()
+    console.print(table)
+    console.print(
+        f"total: {m['learnables']:,} learnables (+{m['bn_learnables']:,} batch-norm), "
+        f"{m['macs']:,} MACs, parameter memory {m['parameter_bytes']:,} B = "
+        f"{m['parameter_memory_mb']:.4f} MB",
+        highlight=False,
+    )
+    console.print(f"convention: {m['convention']}", style="dim", highlight=False)
+
+
+COMMANDS = {"models": models, "metrics": metrics}

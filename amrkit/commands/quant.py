@@ -1,3 +1,202 @@
-"""CLI commands (quant)."""
+"""CLI commands: ``amrkit export`` (FP32 ONNX) and ``amrkit quantize`` (INT8 PTQ / QAT)."""
 
-COMMANDS: dict = {}
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+_DATA_HELP = {
+    "format": "Dataset format (default: detect).",
+    "classes": "Comma list of classes to keep, in the model's order.",
+    "classes_file": "Class-name file for external formats (RadioML).",
+    "snr_min": "Keep frames with SNR >= this (dB).",
+    "snr_max": "Keep frames with SNR <= this (dB).",
+}
+
+
+def export(
+    run: Path = typer.Argument(..., help="Trained run directory (the --out of 'amrkit train')."),
+    out: Path = typer.Option(..., "--out", help="ONNX file to write, e.g. model.onnx."),
+    data: Path | None = typer.Option(
+        None,
+        "--data",
+        help="Dataset whose frames verify ONNX Runtime against PyTorch (default: noise frames).",
+    ),
+    check_frames: int = typer.Option(
+        64, "--check-frames", min=1, help="Frames on which ORT and PyTorch must agree."
+    ),
+    atol: float = typer.Option(1e-4, "--atol", help="Largest allowed |ORT - PyTorch| logit."),
+    format: str | None = typer.Option(None, "--format", help=_DATA_HELP["format"]),
+    classes: str | None = typer.Option(None, "--classes", help=_DATA_HELP["classes"]),
+    classes_file: Path | None = typer.Option(
+        None, "--classes-file", help=_DATA_HELP["classes_file"]
+    ),
+    snr_min: float | None = typer.Option(None, "--snr-min", help=_DATA_HELP["snr_min"]),
+    snr_max: float | None = typer.Option(None, "--snr-max", help=_DATA_HELP["snr_max"]),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
+) -> None:
+    """Export a run to FP32 ONNX: BN folded, dynamic batch, fixed frame length, metadata."""
+    from amrkit.errors import AmrkitError
+    from amrkit.export.onnx_export import export_run
+    from amrkit.fileio import dumps_json
+    from amrkit.train.run import load_run
+
+    if out.suffix.lower() != ".onnx":
+        raise AmrkitError(f"--out {str(out)!r} must end in .onnx, e.g. model.onnx")
+    loaded = load_run(run)
+    check_iq = None
+    if data is not None:
+        from amrkit.data.open import open_frames
+
+        with open_frames(data, format, classes, classes_file, snr_min, snr_max) as frames:
+            if frames.frame_length != loaded.frame_length:
+                raise AmrkitError(
+                    f"data frame length {frames.frame_length} differs from the model's "
+                    f"{loaded.frame_length}; use frames of length {loaded.frame_length}"
+                )
+            check_iq = frames.read(frames.indices("all")[:check_frames])
+    result = export_run(loaded, out, check_iq=check_iq, atol=atol)
+    report = {
+        "path": str(result.path),
+        "layers": result.layers,
+        "max_abs_diff": result.max_abs_diff,
+        "frames_checked": result.frames_checked,
+        "check_frames": "data" if data is not None else "noise",
+        "metadata": result.metadata,
+    }
+    if as_json:
+        typer.echo(dumps_json(report), nl=False)
+        return
+    typer.echo(
+        f"wrote {result.path} ({', '.join(result.layers)}); ONNX Runtime matches PyTorch within "
+        f"{result.max_abs_diff:.2g} on {result.frames_checked} "
+        f"{'data' if data is not None else 'noise'} frames"
+    )
+
+
+def quantize(
+    run: Path = typer.Argument(..., help="Trained run directory (the --out of 'amrkit train')."),
+    data: Path = typer.Option(
+        ..., "--data", help="Dataset: train split calibrates (and trains QAT), val measures."
+    ),
+    out: Path = typer.Option(..., "--out", help="Output folder (model_int8.onnx, ...)."),
+    config: Path | None = typer.Option(
+        None, "--config", help="YAML/JSON with PTQConfig (or QATConfig with --qat) fields."
+    ),
+    calib_frames: int | None = typer.Option(
+        None, "--calib-frames", help="Calibration frames, stratified by class (default 512)."
+    ),
+    method: str | None = typer.Option(
+        None, "--method", help="Calibration: minmax, percentile or entropy (default minmax)."
+    ),
+    percentile: float | None = typer.Option(
+        None, "--percentile", help="Percentile for --method percentile (default 99.999)."
+    ),
+    per_tensor: bool = typer.Option(
+        False, "--per-tensor", help="One weight scale per tensor (default: per channel)."
+    ),
+    activation_type: str | None = typer.Option(
+        None, "--activation-type", help="Activation integers: int8 or uint8 (default int8)."
+    ),
+    exclude: str | None = typer.Option(
+        None, "--exclude", help="Layers kept in FP32, e.g. conv1,fc (names: conv1..convN, fc)."
+    ),
+    qat: bool = typer.Option(False, "--qat", help="Quantization-aware training, then export."),
+    epochs: int | None = typer.Option(None, "--epochs", help="QAT epochs (default 3)."),
+    bits: int | None = typer.Option(None, "--bits", help="QAT weight bits, 4..8 (default 8)."),
+    lr: float | None = typer.Option(None, "--lr", help="QAT learning rate (default 0.001)."),
+    batch_size: int | None = typer.Option(
+        None, "--batch-size", help="QAT batch size (default 128)."
+    ),
+    seed: int | None = typer.Option(None, "--seed", help="Calibration choice / shuffling seed."),
+    plot: bool = typer.Option(False, "--plot", help="Also draw quantization.png (ranges)."),
+    threads: int | None = typer.Option(
+        None, "--threads", min=1, help="ONNX Runtime threads for the accuracy runs."
+    ),
+    format: str | None = typer.Option(None, "--format", help=_DATA_HELP["format"]),
+    classes: str | None = typer.Option(None, "--classes", help=_DATA_HELP["classes"]),
+    classes_file: Path | None = typer.Option(
+        None, "--classes-file", help=_DATA_HELP["classes_file"]
+    ),
+    snr_min: float | None = typer.Option(None, "--snr-min", help=_DATA_HELP["snr_min"]),
+    snr_max: float | None = typer.Option(None, "--snr-max", help=_DATA_HELP["snr_max"]),
+    as_json: bool = typer.Option(False, "--json", help="Print quantization.json to stdout."),
+) -> None:
+    """Quantize a run to INT8 (QDQ ONNX): post-training with calibration, or --qat."""
+    from amrkit.config import from_file, replace
+    from amrkit.errors import AmrkitError
+    from amrkit.fileio import dumps_json
+    from amrkit.quant.config import PTQConfig, QATConfig
+    from amrkit.train.run import load_run
+
+    if not qat:
+        given = [
+            f
+            for f, v in (("--epochs", epochs), ("--lr", lr), ("--batch-size", batch_size))
+            if v is not None
+        ]
+        if given:
+            raise AmrkitError(f"{', '.join(given)} only apply with --qat; add --qat or drop them")
+        if bits not in (None, 8):
+            raise AmrkitError(
+                f"--bits {bits}: post-training quantization is 8-bit; use --qat for 4..7 bits"
+            )
+    cls = QATConfig if qat else PTQConfig
+    overrides: dict[str, Any] = {
+        "calib_frames": calib_frames,
+        "method": method,
+        "percentile": percentile,
+        "per_channel": False if per_tensor else None,
+        "activation_type": activation_type,
+        "exclude": tuple(x.strip() for x in exclude.split(",") if x.strip()) if exclude else None,
+        "seed": seed,
+    }
+    if qat:
+        overrides.update(epochs=epochs, weight_bits=bits, lr=lr, batch_size=batch_size)
+    cfg = from_file(cls, config) if config is not None else cls()
+    cfg = replace(cfg, **overrides)
+    loaded = load_run(run)  # fails early on a non-run path
+    from amrkit.data.open import open_frames
+
+    def on_epoch(row: dict[str, Any]) -> None:
+        val = f", val acc {100 * row['val_acc']:.2f} %" if "val_acc" in row else ""
+        typer.echo(f"QAT epoch {row['epoch']}: train loss {row['train_loss']:.4f}{val}", err=True)
+
+    from amrkit.quant.pipeline import quantize as run_quantize
+
+    with open_frames(data, format, classes, classes_file, snr_min, snr_max) as frames:
+        result = run_quantize(
+            loaded, cfg, frames, out, plot=plot, threads=threads, on_epoch=on_epoch
+        )
+    d = result.details
+    if as_json:
+        typer.echo(dumps_json(d), nl=False)
+        return
+    acc = d["accuracy"]
+    rt = d["onnxruntime"]
+    typer.echo(
+        f"{d['mode'].upper()} {d['weight_bits']}-bit weights, {d['config']['activation_type']} "
+        f"activations; quantized {', '.join(d['quantized_layers'])}"
+        + (f"; FP32: {', '.join(d['excluded_layers'])}" if d["excluded_layers"] else "")
+    )
+    typer.echo(
+        f"validation accuracy ({acc['frames']} frames): FP32 {100 * acc['fp32']:.2f} %, "
+        f"INT8 {100 * acc['int8']:.2f} % (drop {acc['drop_pt']:.2f} pt)"
+    )
+    typer.echo(
+        f"parameter memory: {d['parameter_memory_mb']:.4f} MB INT8 "
+        f"({d['num_weights']:,} weights + {d['num_biases']:,} biases; FP32 "
+        f"{d['fp32_parameter_memory_mb']:.4f} MB)"
+        + (
+            f", {d['parameter_memory_mb_packed']:.4f} MB packed at {d['weight_bits']} bits"
+            if d["weight_bits"] < 8
+            else ""
+        )
+    )
+    typer.echo(f"ONNX Runtime integer kernels: {', '.join(rt['integer_kernels'])}")
+    typer.echo(f"wrote {result.out_dir}/ ({', '.join(d['files'].values())})")
+
+
+COMMANDS = {"export": export, "quantize": quantize}

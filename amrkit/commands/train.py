@@ -1,3 +1,123 @@
-"""CLI commands (train)."""
+"""CLI command: train."""
 
-COMMANDS: dict = {}
+from __future__ import annotations
+
+import json
+
+import typer
+
+
+def train(
+    data: str = typer.Argument(
+        ...,
+        help="Dataset file (amrkit HDF5, RadioML, .npz); a missing split is derived (--seed).",
+    ),
+    model: str | None = typer.Option(
+        None,
+        "--model",
+        "-m",
+        help="Registered model (original, optimized), a spec file (.yaml/.json) or a spec "
+        "string like 16x8p,32x8. Required for a new run; taken from the run on --resume.",
+    ),
+    out: str = typer.Option(..., "--out", "-o", help="Run folder to create (or resume)."),
+    config: str | None = typer.Option(
+        None, "--config", help="YAML/JSON file of TrainConfig fields; options below override it."
+    ),
+    epochs: int | None = typer.Option(None, "--epochs", help="Epochs to train [12]."),
+    batch_size: int | None = typer.Option(None, "--batch-size", help="Global mini-batch [256]."),
+    lr: float | None = typer.Option(None, "--lr", help="Initial learning rate [0.02]."),
+    momentum: float | None = typer.Option(None, "--momentum", help="SGD momentum [0.9]."),
+    weight_decay: float | None = typer.Option(
+        None, "--weight-decay", help="L2 regularization [1e-4]."
+    ),
+    lr_drop_epoch: int | None = typer.Option(
+        None, "--lr-drop-epoch", help="Learning rate x lr-drop-factor after this epoch [9]."
+    ),
+    lr_drop_factor: float | None = typer.Option(
+        None, "--lr-drop-factor", help="Learning-rate drop factor [0.1]."
+    ),
+    seed: int | None = typer.Option(
+        None, "--seed", help="Seed of model init, shuffling and derived splits [0]."
+    ),
+    checkpoint_every: int | None = typer.Option(
+        None,
+        "--checkpoint-every",
+        help="Also write checkpoint.pt every N steps mid-epoch [0: epoch ends only].",
+    ),
+    memory_mb: float | None = typer.Option(
+        None, "--memory-mb", help="Stream a split from disk if its I/Q exceed this [4096]."
+    ),
+    device: str = typer.Option("auto", "--device", help="cpu, cuda or auto."),
+    threads: int | None = typer.Option(
+        None, "--threads", help="torch CPU threads (torch.set_num_threads)."
+    ),
+    resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run in --out."),
+    force: bool = typer.Option(False, "--force", help="Replace the run in --out."),
+    format: str | None = typer.Option(
+        None,
+        "--format",
+        help="Dataset format: amrkit, radioml2016, radioml2018, npz (default: detect).",
+    ),
+    classes: str | None = typer.Option(
+        None, "--classes", help="Comma list of classes to keep, in this order."
+    ),
+    classes_file: str | None = typer.Option(
+        None, "--classes-file", help="Class names file for external formats (RadioML)."
+    ),
+    snr_min: float | None = typer.Option(None, "--snr-min", help="Keep frames with SNR >= this."),
+    snr_max: float | None = typer.Option(None, "--snr-max", help="Keep frames with SNR <= this."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or epoch lines."),
+    json_out: bool = typer.Option(False, "--json", help="Print metrics.json to stdout."),
+) -> None:
+    """Train a CNN on split 0, validate on split 1 each epoch, test the best weights on split 2."""
+    from amrkit.config import load_mapping
+    from amrkit.train.config import make_config
+    from amrkit.train.runner import DataOptions, train_model
+
+    overrides = {
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "lr": lr,
+        "momentum": momentum,
+        "weight_decay": weight_decay,
+        "lr_drop_epoch": lr_drop_epoch,
+        "lr_drop_factor": lr_drop_factor,
+        "seed": seed,
+        "checkpoint_every": checkpoint_every,
+        "memory_mb": memory_mb,
+    }
+    given = {k for k, v in overrides.items() if v is not None}
+    if config is not None:
+        given |= set(load_mapping(config))
+    cfg = make_config(config, **overrides)
+    metrics = train_model(
+        data,
+        model,
+        out,
+        cfg,
+        given=given,
+        resume=resume,
+        force=force,
+        device=device,
+        threads=threads,
+        data_options=DataOptions(format, classes, classes_file, snr_min, snr_max),
+        progress=not quiet,
+    )
+    if not metrics:  # not rank 0 under torchrun
+        return
+    if json_out:
+        typer.echo(json.dumps(metrics, indent=2, default=str))
+        return
+    from rich.console import Console
+
+    test = metrics["test_accuracy"]
+    Console().print(
+        f"[bold]{out}[/]: best epoch {metrics['best_epoch']}, "
+        f"val {100 * metrics['best_val_accuracy']:.2f}%, "
+        + (f"test {100 * test:.2f}% " if test is not None else "no test split ")
+        + f"({metrics['train_frames_per_s']:.0f} frames/s, {metrics['wall_time_s']:.1f} s)",
+        highlight=False,
+    )
+
+
+COMMANDS = {"train": train}

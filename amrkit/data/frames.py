@@ -191,10 +191,61 @@ def array_frameset(
         classes=tuple(classes),
         frame_length=iq.shape[2],
         label=np.asarray(label, dtype=np.int64),
-        snr_db=(np.full(n, np.nan, np.float32) if snr_db is None
-                else np.asarray(snr_db, dtype=np.float32)),
+        snr_db=(
+            np.full(n, np.nan, np.float32)
+            if snr_db is None
+            else np.asarray(snr_db, dtype=np.float32)
+        ),
         split=None if split is None else np.asarray(split, dtype=np.uint8),
         reader=lambda rows: iq[rows],
         rows=np.arange(n, dtype=np.int64),
         **meta,
     )
+
+
+def summarize(frames: FrameSet) -> dict[str, Any]:
+    """What ``amrkit info`` shows: sizes, classes, SNRs, counts per split and class, config.
+
+    ``counts`` maps "train"/"val"/"test"/"all" (only "all" without a split) to
+    ``{class: frames}``; ``snr_db`` lists the distinct SNRs (``inf`` kept, NaN = unknown).
+    """
+    snr = np.asarray(frames.snr_db, dtype=np.float64)
+    known = snr[~np.isnan(snr)]
+    values = [float(v) for v in np.unique(known)]
+    counts: dict[str, dict[str, int]] = {}
+    names = [("train", 0), ("val", 1), ("test", 2)] if frames.split is not None else []
+    per = np.bincount(frames.label, minlength=frames.num_classes)
+    for name, code in names:
+        sel = frames.label[frames.split == code]
+        c = np.bincount(sel, minlength=frames.num_classes)
+        counts[name] = {cls: int(c[i]) for i, cls in enumerate(frames.classes)}
+    counts["all"] = {cls: int(per[i]) for i, cls in enumerate(frames.classes)}
+    snr_text = format_snrs(values) if values else "unknown"
+    if values and np.isnan(snr).any():
+        snr_text += " (some unknown)"
+    return {
+        "path": frames.source.get("path"),
+        "format": frames.source.get("format"),
+        "num_frames": len(frames),
+        "classes": list(frames.classes),
+        "frame_length": frames.frame_length,
+        "sample_rate_hz": frames.sample_rate_hz,
+        "samples_per_symbol": frames.samples_per_symbol,
+        "snr_convention": frames.snr_convention,
+        "snr_db": values,
+        "snr_text": snr_text,
+        "split_derived": "derived_split" in frames.source,
+        "counts": counts,
+        "config_hash": frames.source.get("config_hash"),
+        "config": frames.config,
+    }
+
+
+def format_snrs(snrs: Sequence[float]) -> str:
+    """Compact text for an SNR list: ``-10:30:2`` for an even grid, else a comma list."""
+    vals = [float(v) for v in snrs]
+    if len(vals) >= 3 and all(np.isfinite(vals)):
+        steps = np.diff(vals)
+        if steps[0] != 0 and np.allclose(steps, steps[0]):
+            return f"{vals[0]:g}:{vals[-1]:g}:{steps[0]:g}"
+    return ",".join("inf" if np.isinf(v) else f"{v:g}" for v in vals)

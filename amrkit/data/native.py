@@ -1,18 +1,21 @@
 """The amrkit HDF5 frame format (``format="amrkit-frames"``, version 1): write and read.
 
-Layout (see README, "The file format"):
+Layout (see docs/data.md, "File format"):
 
 - ``iq``     float32 (N, 2, L), each frame at unit average power
 - ``label``  int16 (N,), index into the ``classes`` attribute
 - ``snr_db`` float32 (N,), nominal SNR (``inf`` allowed)
 - ``split``  uint8 (N,), 0 train / 1 validation / 2 test
-- ``channel/<name>`` optional per-frame channel draws (e.g. ``ppm``), first axis N
+- ``channel/<name>`` optional per-frame channel draws, first axis N; ``amrkit generate``
+  writes ``offset`` (int16), and with ``--channel full`` also ``ppm``, ``freq_offset_hz``
+  (float32) and ``path_gain`` (float32 (N, paths, 2): re, im at the frame's first sample)
 - attrs: ``format``, ``format_version``, ``classes`` (JSON list), ``sample_rate_hz``,
   ``samples_per_symbol``, ``snr_convention``, ``config`` (JSON).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -85,10 +88,9 @@ class FrameWriter:
 
     def abort(self, exc: BaseException | None = None) -> None:
         self._file.close()
-        try:
+        # atomic_path removes the temp file and re-raises; we only want the clean-up
+        with contextlib.suppress(BaseException):
             self._ctx.__exit__(type(exc) if exc else RuntimeError, exc, None)
-        except BaseException:  # noqa: BLE001 - atomic_path re-raises; we only clean up
-            pass
 
     def __enter__(self) -> FrameWriter:
         return self
@@ -145,10 +147,14 @@ def open_native(path: str | Path) -> FrameSet:
     try:
         f = h5py.File(p, "r")
     except OSError as exc:
-        raise AmrkitError(f"cannot open {str(p)!r} as HDF5 ({exc}); is it a complete file?") from None
+        raise AmrkitError(
+            f"cannot open {str(p)!r} as HDF5 ({exc}); is it a complete file?"
+        ) from None
     if _attr(f, "format") != FORMAT:
         f.close()
-        raise AmrkitError(f"{str(p)!r} is not an amrkit frame file (attribute format != {FORMAT!r})")
+        raise AmrkitError(
+            f"{str(p)!r} is not an amrkit frame file (attribute format != {FORMAT!r})"
+        )
     version = _attr(f, "format_version")
     if version != FORMAT_VERSION:
         f.close()

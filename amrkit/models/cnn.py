@@ -6,13 +6,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from amrkit.models.spec import CNNSpec
+from amrkit.models.spec import CNNSpec, same_padding
 
-
-def same_padding(kernel: int) -> tuple[int, int]:
-    """MATLAB's 'same' split: the extra sample goes right (kernel 8 → 3 left, 4 right)."""
-    total = kernel - 1
-    return total // 2, total - total // 2
+__all__ = ["AmrCNN", "ConvBlock", "same_padding"]
 
 
 class ConvBlock(nn.Module):
@@ -39,8 +35,9 @@ class AmrCNN(nn.Module):
         blocks = []
         cin = spec.in_channels
         for layer in spec.layers:
-            blocks.append(ConvBlock(cin, layer.filters, layer.kernel,
-                                    spec.pool_size if layer.pool else None))
+            blocks.append(
+                ConvBlock(cin, layer.filters, layer.kernel, spec.pool_size if layer.pool else None)
+            )
             cin = layer.filters
         self.blocks = nn.ModuleList(blocks)
         self.fc = nn.Linear(cin, spec.num_classes)
@@ -48,7 +45,7 @@ class AmrCNN(nn.Module):
     def features(self, x: torch.Tensor) -> torch.Tensor:  # (n, C_last)
         for block in self.blocks:
             x = block(x)
-        # global average pool; adaptive_avg_pool1d exports as ONNX GlobalAveragePool
+        # global average pool (the exporter writes ReduceMean; amrkit.export rewrites it)
         return F.adaptive_avg_pool1d(x, 1).flatten(1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -57,3 +54,7 @@ class AmrCNN(nn.Module):
     def layer_names(self) -> list[str]:
         """Paper-style names: conv1 … convN, fc."""
         return [f"conv{i + 1}" for i in range(len(self.blocks))] + ["fc"]
+
+    def compute_layers(self) -> list[tuple[str, nn.Module]]:
+        """The layers the paper counts (conv and fully connected), with their names."""
+        return [*((f"conv{i + 1}", b.conv) for i, b in enumerate(self.blocks)), ("fc", self.fc)]

@@ -1,4 +1,12 @@
-"""Training: config, the loop, the run directory."""
+"""Training: config, the loop, the run directory.
+
+- :class:`TrainConfig` (``amrkit.train.config``), :func:`train_model` (``amrkit.train.runner``,
+  what ``amrkit train`` calls)
+- the loop (``amrkit.train.loop``): :func:`train_one_epoch`, :func:`evaluate`, :func:`fit`
+- data (``amrkit.train.data``): :func:`load_split`, :func:`epoch_order`, :class:`SplitData`
+- the run folder (``amrkit.train.run``): :func:`load_run`, :func:`save_run_info`,
+  :func:`save_weights`
+"""
 
 from amrkit.train.run import Run, load_run, save_run_info, save_weights
 

@@ -1,0 +1,323 @@
+"""DeepSig RadioML files as :class:`FrameSet`: 2016.10a/10b pickles and the 2018.01a HDF5.
+
+RadioML 2016.10a / 10b (``RML2016.10a_dict.pkl``, ``format="radioml2016"``)
+    A Python 2 pickle of ``{(modulation, snr_db): float32 array (n, 2, 128)}``. It is read
+    with :mod:`amrkit.data.safe_pickle` (an allow-list unpickler: nothing but arrays,
+    dtypes, dicts, tuples, strings and numbers). Classes are the modulation names, sorted;
+    the whole file is in memory (a pickle cannot be read lazily), but the arrays are not
+    copied: frames are gathered from them on read.
+
+RadioML 2018.01a (``GOLD_XYZ_OSC.0001_1024.hdf5``, ``format="radioml2018"``)
+    ``X`` float32 ``(N, L, 2)``, ``Y`` one-hot ``(N, C)``, ``Z`` SNR ``(N, 1)``. ``X`` stays
+    on disk and is read in chunks (transposed to ``(n, 2, L)``); the labels are the argmax of
+    ``Y``, read in chunks too. The file does not name its classes. For ``C = 24`` amrkit uses
+    :data:`RML2018_CLASSES`, the order that matches the one-hot columns (established by the
+    community; the ``classes.txt`` shipped with the dataset lists the names in a different
+    order that does *not* match the labels, so it is not used). Subsets with other class
+    counts need ``--classes-file`` (a JSON list, one name per column of ``Y``).
+
+Both are normalized on read to unit average power per frame, like amrkit's own frames
+(``normalize=False`` keeps the file's scale).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import numbers
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from amrkit.data.frames import FrameSet
+from amrkit.data.recording import normalize_power
+from amrkit.errors import AmrkitError
+
+RML2018_CLASSES: tuple[str, ...] = (
+    "OOK", "4ASK", "8ASK", "BPSK", "QPSK", "8PSK", "16PSK", "32PSK", "16APSK", "32APSK",
+    "64APSK", "128APSK", "16QAM", "32QAM", "64QAM", "128QAM", "256QAM", "AM-SSB-WC",
+    "AM-SSB-SC", "AM-DSB-WC", "AM-DSB-SC", "FM", "GMSK", "OQPSK",
+)  # fmt: skip
+_LABEL_CHUNK = 1 << 16  # rows of Y read at once
+_GATHER = 4096  # scattered rows per HDF5 point selection
+
+
+def fingerprint(path: Path, edge: int = 1 << 20) -> str:
+    """A cheap content id for run records: size + first and last MiB, SHA-256, 16 hex."""
+    size = path.stat().st_size
+    h = hashlib.sha256(str(size).encode())
+    with open(path, "rb") as f:
+        h.update(f.read(edge))
+        if size > edge:
+            f.seek(max(edge, size - edge))
+            h.update(f.read(edge))
+    return h.hexdigest()[:16]
+
+
+def hdf5_open_error(path: Path, exc: BaseException) -> AmrkitError:
+    """One line for an HDF5 file h5py cannot open; names truncation when HDF5 detects it."""
+    text = str(exc)
+    m = re.search(r"truncated file: eof = (\d+).*stored_eof = (\d+)", text)
+    if m:
+        return AmrkitError(
+            f"{str(path)!r} is truncated ({m.group(1)} of {m.group(2)} bytes); download or "
+            "copy it again"
+        )
+    first = (text.splitlines() or [type(exc).__name__])[0]
+    return AmrkitError(f"cannot open {str(path)!r} as HDF5 ({first}); is it a complete file?")
+
+
+def _wrap_normalized(reader: Any, normalize: bool) -> Any:
+    if not normalize:
+        return reader
+    return lambda rows: normalize_power(reader(rows))
+
+
+# ---- RadioML 2016 -----------------------------------------------------------------------
+def is_pickle(path: str | Path) -> bool:
+    """A binary pickle (protocol 2-5) by its first two bytes."""
+    with open(path, "rb") as f:
+        head = f.read(2)
+    return len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5
+
+
+def open_radioml2016(
+    path: str | Path,
+    class_names: Sequence[str] | None = None,
+    normalize: bool = True,
+) -> FrameSet:
+    """Open a RadioML 2016.10a/10b pickle; ``class_names``, if given, must match the file's."""
+    from amrkit.data.safe_pickle import safe_load
+
+    p = Path(path)
+    where = str(p)
+    data = safe_load(p)
+    if not isinstance(data, dict) or not data:
+        raise AmrkitError(
+            f"{where!r} holds a {type(data).__name__}, not the RadioML 2016 dict "
+            "{(modulation, snr): array (n, 2, L)}; is it a RadioML 2016 file?"
+        )
+    entries = []
+    frame_length = None
+    for key, value in data.items():
+        ok_key = (
+            isinstance(key, tuple)
+            and len(key) == 2
+            and isinstance(key[0], (str, bytes))
+            and isinstance(key[1], numbers.Real)
+        )
+        if not ok_key:
+            raise AmrkitError(
+                f"{where!r} has key {key!r}; RadioML 2016 keys are (modulation, snr) tuples"
+            )
+        if not (
+            isinstance(value, np.ndarray)
+            and value.ndim == 3
+            and value.shape[1] == 2
+            and np.issubdtype(value.dtype, np.number)
+            and not np.issubdtype(value.dtype, np.complexfloating)
+        ):
+            desc = f"{value.dtype} {value.shape}" if isinstance(value, np.ndarray) else type(value)
+            raise AmrkitError(
+                f"{where!r}: entry {key!r} is {desc}; RadioML 2016 entries are real arrays "
+                "(n, 2, L)"
+            )
+        if frame_length is None:
+            frame_length = value.shape[2]
+        elif value.shape[2] != frame_length:
+            raise AmrkitError(
+                f"{where!r}: entry {key!r} has frames of {value.shape[2]} samples, others "
+                f"{frame_length}; all frames must have one length"
+            )
+        mod = key[0].decode("latin1") if isinstance(key[0], bytes) else key[0]
+        entries.append((mod, float(key[1]), value))
+    entries.sort(key=lambda e: (e[0], e[1]))
+    classes = tuple(sorted({e[0] for e in entries}))
+    if class_names is not None and tuple(class_names) != classes:
+        raise AmrkitError(
+            f"{where!r} names its classes itself ({', '.join(classes)}); the classes file lists "
+            f"{', '.join(class_names)}. Drop --classes-file (select with --classes)"
+        )
+    arrays = [e[2] for e in entries]
+    sizes = np.array([len(a) for a in arrays], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(sizes)])  # (k+1,)
+    label = np.repeat(np.array([classes.index(e[0]) for e in entries], dtype=np.int64), sizes)
+    snr = np.repeat(np.array([e[1] for e in entries], dtype=np.float32), sizes)
+    L = int(frame_length)
+
+    def reader(rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.empty((len(rows), 2, L), dtype=np.float32)
+        which = np.searchsorted(offsets, rows, side="right") - 1  # (n,) entry of each row
+        for k in np.unique(which):
+            sel = np.flatnonzero(which == k)
+            out[sel] = arrays[k][rows[sel] - offsets[k]]
+        return out
+
+    return FrameSet(
+        classes=classes,
+        frame_length=L,
+        label=label,
+        snr_db=snr,
+        split=None,
+        reader=_wrap_normalized(reader, normalize),
+        rows=np.arange(int(offsets[-1]), dtype=np.int64),
+        snr_convention="radioml",
+        source={
+            "path": where,
+            "format": "radioml2016",
+            "normalized": bool(normalize),
+            "fingerprint": fingerprint(p),
+        },
+    )
+
+
+# ---- RadioML 2018 -----------------------------------------------------------------------
+def read_sparse_rows(dset: Any, rows: np.ndarray, min_run: int = 8) -> np.ndarray:
+    """Rows (sorted, unique) of an HDF5 dataset, reading only those rows.
+
+    Consecutive runs of at least ``min_run`` rows are read as one slice; scattered rows are
+    gathered with one point selection per ``_GATHER`` rows. Unlike reading whole spans, a
+    random training batch over a 20 GB file then costs its own size in I/O, not the span's.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    out = np.empty((len(rows), *dset.shape[1:]), dtype=dset.dtype)
+    if len(rows) == 0:
+        return out
+    breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+    bounds = np.concatenate([[0], breaks, [len(rows)]])  # runs rows[bounds[k]:bounds[k+1]]
+    scattered = []
+    for i, j in zip(bounds[:-1], bounds[1:], strict=True):
+        if j - i >= min_run:
+            dset.read_direct(out, np.s_[rows[i] : rows[j - 1] + 1], np.s_[i:j])
+        else:
+            scattered.extend(range(i, j))
+    pos = np.asarray(scattered, dtype=np.int64)
+    for k in range(0, len(pos), _GATHER):
+        part = pos[k : k + _GATHER]
+        out[part] = dset[rows[part]]
+    return out
+
+
+def is_radioml2018(f: Any) -> bool:
+    """An open h5py.File with the X / Y / Z datasets of RadioML 2018."""
+    return all(name in f and hasattr(f[name], "shape") for name in ("X", "Y", "Z"))
+
+
+def _check_stored(dset: Any, file_size: int, where: str) -> None:
+    """Contiguous datasets must lie inside the file (catches truncated downloads early)."""
+    if dset.chunks is not None:
+        return
+    offset = dset.id.get_offset()
+    if offset is None:
+        return
+    if offset + dset.id.get_storage_size() > file_size:
+        raise AmrkitError(
+            f"{where!r} is truncated: dataset {dset.name} ends at byte "
+            f"{offset + dset.id.get_storage_size()} but the file has {file_size}; "
+            "download it again"
+        )
+
+
+def open_radioml2018(
+    path: str | Path,
+    class_names: Sequence[str] | None = None,
+    normalize: bool = True,
+) -> FrameSet:
+    """Open a RadioML 2018.01a-layout HDF5 file lazily (any N, any number of classes)."""
+    import h5py
+
+    p = Path(path)
+    where = str(p)
+    try:
+        f = h5py.File(p, "r")
+    except OSError as exc:
+        raise hdf5_open_error(p, exc) from None
+    try:
+        fs = _radioml2018(f, p, class_names, normalize)
+    except AmrkitError:
+        f.close()
+        raise
+    except (OSError, KeyError, ValueError, TypeError) as exc:
+        f.close()
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise AmrkitError(f"{where!r} is a damaged RadioML 2018 file ({first})") from None
+    return fs
+
+
+def _radioml2018(f: Any, p: Path, class_names: Sequence[str] | None, normalize: bool) -> FrameSet:
+    where = str(p)
+    if not is_radioml2018(f):
+        raise AmrkitError(
+            f"{where!r} has datasets {sorted(f.keys())}; RadioML 2018 needs X, Y and Z"
+        )
+    X, Y, Z = f["X"], f["Y"], f["Z"]
+    if X.ndim != 3 or X.shape[2] != 2:
+        hint = (
+            " (it looks like (N, 2, L): amrkit's own layout, not RadioML 2018's; transpose it "
+            "or save it as .npz with iq)"
+            if X.ndim == 3 and X.shape[1] == 2
+            else ""
+        )
+        raise AmrkitError(f"{where!r}: X has shape {X.shape}, expected (N, L, 2){hint}")
+    n, L = int(X.shape[0]), int(X.shape[1])
+    if Y.ndim != 2 or Y.shape[0] != n:
+        raise AmrkitError(f"{where!r}: Y has shape {Y.shape}, expected one-hot (N={n}, classes)")
+    if Z.shape not in ((n,), (n, 1)):
+        raise AmrkitError(f"{where!r}: Z has shape {Z.shape}, expected SNRs (N={n}, 1)")
+    size = p.stat().st_size
+    for dset in (X, Y, Z):
+        _check_stored(dset, size, where)
+    num_classes = int(Y.shape[1])
+    if class_names is None:
+        if num_classes != len(RML2018_CLASSES):
+            raise AmrkitError(
+                f"{where!r} has {num_classes} classes (columns of Y) and does not name them; "
+                f"pass --classes-file with a JSON list of {num_classes} names"
+            )
+        classes = RML2018_CLASSES
+    else:
+        classes = tuple(class_names)
+        if len(classes) != num_classes:
+            raise AmrkitError(
+                f"the classes file lists {len(classes)} classes but {where!r} has "
+                f"{num_classes} (columns of Y); give one name per column, in column order"
+            )
+    label = np.empty(n, dtype=np.int64)
+    for start in range(0, n, _LABEL_CHUNK):
+        y = Y[start : start + _LABEL_CHUNK]  # (c, C)
+        if len(y) and not np.all(y.max(axis=1) > 0):
+            bad = start + int(np.flatnonzero(~(y.max(axis=1) > 0))[0])
+            raise AmrkitError(f"{where!r}: row {bad} of Y has no positive entry; Y must be one-hot")
+        label[start : start + len(y)] = np.argmax(y, axis=1)
+    snr = np.asarray(Z[...], dtype=np.float32).reshape(n)
+
+    def reader(rows: np.ndarray) -> np.ndarray:
+        try:
+            block = read_sparse_rows(X, rows)  # (n, L, 2)
+        except OSError as exc:
+            first = (str(exc).splitlines() or ["read error"])[0]
+            raise AmrkitError(
+                f"cannot read frames from {where!r} ({first}); is it complete?"
+            ) from None
+        return np.ascontiguousarray(block.transpose(0, 2, 1), dtype=np.float32)  # (n, 2, L)
+
+    return FrameSet(
+        classes=classes,
+        frame_length=L,
+        label=label,
+        snr_db=snr,
+        split=None,
+        reader=_wrap_normalized(reader, normalize),
+        rows=np.arange(n, dtype=np.int64),
+        snr_convention="radioml",
+        source={
+            "path": where,
+            "format": "radioml2018",
+            "normalized": bool(normalize),
+            "fingerprint": fingerprint(p),
+        },
+        close=f.close,
+    )

@@ -1,0 +1,470 @@
+"""I/Q recordings (SigMF or raw files): bounded-memory reading, resampling and framing.
+
+A recording is a long stream of complex samples on disk. ``classify`` turns it into model
+frames in three streaming stages, none of which ever holds more than about one chunk:
+
+1. :meth:`Recording.iter_chunks` reads ``chunk`` samples at a time through ``np.memmap``
+   and converts them to complex64 (integers are centred and scaled to about [-1, 1]).
+2. :func:`iter_resampled` converts the rate with ``scipy.signal.resample_poly``
+   (``up/down`` from :func:`rational_ratio`) on overlapping input blocks: each block is
+   padded with ``margin`` input samples on both sides (more than the filter's half length)
+   and starts on a multiple of ``down``, so the kept outputs equal those of one
+   ``resample_poly`` call on the whole recording.
+3. :func:`iter_frames` cuts frames of ``L`` samples every ``hop`` samples across chunk
+   boundaries (``floor((n - L) / hop) + 1`` frames) and normalizes each to unit average
+   power, as amrkit's training frames are.
+
+Supported sample formats (SigMF ``core:datatype`` names, also ``--format`` for raw files):
+complex ``cf32``, ``cf64``, ``ci32``, ``ci16``, ``ci8``, ``cu32``, ``cu16``, ``cu8``, with
+``_le`` / ``_be`` for the multi-byte ones (raw files default to little endian).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from amrkit.errors import AmrkitError
+
+SUPPORTED_DATATYPES = ("cf32", "cf64", "ci32", "ci16", "ci8", "cu32", "cu16", "cu8")
+SIGMF_META = ".sigmf-meta"
+SIGMF_DATA = ".sigmf-data"
+DEFAULT_CHUNK = 1 << 20  # samples per read (8 MiB of complex64)
+_DATATYPE = re.compile(r"^([cr])([fiu])(8|16|32|64)(?:_(le|be))?$")
+
+
+# ---- normalization ----------------------------------------------------------------------
+def normalize_power(iq: np.ndarray) -> np.ndarray:
+    """Scale each frame of ``iq`` (n, 2, L) to unit average power, in place; returns it.
+
+    Average power is ``mean(I**2 + Q**2)`` over the frame's L samples, the convention of
+    amrkit's own frames. All-zero frames stay zero.
+    """
+    power = np.einsum("ncl,ncl->n", iq, iq, dtype=np.float64) / max(1, iq.shape[2])  # (n,)
+    scale = np.where(power > 0, 1.0 / np.sqrt(np.where(power > 0, power, 1.0)), 0.0)
+    iq *= scale.astype(iq.dtype)[:, None, None]
+    return iq
+
+
+# ---- sample formats ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class SampleFormat:
+    """A complex interleaved sample format, e.g. ``ci16_le``."""
+
+    kind: str  # "f" float, "i" signed, "u" unsigned
+    bits: int
+    byteorder: str  # "<" or ">" ("|" for 8 bit)
+
+    @property
+    def name(self) -> str:
+        base = f"c{self.kind}{self.bits}"
+        return base if self.bits == 8 else f"{base}_{'le' if self.byteorder == '<' else 'be'}"
+
+    @property
+    def component(self) -> np.dtype:
+        return np.dtype(f"{self.byteorder}{self.kind}{self.bits // 8}")
+
+    @property
+    def sample_bytes(self) -> int:
+        return 2 * self.bits // 8
+
+
+def parse_datatype(text: str, where: str = "datatype") -> SampleFormat:
+    """``"ci16_le"`` / ``"cf32"`` → SampleFormat; real or unknown types are refused."""
+    allowed = ", ".join(SUPPORTED_DATATYPES) + " (+ _le/_be)"
+    m = _DATATYPE.match(str(text).strip().lower())
+    if not m:
+        raise AmrkitError(
+            f"{where} {text!r} is not a sample format amrkit reads; use one of {allowed}"
+        )
+    real, kind, bits_s, endian = m.groups()
+    bits = int(bits_s)
+    if real == "r":
+        raise AmrkitError(
+            f"{where} {text!r} holds real samples, but classification needs complex I/Q; "
+            f"supported: {allowed}"
+        )
+    if f"c{kind}{bits}" not in SUPPORTED_DATATYPES:
+        raise AmrkitError(f"{where} {text!r} is not supported; use one of {allowed}")
+    byteorder = "|" if bits == 8 else (">" if endian == "be" else "<")
+    return SampleFormat(kind, bits, byteorder)
+
+
+def to_complex64(raw: np.ndarray, fmt: SampleFormat) -> np.ndarray:
+    """Interleaved components (count, 2) of ``fmt`` → (count,) complex64, ints in ~[-1, 1]."""
+    out = np.empty(raw.shape[0], dtype=np.complex64)
+    if fmt.kind == "f":
+        out.real = raw[:, 0]
+        out.imag = raw[:, 1]
+        return out
+    full = float(2 ** (fmt.bits - 1))
+    center = (2.0**fmt.bits - 1) / 2 if fmt.kind == "u" else 0.0  # cu8: 127.5 (RTL-SDR)
+    out.real = (raw[:, 0].astype(np.float32) - np.float32(center)) / np.float32(full)
+    out.imag = (raw[:, 1].astype(np.float32) - np.float32(center)) / np.float32(full)
+    return out
+
+
+# ---- recordings -------------------------------------------------------------------------
+@dataclass
+class ReadStats:
+    """Largest arrays materialized while streaming (samples): proves bounded memory."""
+
+    max_read: int = 0  # samples converted from the file at once
+    max_block: int = 0  # samples in one resampler input block (with margins)
+    max_buffer: int = 0  # samples held by the framer
+
+    def note(self, name: str, n: int) -> None:
+        setattr(self, name, max(getattr(self, name), int(n)))
+
+
+@dataclass
+class Recording:
+    """One channel of complex samples in a file, read lazily."""
+
+    data_path: Path
+    fmt: SampleFormat
+    sample_rate_hz: float | None
+    num_samples: int
+    offset_bytes: int = 0
+    meta_path: Path | None = None  # the .sigmf-meta, for SigMF recordings
+    metadata: dict[str, Any] | None = None  # the SigMF metadata as read
+    ignored_bytes: int = 0  # a partial sample at the end of the data
+    stats: ReadStats = field(default_factory=ReadStats)
+
+    @property
+    def kind(self) -> str:
+        return "sigmf" if self.meta_path is not None else "raw"
+
+    @property
+    def duration_s(self) -> float | None:
+        return self.num_samples / self.sample_rate_hz if self.sample_rate_hz else None
+
+    def _memmap(self) -> np.ndarray:  # (num_samples, 2) components, nothing read yet
+        return np.memmap(
+            self.data_path,
+            dtype=self.fmt.component,
+            mode="r",
+            offset=self.offset_bytes,
+            shape=(self.num_samples, 2),
+        )
+
+    def read(self, start: int, count: int) -> np.ndarray:
+        """Samples ``[start, start + count)`` (clipped to the recording) as complex64."""
+        start = max(0, int(start))
+        stop = min(self.num_samples, start + max(0, int(count)))
+        if stop <= start:
+            return np.empty(0, dtype=np.complex64)
+        self.stats.note("max_read", stop - start)
+        mm = self._memmap()
+        try:
+            return to_complex64(mm[start:stop], self.fmt)
+        finally:
+            del mm
+
+    def iter_chunks(self, chunk: int = DEFAULT_CHUNK) -> Iterator[np.ndarray]:
+        """Consecutive complex64 chunks covering the recording."""
+        chunk = max(1, int(chunk))
+        for start in range(0, self.num_samples, chunk):
+            yield self.read(start, chunk)
+
+
+def _file_samples(path: Path, fmt: SampleFormat, offset: int, trailing: int) -> tuple[int, int]:
+    size = path.stat().st_size - offset - trailing
+    if size < 0:
+        raise AmrkitError(
+            f"{str(path)!r} has {path.stat().st_size} bytes, fewer than its header/trailing "
+            f"bytes ({offset} + {trailing}); is the file complete?"
+        )
+    return size // fmt.sample_bytes, size % fmt.sample_bytes
+
+
+def sigmf_paths(path: str | Path) -> tuple[Path, Path] | None:
+    """(meta, data) when ``path`` names a SigMF recording (either file, or the base name)."""
+    p = Path(path)
+    name = p.name
+    for ext in (SIGMF_META, SIGMF_DATA):
+        if name.endswith(ext):
+            base = p.with_name(name[: -len(ext)])
+            return base.with_name(base.name + SIGMF_META), base.with_name(base.name + SIGMF_DATA)
+    meta = p.with_name(name + SIGMF_META)
+    if meta.is_file():
+        return meta, p.with_name(name + SIGMF_DATA)
+    return None
+
+
+def open_recording(
+    path: str | Path,
+    format: str | None = None,
+    sample_rate_hz: float | None = None,
+) -> Recording:
+    """A SigMF recording (``.sigmf-meta``/``.sigmf-data`` or their base name) or a raw file.
+
+    ``format``: ``"sigmf"`` or a sample format (``cf32``, ``ci16_be``, ...) for raw files;
+    None detects SigMF by name. ``sample_rate_hz`` is required for raw files and fills in a
+    SigMF file that lacks ``core:sample_rate`` (if both are given they must agree).
+    """
+    p = Path(path)
+    if p.name.endswith((".sigmf", ".sigmf.gz", ".sigmf.xz", ".sigmf.zip")):
+        raise AmrkitError(
+            f"{str(p)!r} is a SigMF archive; extract it (tar xf) and pass the .sigmf-meta file"
+        )
+    if sample_rate_hz is not None and not (sample_rate_hz > 0 and math.isfinite(sample_rate_hz)):
+        raise AmrkitError(
+            f"--sample-rate {sample_rate_hz} must be a positive number of Hz, e.g. 1e6"
+        )
+    pair = sigmf_paths(p)
+    if format is None or format.lower() == "sigmf":
+        if pair is None:
+            if format is not None:
+                raise AmrkitError(f"{str(p)!r} is not SigMF: no {p.name + SIGMF_META!r} next to it")
+            raise AmrkitError(
+                f"{str(p)!r} is not a SigMF recording; for a raw file give its sample format "
+                f"(--format {'|'.join(SUPPORTED_DATATYPES)}) and --sample-rate"
+            )
+        return _open_sigmf(pair[0], sample_rate_hz)
+    if pair is not None and pair[0].is_file() and p.name.endswith((SIGMF_META, SIGMF_DATA)):
+        raise AmrkitError(
+            f"{str(p)!r} is a SigMF recording; its format comes from core:datatype in "
+            f"{pair[0].name!r}, drop --format"
+        )
+    fmt = parse_datatype(format, "--format")
+    if not p.is_file():
+        raise AmrkitError(f"recording {str(p)!r} does not exist; check the path")
+    if sample_rate_hz is None:
+        raise AmrkitError(
+            f"raw recording {str(p)!r} needs its sample rate; pass --sample-rate (Hz), e.g. 1e6"
+        )
+    n, rest = _file_samples(p, fmt, 0, 0)
+    return Recording(p, fmt, float(sample_rate_hz), n, ignored_bytes=rest)
+
+
+def _open_sigmf(meta_path: Path, sample_rate_hz: float | None) -> Recording:
+    from sigmf import SigMFFile
+    from sigmf.error import SigMFError
+    from sigmf.sigmffile import get_dataset_filename_from_metadata
+
+    where = str(meta_path)
+    if not meta_path.is_file():
+        raise AmrkitError(f"SigMF metadata {where!r} does not exist; check the path")
+    try:
+        metadata = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise AmrkitError(f"SigMF metadata {where!r} is not valid JSON ({exc})") from None
+    if not isinstance(metadata, dict) or not isinstance(metadata.get("global"), dict):
+        raise AmrkitError(f"SigMF metadata {where!r} has no 'global' object; is it SigMF?")
+    metadata.setdefault("captures", [])
+    metadata.setdefault("annotations", [])
+    try:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sf = SigMFFile(metadata=metadata)
+            sf.validate()
+            data_path = get_dataset_filename_from_metadata(meta_path, metadata)
+    except SigMFError as exc:
+        raise AmrkitError(f"SigMF recording {where!r}: {str(exc).splitlines()[0]}") from None
+    except Exception as exc:  # noqa: BLE001 - jsonschema.ValidationError and friends
+        msg = getattr(exc, "message", None) or str(exc).splitlines()[0]
+        raise AmrkitError(f"SigMF metadata {where!r} is invalid: {msg}") from None
+    g = sf.get_global_info()
+    if g.get("core:metadata_only"):
+        raise AmrkitError(f"SigMF recording {where!r} is metadata-only; it has no samples")
+    if data_path is None:
+        raise AmrkitError(
+            f"SigMF recording {where!r} has no data file; expected "
+            f"{meta_path.name[: -len(SIGMF_META)] + SIGMF_DATA!r} next to it"
+        )
+    fmt = parse_datatype(g.get("core:datatype", ""), f"{where}: core:datatype")
+    channels = int(g.get("core:num_channels", 1) or 1)
+    if channels != 1:
+        raise AmrkitError(
+            f"SigMF recording {where!r} has {channels} channels; amrkit classifies one channel "
+            "(split the channels into separate recordings)"
+        )
+    captures = metadata.get("captures") or []
+    header = int(captures[0].get("core:header_bytes", 0)) if captures else 0
+    if any(c.get("core:header_bytes", 0) for c in captures[1:]):
+        raise AmrkitError(
+            f"SigMF recording {where!r} has header bytes inside the data (later captures); "
+            "only a header before the first sample is supported"
+        )
+    trailing = int(g.get("core:trailing_bytes", 0) or 0)
+    rate = g.get("core:sample_rate")
+    if (
+        rate is not None
+        and sample_rate_hz is not None
+        and not math.isclose(float(rate), sample_rate_hz, rel_tol=1e-9)
+    ):
+        raise AmrkitError(
+            f"--sample-rate {sample_rate_hz:g} contradicts core:sample_rate {float(rate):g} of "
+            f"{where!r}; drop --sample-rate (or fix the metadata)"
+        )
+    rate = float(rate) if rate is not None else sample_rate_hz
+    if rate is None:
+        raise AmrkitError(
+            f"SigMF recording {where!r} has no core:sample_rate; pass --sample-rate (Hz)"
+        )
+    data_path = Path(data_path)
+    n, rest = _file_samples(data_path, fmt, header, trailing)
+    return Recording(
+        data_path,
+        fmt,
+        rate,
+        n,
+        offset_bytes=header,
+        meta_path=meta_path,
+        metadata=metadata,
+        ignored_bytes=rest,
+    )
+
+
+# ---- resampling -------------------------------------------------------------------------
+def rational_ratio(out_rate: float, in_rate: float, max_denominator: int = 1000) -> tuple[int, int]:
+    """``(up, down)``, coprime, with ``up / down`` the closest fraction to ``out / in``.
+
+    ``max_denominator`` bounds ``down`` (and so the filter length, 20·max(up, down) + 1).
+    """
+    if not (out_rate > 0 and in_rate > 0):
+        raise AmrkitError(f"sample rates must be positive, got {out_rate} and {in_rate}")
+    ratio = Fraction(out_rate / in_rate).limit_denominator(max_denominator)
+    if ratio.numerator == 0:
+        raise AmrkitError(
+            f"cannot resample {in_rate:g} Hz to {out_rate:g} Hz with denominators up to "
+            f"{max_denominator}; the ratio is too small"
+        )
+    return ratio.numerator, ratio.denominator
+
+
+def resample_filter(up: int, down: int) -> np.ndarray:
+    """The FIR filter ``resample_poly`` designs by default (Kaiser β=5, half length 10·max)."""
+    from scipy.signal import firwin
+
+    max_rate = max(up, down)
+    half_len = 10 * max_rate
+    return firwin(2 * half_len + 1, 1.0 / max_rate, window=("kaiser", 5.0)).astype(np.float32)
+
+
+def resampled_length(n: int, up: int, down: int) -> int:
+    return (n * up + down - 1) // down
+
+
+def iter_resampled(
+    rec: Recording | np.ndarray,
+    up: int,
+    down: int,
+    block: int = DEFAULT_CHUNK,
+    stats: ReadStats | None = None,
+) -> Iterator[np.ndarray]:
+    """The recording at ``up/down`` times its rate, as consecutive complex64 chunks.
+
+    Equal (to float32 rounding) to ``resample_poly(x, up, down)`` on the whole input, but
+    never holds more than ``block + 2·margin`` input samples. ``rec`` may be an array
+    (tests) or a :class:`Recording`.
+    """
+    g = math.gcd(up, down)
+    up, down = up // g, down // g
+    read = (
+        rec.read
+        if isinstance(rec, Recording)
+        else (lambda s, c: np.asarray(rec[max(0, s) : max(0, s) + max(0, c)], dtype=np.complex64))
+    )
+    n = rec.num_samples if isinstance(rec, Recording) else len(rec)
+    stats = (
+        stats if stats is not None else (rec.stats if isinstance(rec, Recording) else ReadStats())
+    )
+    if up == down == 1:
+        for start in range(0, n, max(1, block)):
+            x = read(start, block)
+            stats.note("max_block", len(x))
+            yield x
+        return
+    from scipy.signal import resample_poly  # slow to import (~1 s): only when resampling
+
+    h = resample_filter(up, down)
+    half_len = (len(h) - 1) // 2
+    margin = _round_up(half_len // up + 2, down)  # > half_len / up input samples, multiple of down
+    step = _round_up(max(1, block), down)  # core block, multiple of down
+    n_out = resampled_length(n, up, down)
+    for a in range(0, n, step):
+        b = min(n, a + step)
+        s, e = max(0, a - margin), min(n, b + margin)
+        x = read(s, e - s)  # (e - s,) complex64; s is a multiple of down
+        stats.note("max_block", len(x))
+        y = resample_poly(x, up, down, window=h)
+        first = (a - s) * up // down
+        last = (b * up // down if b < n else n_out) - s * up // down
+        yield np.ascontiguousarray(y[first:last], dtype=np.complex64)
+
+
+def _round_up(value: int, multiple: int) -> int:
+    return -(-int(value) // multiple) * multiple
+
+
+# ---- framing ----------------------------------------------------------------------------
+def frame_count(n: int, frame_length: int, hop: int) -> int:
+    """Frames of ``frame_length`` every ``hop`` samples in ``n``: floor((n - L)/hop) + 1."""
+    return 0 if n < frame_length else (n - frame_length) // hop + 1
+
+
+def frame_starts(n: int, frame_length: int, hop: int) -> np.ndarray:
+    """Start sample of every frame: 0, hop, 2·hop, ... (int64)."""
+    return np.arange(frame_count(n, frame_length, hop), dtype=np.int64) * hop
+
+
+def iter_frames(
+    chunks: Iterable[np.ndarray],
+    frame_length: int,
+    hop: int | None = None,
+    batch_size: int = 256,
+    normalize: bool = True,
+    stats: ReadStats | None = None,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Frames across a stream of complex chunks: yields ``(starts (b,), iq (b, 2, L))``.
+
+    ``starts`` index the concatenated stream. Frames are unit-power normalized unless
+    ``normalize`` is False. At most ``batch_size`` frames are materialized at a time.
+    """
+    L = int(frame_length)
+    hop = L if hop is None else int(hop)
+    if L < 1 or hop < 1 or batch_size < 1:
+        raise AmrkitError(
+            f"frame length, hop and batch size must be >= 1 (got {L}, {hop}, {batch_size})"
+        )
+    buf = np.empty(0, dtype=np.complex64)
+    buf_start = 0  # stream index of buf[0]
+    next_start = 0  # stream index of the next frame to emit
+    for chunk in chunks:
+        if len(chunk) == 0:
+            continue
+        # drop what no future frame needs (before next_start), append the chunk
+        drop = min(len(buf), max(0, next_start - buf_start))
+        skip_in_chunk = max(0, next_start - (buf_start + len(buf)))  # hop > L can skip samples
+        if skip_in_chunk:
+            buf_start = buf_start + len(buf) + min(skip_in_chunk, len(chunk))
+            buf = np.asarray(chunk[skip_in_chunk:], dtype=np.complex64)
+        else:
+            buf = np.concatenate([buf[drop:], np.asarray(chunk, dtype=np.complex64)])
+            buf_start += drop
+        if stats is not None:
+            stats.note("max_buffer", len(buf))
+        avail = len(buf) - (next_start - buf_start)
+        count = frame_count(avail, L, hop) if next_start >= buf_start else 0
+        for first in range(0, count, batch_size):
+            k = min(batch_size, count - first)
+            offs = next_start - buf_start + (first + np.arange(k)) * hop  # (k,)
+            idx = offs[:, None] + np.arange(L)[None, :]  # (k, L)
+            z = buf[idx]
+            iq = np.stack([z.real, z.imag], axis=1).astype(np.float32)  # (k, 2, L)
+            if normalize:
+                normalize_power(iq)
+            yield buf_start + offs.astype(np.int64), iq
+        next_start += count * hop

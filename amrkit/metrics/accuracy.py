@@ -1,0 +1,139 @@
+"""Top-1 accuracy, per SNR, per class, confusion matrix: pure NumPy, no model involved.
+
+:func:`accuracy_report` is what ``amrkit evaluate``, the trainer and the report share. Its
+result is plain JSON types (after :func:`amrkit.fileio.json_safe`): SNR keys are strings
+(``"30"``, ``"-2.5"``, ``"inf"``, ``"unknown"`` for NaN), classes keep their order.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from amrkit.errors import AmrkitError
+
+
+def snr_key(value: float) -> str:
+    """30.0 → "30", -2.5 → "-2.5", inf → "inf", nan → "unknown"."""
+    v = float(value)
+    if math.isnan(v):
+        return "unknown"
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    if v.is_integer():
+        return str(int(v))
+    return np.format_float_positional(np.float32(v), trim="-")
+
+
+def snr_value(key: str) -> float:
+    """Inverse of :func:`snr_key` ("unknown" → nan)."""
+    return math.nan if key == "unknown" else float(key)
+
+
+def _ratio(num: int, den: int) -> float | None:
+    return num / den if den else None
+
+
+def accuracy_report(
+    label: np.ndarray,
+    pred: np.ndarray,
+    snr_db: np.ndarray | None,
+    classes: Sequence[str],
+    top_confused: int = 5,
+) -> dict[str, Any]:
+    """Accuracy overall / per SNR / per class, confusion counts and the most-confused pairs.
+
+    ``label``, ``pred``: (N,) class indices into ``classes``; ``snr_db``: (N,) or None.
+    The confusion matrix has true classes as rows, predictions as columns. Per-class
+    ``accuracy`` is the recall of that class (None when it has no frames), ``precision`` the
+    fraction of frames predicted as it that really are it (None when never predicted).
+    ``most_confused``: the ``top_confused`` largest off-diagonal cells, largest first (ties
+    by true then predicted index). No frames: ``accuracy`` is None, ``per_snr`` empty.
+    """
+    classes = [str(c) for c in classes]
+    c = len(classes)
+    label = np.asarray(label).reshape(-1)
+    pred = np.asarray(pred).reshape(-1)
+    n = len(label)
+    if c < 1:
+        raise AmrkitError("accuracy_report needs at least one class name")
+    if len(pred) != n:
+        raise AmrkitError(f"{len(pred)} predictions for {n} labels; they must match one to one")
+    for what, arr in (("label", label), ("prediction", pred)) if n else ():
+        if arr.dtype.kind not in "iu" and not np.all(np.mod(arr, 1) == 0):
+            raise AmrkitError(f"{what}s must be integer class indices, got dtype {arr.dtype}")
+        if arr.min() < 0 or arr.max() >= c:
+            raise AmrkitError(
+                f"{what} index {int(arr.min() if arr.min() < 0 else arr.max())} is outside "
+                f"0..{c - 1} ({c} classes)"
+            )
+    label = label.astype(np.int64)
+    pred = pred.astype(np.int64)
+    snr = (
+        np.full(n, np.nan, dtype=np.float64)
+        if snr_db is None
+        else np.asarray(snr_db, dtype=np.float64).reshape(-1)
+    )
+    if len(snr) != n:
+        raise AmrkitError(f"{len(snr)} SNR values for {n} labels; they must match one to one")
+
+    confusion = np.bincount(label * c + pred, minlength=c * c).reshape(c, c)
+    correct = int(np.trace(confusion))
+    support = confusion.sum(axis=1)
+    predicted = confusion.sum(axis=0)
+    per_class = {
+        name: {
+            "frames": int(support[i]),
+            "correct": int(confusion[i, i]),
+            "accuracy": _ratio(int(confusion[i, i]), int(support[i])),
+            "precision": _ratio(int(confusion[i, i]), int(predicted[i])),
+        }
+        for i, name in enumerate(classes)
+    }
+
+    hit = label == pred
+    per_snr: dict[str, dict[str, Any]] = {}
+    nan_mask = np.isnan(snr)
+    levels = np.unique(snr[~nan_mask])  # sorted, -inf … inf
+    groups = [(snr_key(v), snr == v) for v in levels]
+    if nan_mask.any():
+        groups.append(("unknown", nan_mask))
+    for key, mask in groups:
+        frames = int(mask.sum())
+        ok = int(hit[mask].sum())
+        seen = np.bincount(label[mask], minlength=c)
+        right = np.bincount(label[mask & hit], minlength=c)
+        class_acc = {name: _ratio(int(right[i]), int(seen[i])) for i, name in enumerate(classes)}
+        per_snr[key] = {
+            "frames": frames,
+            "correct": ok,
+            "accuracy": ok / frames,
+            "per_class": class_acc,
+        }
+
+    off = confusion.copy()
+    np.fill_diagonal(off, 0)
+    cells = [(int(off[i, j]), i, j) for i in range(c) for j in range(c) if off[i, j] > 0]
+    cells.sort(key=lambda t: (-t[0], t[1], t[2]))
+    most_confused = [
+        {
+            "true": classes[i],
+            "predicted": classes[j],
+            "count": cnt,
+            "fraction_of_true": cnt / int(support[i]),
+        }
+        for cnt, i, j in cells[: max(0, int(top_confused))]
+    ]
+    return {
+        "num_frames": n,
+        "correct": correct,
+        "accuracy": _ratio(correct, n),
+        "classes": classes,
+        "per_snr": per_snr,
+        "per_class": per_class,
+        "confusion": confusion.tolist(),
+        "most_confused": most_confused,
+    }

@@ -1,0 +1,243 @@
+"""Learnables, MACs and parameter memory in the paper's convention (Tables I and III).
+
+MATLAB's ``estimateNetworkMetrics`` counts **convolution and fully connected layers only**:
+
+- learnables: weights + biases of those layers (batch norm's scale/offset are reported
+  separately as ``bn_learnables``, not added);
+- MACs: one multiply-accumulate per weight per output position — a conv layer makes
+  ``L_out · C_out · C_in · K``, the fully connected layer ``C_in · C_out``; bias additions,
+  batch norm, ReLU, pooling and softmax are not counted;
+- parameter memory: bytes of those weights and biases / 2^20 (FP32: 4 bytes each).
+
+:func:`network_metrics` computes this from a spec or an :class:`AmrCNN`;
+:func:`model_metrics` accepts anything a user can name on the command line (registry name,
+spec file/string, trained run directory, ``.onnx`` file) and dispatches;
+``amrkit.metrics.onnx_metrics.onnx_network_metrics`` reads the same table from an ONNX graph.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from amrkit.errors import AmrkitError
+from amrkit.models.spec import CNNSpec, same_padding
+
+MB = 2**20  # the paper's (and MATLAB's) megabyte
+CONVENTION = (
+    "conv and fully connected layers only (MATLAB estimateNetworkMetrics); "
+    "MACs = weights x output positions, biases/BN/ReLU/pooling/softmax not counted; "
+    "parameter memory = stored bytes of weights and biases / 2^20"
+)
+DTYPE_BYTES = {
+    "float32": 4,
+    "float16": 2,
+    "bfloat16": 2,
+    "float64": 8,
+    "int8": 1,
+    "uint8": 1,
+    "int16": 2,
+    "uint16": 2,
+    "int32": 4,
+    "uint32": 4,
+    "int64": 8,
+    "int4": 0.5,
+    "uint4": 0.5,
+}
+
+
+def layer_entry(
+    name: str,
+    type_: str,
+    hyperparameters: dict[str, Any],
+    weights: int,
+    biases: int,
+    macs: int,
+    output_shape: list[int],
+    weight_dtype: str = "float32",
+    bias_dtype: str | None = "float32",
+    **extra: Any,
+) -> dict[str, Any]:
+    """One row of the layer table (shared by the spec and the ONNX paths)."""
+    nbytes = weights * DTYPE_BYTES.get(weight_dtype, 4) + biases * DTYPE_BYTES.get(
+        bias_dtype or "float32", 4
+    )
+    return {
+        "name": name,
+        "type": type_,
+        "hyperparameters": hyperparameters,
+        "weights": int(weights),
+        "biases": int(biases),
+        "learnables": int(weights + biases),
+        "macs": int(macs),
+        "output_shape": [int(d) for d in output_shape],
+        "weight_dtype": weight_dtype,
+        "bias_dtype": bias_dtype if biases else None,
+        "parameter_bytes": int(nbytes) if float(nbytes).is_integer() else float(nbytes),
+        "parameter_memory_mb": nbytes / MB,
+        **extra,
+    }
+
+
+def summarize(layers: list[dict[str, Any]], bn_learnables: int, **info: Any) -> dict[str, Any]:
+    """Totals over a layer table; ``info`` (model, source, frame_length, ...) goes first."""
+    nbytes = sum(layer["parameter_bytes"] for layer in layers)
+    return {
+        **info,
+        "learnables": sum(layer["learnables"] for layer in layers),
+        "weights": sum(layer["weights"] for layer in layers),
+        "biases": sum(layer["biases"] for layer in layers),
+        "bn_learnables": int(bn_learnables),
+        "macs": sum(layer["macs"] for layer in layers),
+        "parameter_bytes": nbytes,
+        "parameter_memory_mb": nbytes / MB,
+        "convention": CONVENTION,
+        "layers": layers,
+    }
+
+
+def _as_spec(spec_or_model: Any) -> CNNSpec:
+    if isinstance(spec_or_model, CNNSpec):
+        return spec_or_model
+    if isinstance(spec_or_model, str):
+        from amrkit.models import get_spec
+
+        return get_spec(spec_or_model)
+    spec = getattr(spec_or_model, "spec", None)  # AmrCNN, DeployCNN
+    if isinstance(spec, CNNSpec):
+        return spec
+    raise AmrkitError(
+        f"cannot measure {type(spec_or_model).__name__}; pass a CNNSpec, an AmrCNN, a model "
+        "name or a spec string"
+    )
+
+
+PRECISIONS = {"fp32": ("float32", "float32"), "int8": ("int8", "int32")}
+
+
+def network_metrics(
+    spec_or_model: Any, frame_length: int = 1024, precision: str = "fp32"
+) -> dict[str, Any]:
+    """The paper's layer table and totals for a model of ``spec`` at ``frame_length``.
+
+    Returns a dict with ``learnables``, ``bn_learnables``, ``macs``, ``parameter_bytes``,
+    ``parameter_memory_mb``, ``weights``, ``biases`` and ``layers`` (one entry per conv
+    layer and the fc: name, type, hyperparameters, weights, biases, learnables, macs,
+    output_shape (without batch), dtypes, parameter bytes/MB).
+
+    ``precision="int8"`` stores every weight as int8 and every bias as int32 (the paper's
+    INT8 convention, what ``quantize_static`` writes); the counts are unchanged.
+    """
+    if precision not in PRECISIONS:
+        raise AmrkitError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
+    wtype, btype = PRECISIONS[precision]
+    quantized = precision != "fp32"
+    spec = _as_spec(spec_or_model)
+    lengths = spec.lengths(frame_length)  # validates frame_length
+
+    layers = []
+    cin = spec.in_channels
+    for i, (layer, (conv_len, pooled_len)) in enumerate(zip(spec.layers, lengths, strict=True)):
+        weights = layer.filters * cin * layer.kernel
+        layers.append(
+            layer_entry(
+                f"conv{i + 1}",
+                "conv",
+                {
+                    "filters": layer.filters,
+                    "kernel": layer.kernel,
+                    "in_channels": cin,
+                    "stride": 1,
+                    "padding": list(same_padding(layer.kernel)),
+                    "pool": spec.pool_size if layer.pool else None,
+                },
+                weights=weights,
+                biases=layer.filters,
+                macs=weights * conv_len,
+                output_shape=[layer.filters, conv_len],
+                pooled_shape=[layer.filters, pooled_len],
+                weight_dtype=wtype,
+                bias_dtype=btype,
+                quantized=quantized,
+            )
+        )
+        cin = layer.filters
+    layers.append(
+        layer_entry(
+            "fc",
+            "fc",
+            {"in_features": cin, "out_features": spec.num_classes},
+            weights=cin * spec.num_classes,
+            biases=spec.num_classes,
+            macs=cin * spec.num_classes,
+            output_shape=[spec.num_classes],
+            weight_dtype=wtype,
+            bias_dtype=btype,
+            quantized=quantized,
+        )
+    )
+    bn = 2 * sum(layer.filters for layer in spec.layers)  # gamma and beta per channel
+    return summarize(
+        layers,
+        bn,
+        model=spec.name,
+        source="spec",
+        spec=spec.short(),
+        frame_length=int(frame_length),
+        input_shape=[spec.in_channels, int(frame_length)],
+        num_classes=spec.num_classes,
+        precision=precision,
+        quantized_layers=[layer["name"] for layer in layers] if quantized else [],
+    )
+
+
+def model_metrics(
+    model: str | Path,
+    frame_length: int | None = None,
+    num_classes: int | None = None,
+    precision: str | None = None,
+) -> dict[str, Any]:
+    """Metrics of whatever ``model`` names: a ``.onnx`` file, a trained run directory, a
+    registry name, a spec file or a spec string.
+
+    ``frame_length`` defaults to the run's / ONNX graph's own, else 1024. ``num_classes``
+    only applies to names and specs (a trained artifact has its own). ``precision``
+    ("fp32" default, or "int8": the paper's INT8 storage) does not apply to ONNX files,
+    whose stored types are read from the graph.
+    """
+    p = Path(model)
+    if p.suffix.lower() == ".onnx":
+        if num_classes is not None:
+            raise AmrkitError("--num-classes does not apply to an .onnx file; it has its own")
+        if precision is not None:
+            raise AmrkitError(
+                "--precision does not apply to an .onnx file; its stored types are measured"
+            )
+        if not p.is_file():
+            raise AmrkitError(f"ONNX file {str(p)!r} does not exist; check the path")
+        from amrkit.metrics.onnx_metrics import onnx_network_metrics
+
+        return onnx_network_metrics(p, frame_length=frame_length)
+    if p.is_dir():
+        if num_classes is not None:
+            raise AmrkitError("--num-classes does not apply to a run directory; it has its own")
+        from amrkit.fileio import read_json
+        from amrkit.train.run import is_run_dir
+
+        if not is_run_dir(p):
+            raise AmrkitError(
+                f"{str(p)!r} is a folder but not a run directory (no run.json); pass the --out "
+                "folder of 'amrkit train', an .onnx file, a model name or a spec"
+            )
+        info = read_json(p / "run.json")
+        spec = CNNSpec.from_dict(info["spec"], where=str(p / "run.json"))
+        length = int(frame_length if frame_length is not None else info["frame_length"])
+        out = network_metrics(spec, length, precision or "fp32")
+        out.update(source="run", path=str(p), classes=list(info.get("classes", [])))
+        return out
+    from amrkit.models import get_spec, list_models
+
+    spec = get_spec(str(model), num_classes=num_classes)
+    out = network_metrics(spec, 1024 if frame_length is None else frame_length, precision or "fp32")
+    out["source"] = "registry" if str(model) in list_models() else "spec"
+    return out

@@ -1,0 +1,118 @@
+"""``TrainConfig``: every knob of a training run, frozen and validated.
+
+Defaults are the reference pipeline's (docs/reference.md, "Training"): SGD with momentum 0.9,
+learning rate 0.02, L2 weight decay 1e-4, 12 epochs, mini-batch 256, learning rate x 0.1 after
+epoch 9, shuffle every epoch, validation once per epoch.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from amrkit.config import from_dict, from_file, replace, to_dict
+from amrkit.errors import AmrkitError
+
+# fields that may change when a run is resumed: they do not change the trained weights
+RESUMABLE_CHANGES = frozenset({"epochs", "checkpoint_every", "eval_batch_size"})
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 12
+    batch_size: int = 256  # global mini-batch (split evenly over torchrun processes)
+    lr: float = 0.02
+    momentum: float = 0.9
+    weight_decay: float = 1e-4  # L2 on every parameter (SGD weight_decay)
+    lr_drop_epoch: int = 9  # epochs 1..lr_drop_epoch use lr, later ones lr * lr_drop_factor
+    lr_drop_factor: float = 0.1
+    shuffle: bool = True
+    seed: int = 0  # model init, epoch permutations, derived data split
+    checkpoint_every: int = 0  # also checkpoint every N steps mid-epoch (0: epoch ends only)
+    eval_batch_size: int = 1024
+    memory_mb: float = 4096.0  # a split larger than this (float32 I/Q) is streamed from disk
+
+    def __post_init__(self) -> None:
+        _check(self.epochs >= 1, "epochs", self.epochs, "an integer >= 1")
+        _check(self.batch_size >= 1, "batch_size", self.batch_size, "an integer >= 1")
+        _check(math.isfinite(self.lr) and self.lr > 0, "lr", self.lr, "a number > 0")
+        _check(0 <= self.momentum < 1, "momentum", self.momentum, "a number in [0, 1)")
+        _check(
+            math.isfinite(self.weight_decay) and self.weight_decay >= 0,
+            "weight_decay",
+            self.weight_decay,
+            "a number >= 0",
+        )
+        _check(self.lr_drop_epoch >= 0, "lr_drop_epoch", self.lr_drop_epoch, "an integer >= 0")
+        _check(
+            0 < self.lr_drop_factor <= 1,
+            "lr_drop_factor",
+            self.lr_drop_factor,
+            "a number in (0, 1]",
+        )
+        _check(0 <= self.seed < 2**63, "seed", self.seed, "an integer in [0, 2**63)")
+        _check(
+            self.checkpoint_every >= 0,
+            "checkpoint_every",
+            self.checkpoint_every,
+            "an integer >= 0 (0: only at epoch ends)",
+        )
+        _check(
+            self.eval_batch_size >= 1, "eval_batch_size", self.eval_batch_size, "an integer >= 1"
+        )
+        _check(
+            math.isfinite(self.memory_mb) and self.memory_mb >= 0,
+            "memory_mb",
+            self.memory_mb,
+            "a number of MiB >= 0",
+        )
+
+    def lr_at(self, epoch: int) -> float:
+        """Learning rate of ``epoch`` (1-based): x lr_drop_factor after ``lr_drop_epoch``."""
+        return self.lr if epoch <= self.lr_drop_epoch else self.lr * self.lr_drop_factor
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str = "train config") -> TrainConfig:
+        return from_dict(cls, data, where=where)
+
+
+def _check(ok: bool, name: str, value: Any, allowed: str) -> None:
+    if not ok:
+        flag = "--" + name.replace("_", "-")
+        raise AmrkitError(
+            f"{name} = {value!r} is invalid; it must be {allowed} (config key or {flag})"
+        )
+
+
+def make_config(config_file: str | None = None, **overrides: Any) -> TrainConfig:
+    """Defaults, then the YAML/JSON file (unknown keys are errors), then non-None overrides."""
+    if config_file is not None:
+        return from_file(TrainConfig, config_file, **overrides)
+    return replace(TrainConfig(), **overrides)
+
+
+def resume_config(
+    stored: dict[str, Any], requested: TrainConfig | None, given: set[str]
+) -> TrainConfig:
+    """The config of a resumed run: the stored one, with the ``given`` fields of ``requested``.
+
+    Only fields in :data:`RESUMABLE_CHANGES` may differ from the stored run; anything else
+    would make the resumed weights differ from an uninterrupted run.
+    """
+    base = TrainConfig.from_dict(stored, where="run.json train_config")
+    if requested is None or not given:
+        return base
+    changes = {k: getattr(requested, k) for k in given if getattr(requested, k) != getattr(base, k)}
+    bad = sorted(set(changes) - RESUMABLE_CHANGES)
+    if bad:
+        name = bad[0]
+        raise AmrkitError(
+            f"--resume: {name} = {changes[name]!r} differs from the run's {getattr(base, name)!r}; "
+            f"only {', '.join(sorted(RESUMABLE_CHANGES))} may change on resume "
+            "(drop the option, or start a new run with --force)"
+        )
+    return replace(base, **changes)

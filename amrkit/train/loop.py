@@ -1,0 +1,239 @@
+"""The training loop: :func:`train_one_epoch`, :func:`evaluate`, :func:`fit`. No Trainer class.
+
+``train_one_epoch`` and ``evaluate`` take any ``nn.Module`` mapping (n, 2, L) float32 to
+(n, C) logits and any iterable of ``(x, y)`` batches, so wrapped models (DDP, QAT) reuse them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from amrkit.train.config import TrainConfig
+from amrkit.train.data import SplitData, epoch_order, shard_order, steps_per_epoch
+
+
+@dataclass
+class EpochStats:
+    """Running sums of one epoch (summed over samples; all-reduced under torchrun)."""
+
+    loss_sum: float = 0.0
+    correct: int = 0
+    seen: int = 0
+    steps: int = 0  # optimizer steps done in this epoch
+    seconds: float = 0.0
+    # device-side sums not yet read back (reading forces a GPU sync, so it is done lazily)
+    _loss: torch.Tensor | None = field(default=None, repr=False)
+    _correct: torch.Tensor | None = field(default=None, repr=False)
+
+    def add(self, loss: torch.Tensor, logits: torch.Tensor, y: torch.Tensor) -> None:
+        n = len(y)
+        loss = loss.detach() * n
+        correct = (logits.detach().argmax(1) == y).sum()
+        self._loss = loss if self._loss is None else self._loss + loss
+        self._correct = correct if self._correct is None else self._correct + correct
+        self.seen += n
+        self.steps += 1
+
+    def sync(self) -> EpochStats:
+        """Fold the device-side sums into the plain numbers."""
+        if self._loss is not None:
+            self.loss_sum += float(self._loss)
+            self.correct += int(self._correct)
+            self._loss = self._correct = None
+        return self
+
+    @property
+    def loss(self) -> float:
+        return self.loss_sum / max(1, self.seen)
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / max(1, self.seen)
+
+
+@dataclass
+class EvalResult:
+    loss: float
+    accuracy: float
+    n: int
+    pred: np.ndarray | None = None  # (n,) int64 when asked for
+
+
+@dataclass
+class Dist:
+    """This process's place in a torchrun job (world 1: a plain run)."""
+
+    rank: int = 0
+    world: int = 1
+
+    def all_sum(self, values: list[float], device: torch.device | str = "cpu") -> list[float]:
+        if self.world == 1:
+            return values
+        t = torch.tensor(values, dtype=torch.float64, device=device)
+        torch.distributed.all_reduce(t)
+        return t.tolist()
+
+
+@dataclass
+class TrainState:
+    """Everything :func:`fit` needs to continue: saved in checkpoint.pt."""
+
+    epoch: int = 0  # completed epochs
+    step: int = 0  # optimizer steps done in epoch ``epoch + 1``
+    partial: EpochStats = field(default_factory=EpochStats)  # this rank's sums of that epoch
+    best_epoch: int = 0
+    best_val_accuracy: float = -1.0
+    best_val_loss: float = float("inf")
+    best_model: dict[str, torch.Tensor] | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def train_one_epoch(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    *,
+    stats: EpochStats | None = None,
+    on_step: Callable[[EpochStats], None] | None = None,
+) -> EpochStats:
+    """One pass of SGD over ``batches`` (x (b, 2, L), y (b,)); returns the updated sums.
+
+    ``stats`` continues a partly done epoch; ``on_step(stats)`` runs after every step (progress
+    bar, mid-epoch checkpoints); it calls ``stats.sync()`` when it needs the running numbers.
+    """
+    stats = EpochStats() if stats is None else stats
+    model.train()
+    t0 = time.perf_counter()
+    for x, y in batches:
+        logits = model(x)
+        loss = F.cross_entropy(logits, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        with torch.no_grad():
+            stats.add(loss, logits, y)
+        if on_step is not None:
+            stats.seconds += time.perf_counter() - t0
+            on_step(stats)
+            t0 = time.perf_counter()
+    stats.seconds += time.perf_counter() - t0
+    return stats.sync()
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    *,
+    return_pred: bool = False,
+) -> EvalResult:
+    """Mean cross-entropy and top-1 accuracy of ``model`` (eval mode) over ``batches``."""
+    was_training = model.training
+    model.eval()
+    loss_sum, correct, n, preds = 0.0, 0, 0, []
+    for x, y in batches:
+        logits = model(x)
+        loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
+        pred = logits.argmax(1)
+        correct += int((pred == y).sum())
+        n += len(y)
+        if return_pred:
+            preds.append(pred.cpu())
+    model.train(was_training)
+    pred_all = torch.cat(preds).numpy().astype(np.int64) if return_pred and preds else None
+    return EvalResult(loss_sum / max(1, n), correct / max(1, n), n, pred_all)
+
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
+def fit(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    train: SplitData,
+    val: SplitData,
+    cfg: TrainConfig,
+    state: TrainState,
+    *,
+    device: torch.device | str = "cpu",
+    dist: Dist | None = None,
+    on_step: Callable[[TrainState, EpochStats], None] | None = None,
+    on_epoch: Callable[[TrainState], None] | None = None,
+) -> TrainState:
+    """Train epochs ``state.epoch + 1 .. cfg.epochs``, validating after each, keeping the best.
+
+    Under torchrun ``model`` is the DDP wrapper and each rank trains on its shard of the epoch
+    order with ``batch_size / world`` frames per step; validation sums are all-reduced.
+    """
+    dist = dist or Dist()
+    plain = getattr(model, "module", model)  # the unwrapped model (DDP keeps it as .module)
+    per_rank = max(1, cfg.batch_size // dist.world)
+    n_shard = len(train) // dist.world
+    steps = steps_per_epoch(n_shard, per_rank)
+    val_order = torch.arange(len(val))[dist.rank :: dist.world]
+    for epoch in range(state.epoch, cfg.epochs):
+        lr = cfg.lr_at(epoch + 1)
+        set_lr(optimizer, lr)
+        order = epoch_order(cfg.seed, epoch, len(train), shuffle=cfg.shuffle, block=train.block)
+        order = shard_order(order, dist.rank, dist.world)
+        batches = train.batches(order, per_rank, start=state.step, steps=steps, device=device)
+
+        def step_done(stats: EpochStats) -> None:
+            state.step = stats.steps
+            if on_step is not None:
+                on_step(state, stats)
+
+        stats = train_one_epoch(model, optimizer, batches, stats=state.partial, on_step=step_done)
+        t0 = time.perf_counter()
+        if dist.world > 1:  # BN running stats differ per rank: use rank 0's everywhere
+            for buf in plain.buffers():
+                torch.distributed.broadcast(buf, 0)
+        v = evaluate(plain, val.batches(val_order, cfg.eval_batch_size, device=device))
+        loss_sum, correct, seen, vloss, vcorrect, vn, secs = dist.all_sum(
+            [
+                stats.loss_sum,
+                stats.correct,
+                stats.seen,
+                v.loss * v.n,
+                v.accuracy * v.n,
+                v.n,
+                stats.seconds + time.perf_counter() - t0,
+            ],
+            device,
+        )
+        val_acc, val_loss = vcorrect / max(1, vn), vloss / max(1, vn)
+        state.history.append(
+            {
+                "epoch": epoch + 1,
+                "lr": lr,
+                "train_loss": loss_sum / max(1, seen),
+                "train_acc": correct / max(1, seen),
+                "val_loss": val_loss,
+                "val_acc": val_acc,
+                "seconds": secs / dist.world,
+                "train_frames": int(seen),
+            }
+        )
+        state.epoch, state.step, state.partial = epoch + 1, 0, EpochStats()
+        if val_acc > state.best_val_accuracy or (
+            val_acc == state.best_val_accuracy and val_loss < state.best_val_loss
+        ):
+            state.best_epoch, state.best_val_accuracy, state.best_val_loss = (
+                epoch + 1,
+                val_acc,
+                val_loss,
+            )
+            state.best_model = {k: v.detach().cpu().clone() for k, v in plain.state_dict().items()}
+        if on_epoch is not None:
+            on_epoch(state)
+    return state

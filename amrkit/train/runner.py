@@ -1,0 +1,593 @@
+"""``amrkit train``: open the data, build the model, run :func:`fit`, fill the run directory.
+
+Works alone or under ``torchrun`` (DistributedDataParallel: gloo on CPU, nccl on CUDA); rank 0
+writes every file. Every input is checked before anything is written, so a bad request
+leaves no folder behind.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from amrkit.config import to_dict
+from amrkit.data.frames import FrameSet
+from amrkit.data.open import open_frames
+from amrkit.errors import AmrkitError
+from amrkit.fileio import read_json, write_json, write_text
+from amrkit.models import AmrCNN, CNNSpec, get_spec
+from amrkit.train.checkpoint import (
+    CHECKPOINT_FILE,
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+    state_from_checkpoint,
+)
+from amrkit.train.config import TrainConfig, resume_config
+from amrkit.train.data import SplitData, load_split, steps_per_epoch
+from amrkit.train.loop import Dist, EpochStats, TrainState, evaluate, fit
+from amrkit.train.run import RUN_FILE, WEIGHTS_FILE, is_run_dir, save_run_info, save_weights
+
+METRICS_FILE = "metrics.json"
+HISTORY_FILE = "history.csv"
+RUN_FILES = (RUN_FILE, WEIGHTS_FILE, METRICS_FILE, HISTORY_FILE, CHECKPOINT_FILE)
+HISTORY_COLUMNS = ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class DataOptions:
+    """How to open the dataset (``amrkit.data.open.open_frames`` arguments)."""
+
+    format: str | None = None
+    classes: str | None = None
+    classes_file: str | None = None
+    snr_min: float | None = None
+    snr_max: float | None = None
+
+
+# ---- checks (read-only) ------------------------------------------------------------------
+def check_out(out: str | Path, resume: bool, force: bool) -> str:
+    """ "new", "replace" or "resume"; raises for anything else. Writes nothing."""
+    p = Path(out)
+    if resume and force:
+        raise AmrkitError(
+            "--resume and --force exclude each other; --resume continues a run, "
+            "--force starts it over"
+        )
+    if p.exists() and not p.is_dir():
+        raise AmrkitError(f"--out {str(p)!r} is a file, not a run folder; choose a folder path")
+    existing = next(a for a in (p, *p.absolute().parents) if a.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise AmrkitError(
+            f"--out {str(p)!r}: {str(existing)!r} is not a writable folder; choose another path"
+        )
+    if resume:
+        if not is_run_dir(p):
+            raise AmrkitError(
+                f"--resume: {str(p)!r} is not a run folder (no {RUN_FILE}); "
+                "drop --resume to start a new run there"
+            )
+        return "resume"
+    if p.is_dir() and any(p.iterdir()):
+        if is_run_dir(p) or (p / CHECKPOINT_FILE).exists():
+            if not force:
+                raise AmrkitError(
+                    f"--out {str(p)!r} already holds a run; pass --resume to "
+                    "continue it or --force to replace it"
+                )
+            return "replace"
+        raise AmrkitError(
+            f"--out {str(p)!r} is a non-empty folder that is not a run; "
+            "choose a new or empty folder"
+        )
+    return "new"
+
+
+def resolve_device(device: str, local_rank: int = 0) -> torch.device:
+    if device not in DEVICES:
+        raise AmrkitError(f"--device {device!r} is not one of {', '.join(DEVICES)}")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise AmrkitError("--device cuda: no CUDA device is available; use --device cpu or auto")
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(f"cuda:{local_rank}") if device == "cuda" else torch.device("cpu")
+
+
+def check_spec_fits(spec: CNNSpec, frame_length: int) -> None:
+    length = frame_length
+    for i, layer in enumerate(spec.layers):
+        if layer.pool:
+            length //= spec.pool_size
+            if length < 1:
+                raise AmrkitError(
+                    f"model {spec.name!r} pools {sum(c.pool for c in spec.layers)} times; frames "
+                    f"of {frame_length} samples vanish at conv{i + 1}; use longer frames or fewer "
+                    "pooling layers"
+                )
+
+
+def _data_key(identity: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in identity.items() if k != "path"}
+
+
+def _dist_from_env() -> tuple[Dist, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    return Dist(rank, world), int(os.environ.get("LOCAL_RANK", "0"))
+
+
+# ---- the command -------------------------------------------------------------------------
+def train_model(
+    data: str | Path | FrameSet,
+    model: str | CNNSpec | None,
+    out: str | Path,
+    config: TrainConfig | None = None,
+    *,
+    given: Iterable[str] | None = None,
+    resume: bool = False,
+    force: bool = False,
+    device: str = "auto",
+    threads: int | None = None,
+    data_options: DataOptions = DataOptions(),
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train ``model`` on ``data`` into run folder ``out``; returns metrics.json's content.
+
+    ``given``: the config fields the user set explicitly (checked against the stored run on
+    ``resume``; default: every field of ``config``).
+    """
+    dist, local_rank = _dist_from_env()
+    if threads is not None:
+        if threads < 1:
+            raise AmrkitError(f"--threads {threads} is invalid; give an integer >= 1")
+        torch.set_num_threads(threads)
+    dev = resolve_device(device, local_rank)
+    mode = check_out(out, resume, force)
+    out = Path(out)
+
+    stored: dict[str, Any] | None = read_json(out / RUN_FILE) if mode == "resume" else None
+    if stored is not None:
+        if "train_config" not in stored:
+            raise AmrkitError(
+                f"{str(out / RUN_FILE)!r} was not written by 'amrkit train'; it cannot be resumed"
+            )
+        given_set = (
+            set(given)
+            if given is not None
+            else (set(TrainConfig.__dataclass_fields__) if config is not None else set())
+        )
+        cfg = resume_config(stored["train_config"], config, given_set)
+    else:
+        cfg = config or TrainConfig()
+
+    frames = (
+        data
+        if isinstance(data, FrameSet)
+        else open_frames(
+            data,
+            format=data_options.format,
+            classes=data_options.classes,
+            classes_file=data_options.classes_file,
+            snr_min=data_options.snr_min,
+            snr_max=data_options.snr_max,
+            split_seed=cfg.seed,
+        )
+    )
+    try:
+        return _train(
+            frames,
+            model,
+            out,
+            cfg,
+            mode,
+            stored,
+            dist,
+            dev,
+            data_options,
+            progress,
+        )
+    finally:
+        if not isinstance(data, FrameSet):  # a FrameSet handed in stays the caller's
+            frames.close()
+
+
+def _train(
+    frames: FrameSet,
+    model: str | CNNSpec | None,
+    out: Path,
+    cfg: TrainConfig,
+    mode: str,
+    stored: dict[str, Any] | None,
+    dist: Dist,
+    dev: torch.device,
+    data_options: DataOptions,
+    progress: bool,
+) -> dict[str, Any]:
+    where = frames.source.get("path", "the dataset")
+    if frames.num_classes < 2:
+        raise AmrkitError(f"{where!r} has {frames.num_classes} class(es); training needs >= 2")
+    n_split = {s: len(frames.indices(s)) for s in ("train", "val", "test")}
+    for s, code in (("train", 0), ("val", 1)):
+        if n_split[s] == 0:
+            raise AmrkitError(
+                f"{where!r} has no {s} frames (split {code}) after filtering; "
+                "use a file with a train/val/test split or relax the filters"
+            )
+    if n_split["train"] < dist.world or cfg.batch_size < dist.world:
+        raise AmrkitError(
+            f"{dist.world} processes need batch_size and train frames >= "
+            f"{dist.world} (have {cfg.batch_size}, {n_split['train']})"
+        )
+
+    if stored is not None:
+        spec = CNNSpec.from_dict(stored["spec"], where=str(out / RUN_FILE))
+        if model is not None:
+            asked = model if isinstance(model, CNNSpec) else get_spec(model, frames.num_classes)
+            if asked.with_classes(spec.num_classes) != spec:
+                raise AmrkitError(
+                    f"--resume: --model {getattr(asked, 'name', model)!r} differs "
+                    f"from the run's model {spec.name!r}; drop --model"
+                )
+        if _data_key(stored.get("dataset", {})) != _data_key(frames.identity()):
+            raise AmrkitError(
+                f"--resume: {where!r} (with these filters) is not the data the run "
+                f"in {str(out)!r} was trained on; pass the same file and options"
+            )
+    else:
+        if model is None:
+            raise AmrkitError(
+                "--model is required: a registered name (original, optimized), "
+                "a spec file or a string like 16x8p,32x8"
+            )
+        spec = (
+            model.with_classes(frames.num_classes)
+            if isinstance(model, CNNSpec)
+            else get_spec(model, frames.num_classes)
+        )
+    check_spec_fits(spec, frames.frame_length)
+    ckpt = load_checkpoint(out) if mode == "resume" else None
+    if ckpt is not None:
+        if ckpt["world_size"] != dist.world and ckpt["step"] > 0:
+            raise AmrkitError(
+                f"--resume: the checkpoint is mid-epoch from {ckpt['world_size']} "
+                f"process(es); resume with the same number (now {dist.world})"
+            )
+        if ckpt["epoch"] > cfg.epochs:
+            raise AmrkitError(
+                f"--epochs {cfg.epochs} is below the {ckpt['epoch']} epochs this "
+                "run has done; give a larger value or drop --epochs"
+            )
+
+    # ---- everything checked: from here on we write --------------------------------------
+    if dist.world > 1 and not torch.distributed.is_initialized():
+        backend = "nccl" if dev.type == "cuda" else "gloo"
+        if dev.type == "cuda":
+            torch.cuda.set_device(dev)
+        torch.distributed.init_process_group(backend)
+    try:
+        return _run(frames, spec, out, cfg, mode, ckpt, dist, dev, data_options, progress)
+    finally:
+        if dist.world > 1 and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
+
+def _barrier(dist: Dist) -> None:
+    if dist.world > 1:
+        torch.distributed.barrier()
+
+
+def _run(
+    frames: FrameSet,
+    spec: CNNSpec,
+    out: Path,
+    cfg: TrainConfig,
+    mode: str,
+    ckpt: dict[str, Any] | None,
+    dist: Dist,
+    dev: torch.device,
+    data_options: DataOptions,
+    progress: bool,
+) -> dict[str, Any]:
+    lead = dist.rank == 0
+    runtime = {
+        "device": dev.type,
+        "threads": torch.get_num_threads(),
+        "world_size": dist.world,
+        "torch_version": torch.__version__,
+    }
+    if lead:
+        out.mkdir(parents=True, exist_ok=True)
+        for name in RUN_FILES:
+            if mode == "replace":
+                (out / name).unlink(missing_ok=True)
+            for stale in out.glob(f".{name}.*"):  # temp files of a killed run (atomic_path)
+                stale.unlink(missing_ok=True)
+        save_run_info(
+            out,
+            spec,
+            frames.classes,
+            frames.frame_length,
+            frames.sample_rate_hz,
+            train_config=to_dict(cfg),
+            dataset=frames.identity(),
+            data_options=to_dict(data_options),
+            runtime=runtime,
+        )
+    _barrier(dist)
+
+    t_load = time.perf_counter()
+    train = load_split(frames, "train", memory_mb=cfg.memory_mb, batch_size=cfg.batch_size)
+    val = load_split(frames, "val", memory_mb=cfg.memory_mb, batch_size=cfg.eval_batch_size)
+    if dev.type == "cuda":
+        train, val = train.to(dev), val.to(dev)
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+    load_seconds = time.perf_counter() - t_load
+
+    with torch.random.fork_rng(devices=[dev.index] if dev.type == "cuda" else []):
+        torch.manual_seed(cfg.seed)
+        net = AmrCNN(spec).to(dev)
+        torch.manual_seed(cfg.seed + 1 + dist.rank)  # stream for random layers (none in AmrCNN)
+        optimizer = torch.optim.SGD(
+            net.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+        )
+        state = TrainState()
+        if ckpt is not None:
+            net.load_state_dict(ckpt["model"])
+            optimizer.load_state_dict(ckpt["optimizer"])
+            state = state_from_checkpoint(ckpt, dist.rank)
+            if len(ckpt["rng"]) == dist.world:
+                set_rng_state(ckpt["rng"][dist.rank], dev)
+        model: torch.nn.Module = net
+        if dist.world > 1:
+            model = torch.nn.parallel.DistributedDataParallel(
+                net, device_ids=[dev.index] if dev.type == "cuda" else None
+            )
+
+        steps = steps_per_epoch(len(train) // dist.world, max(1, cfg.batch_size // dist.world))
+        reporter = _Reporter(cfg, steps, enabled=progress and lead)
+
+        def checkpoint(state: TrainState, partial: EpochStats | None = None) -> None:
+            rng = [rng_state(dev)]
+            if dist.world > 1:
+                rng = [None] * dist.world
+                torch.distributed.all_gather_object(rng, rng_state(dev))
+                rng = [{k: v.cpu() for k, v in r.items()} for r in rng]
+            if lead:
+                save_checkpoint(
+                    out,
+                    net,
+                    optimizer,
+                    state,
+                    seed=cfg.seed,
+                    world=dist.world,
+                    rng=rng,
+                    partial=partial,
+                )
+
+        def on_step(state: TrainState, stats: EpochStats) -> None:
+            reporter.step(state, stats)
+            if (
+                cfg.checkpoint_every
+                and stats.steps % cfg.checkpoint_every == 0
+                and stats.steps < steps
+            ):
+                stats.sync()
+                sums = dist.all_sum([stats.loss_sum, stats.correct, stats.seen], dev)
+                partial = EpochStats(
+                    sums[0], int(sums[1]), int(sums[2]), stats.steps, stats.seconds
+                )
+                checkpoint(state, partial)
+
+        def on_epoch(state: TrainState) -> None:
+            reporter.epoch(state)
+            if lead:
+                if state.best_epoch == state.epoch:
+                    save_weights(out, net)
+                write_history(out / HISTORY_FILE, state.history)
+            checkpoint(state)
+
+        with reporter:
+            state = fit(
+                model,
+                optimizer,
+                train,
+                val,
+                cfg,
+                state,
+                device=dev,
+                dist=dist,
+                on_step=on_step,
+                on_epoch=on_epoch,
+            )
+
+    metrics: dict[str, Any] = {}
+    if lead:
+        metrics = _finish(
+            frames,
+            net,
+            state,
+            out,
+            cfg,
+            dev,
+            runtime,
+            train,
+            val,
+            load_seconds,
+            resumed=ckpt is not None,
+        )
+    _barrier(dist)
+    return metrics
+
+
+def _finish(
+    frames: FrameSet,
+    net: AmrCNN,
+    state: TrainState,
+    out: Path,
+    cfg: TrainConfig,
+    dev: torch.device,
+    runtime: dict[str, Any],
+    train: SplitData,
+    val: SplitData,
+    load_seconds: float,
+    resumed: bool,
+) -> dict[str, Any]:
+    """Best weights → model.pt; test-split measurements → metrics.json."""
+    assert state.best_model is not None
+    net.load_state_dict(state.best_model)
+    save_weights(out, net)
+    t0 = time.perf_counter()
+    test_split = load_split(frames, "test", memory_mb=cfg.memory_mb, batch_size=cfg.eval_batch_size)
+    test: dict[str, Any] = {"frames": len(test_split)}
+    if len(test_split):
+        r = evaluate(
+            net,
+            test_split.batches(torch.arange(len(test_split)), cfg.eval_batch_size, device=dev),
+            return_pred=True,
+        )
+        test.update(accuracy=r.accuracy, loss=r.loss)
+        test["report"], test["report_source"] = _accuracy_report(
+            test_split.label.cpu().numpy(), r.pred, test_split.snr_db, frames.classes
+        )
+    else:
+        test.update(accuracy=None, loss=None)
+    test_seconds = time.perf_counter() - t0
+    hist = state.history
+    train_seconds = sum(h.get("seconds", 0.0) for h in hist)
+    train_frames = sum(h.get("train_frames", 0) for h in hist)
+    metrics = {
+        "complete": True,
+        "epochs": cfg.epochs,
+        "best_epoch": state.best_epoch,
+        "best_val_accuracy": state.best_val_accuracy,
+        "best_val_loss": state.best_val_loss,
+        "final_val_accuracy": hist[-1]["val_acc"] if hist else None,
+        "test_accuracy": test["accuracy"],
+        "test_loss": test["loss"],
+        "test_frames": test["frames"],
+        "test_report": test.get("report"),
+        "test_report_source": test.get("report_source"),
+        "train_frames": len(train),
+        "val_frames": len(val),
+        "train_frames_per_s": train_frames / train_seconds if train_seconds > 0 else None,
+        "epoch_seconds_total": train_seconds,
+        "data_load_seconds": load_seconds,
+        "test_seconds": test_seconds,
+        "wall_time_s": train_seconds + load_seconds + test_seconds,
+        "num_parameters": sum(p.numel() for p in net.parameters()),
+        "resumed": resumed,
+        **runtime,
+    }
+    write_json(out / "metrics.json", metrics)
+    return metrics
+
+
+def _accuracy_report(
+    label: np.ndarray, pred: np.ndarray, snr_db: np.ndarray, classes: tuple[str, ...]
+) -> tuple[Any, str]:
+    """The metrics package's report when it exists; plain top-1 otherwise."""
+    try:
+        mod = importlib.import_module("amrkit.metrics.accuracy")
+        report = mod.accuracy_report
+    except (ImportError, AttributeError):
+        return {"top1": float(np.mean(label == pred)) if len(label) else None}, "top1"
+    result = report(label, pred, snr_db, list(classes))
+    if hasattr(result, "to_dict"):
+        result = result.to_dict()
+    elif hasattr(result, "__dataclass_fields__"):
+        result = to_dict(result)
+    return result, "amrkit.metrics.accuracy.accuracy_report"
+
+
+def write_history(path: Path, history: list[dict[str, Any]]) -> None:
+    lines = [",".join(HISTORY_COLUMNS)]
+    for h in history:
+        lines.append(
+            ",".join(str(h[c]) if c == "epoch" else repr(float(h[c])) for c in HISTORY_COLUMNS)
+        )
+    write_text(path, "\n".join(lines) + "\n")
+
+
+class _Reporter:
+    """Rich progress bar on stderr plus one summary line per epoch (rank 0 only)."""
+
+    def __init__(self, cfg: TrainConfig, steps: int, enabled: bool) -> None:
+        self.cfg, self.steps, self.enabled = cfg, steps, enabled
+        self.task: Any = None
+        self.progress: Any = None
+        self.console: Any = None
+        if enabled:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self.console = Console(stderr=True)
+            self.progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[info]}"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=True,
+                disable=not self.console.is_terminal,
+            )
+
+    def __enter__(self) -> _Reporter:
+        if self.progress is not None:
+            self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.__exit__(*exc)
+
+    def step(self, state: TrainState, stats: EpochStats) -> None:
+        if self.progress is None or self.progress.disable:
+            return
+        if self.task is None:
+            self.task = self.progress.add_task(
+                f"epoch {state.epoch + 1}/{self.cfg.epochs}", total=self.steps, info=""
+            )
+        if stats.steps % 10 == 0 or stats.steps == self.steps:
+            stats.sync()
+            self.progress.update(
+                self.task,
+                completed=stats.steps,
+                info=f"loss {stats.loss:.3f} acc {100 * stats.accuracy:.1f}%",
+            )
+
+    def epoch(self, state: TrainState) -> None:
+        if not self.enabled:
+            return
+        if self.task is not None:
+            self.progress.remove_task(self.task)
+            self.task = None
+        h = state.history[-1]
+        best = " *" if state.best_epoch == state.epoch else ""
+        self.console.print(
+            f"epoch {h['epoch']}/{self.cfg.epochs}  lr {h['lr']:.3g}  "
+            f"train loss {h['train_loss']:.4f} acc {100 * h['train_acc']:.2f}%  "
+            f"val loss {h['val_loss']:.4f} acc {100 * h['val_acc']:.2f}%  "
+            f"{h['seconds']:.1f} s{best}",
+            highlight=False,
+            soft_wrap=True,
+        )

@@ -1,0 +1,234 @@
+"""Inference speed: torch eager FP32, ONNX Runtime FP32 and ONNX Runtime INT8 (QDQ PTQ).
+
+Both paper models (``original``, ``optimized``) with random weights at L = 1024, the same
+thread count everywhere (default 2), batch 1 (latency) and batch 256 (throughput), in one
+run. The INT8 model is made the way ``amrkit quantize`` makes it (per-channel int8 weights,
+int8 activations, calibrated on noise frames) and is checked to run integer kernels. Prints
+one JSON object with frames/s, latency, the INT8-vs-torch ratio and the issue's floor
+(ORT INT8 ≥ 3× torch eager FP32 frames/s at batch 256 for ``optimized``).
+
+    .venv/bin/python benchmarks/bench_infer.py [--threads 2] [--min-time 1.0] [--variants]
+
+``--variants`` also times INT8 variants of ``optimized`` (uint8 activations, per-tensor
+weights, ORT_ENABLE_EXTENDED instead of the default ORT_ENABLE_ALL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+
+from amrkit.export.graph import executed_op_types, integer_kernels
+from amrkit.export.onnx_export import export_model
+from amrkit.models import build
+from amrkit.quant.calibrate import calibrate
+from amrkit.quant.config import PTQConfig
+from amrkit.quant.details import learnables, parameter_memory
+from amrkit.quant.ptq import ptq_onnx
+from amrkit.quant.qdq import describe_layers
+
+FLOOR_INT8_VS_TORCH = 3.0
+
+
+def time_interleaved(
+    cases: dict[str, Callable[[], object]],
+    min_time: float,
+    block: float = 0.2,
+    min_rounds: int = 3,
+) -> dict[str, list[float]]:
+    """Seconds per call of every case, timed in rounds of short blocks (each case one block
+    per round, rotating order), so the load of a shared machine hits all cases alike. Each
+    block starts after a pause and one untimed call: the previous case's spinning worker
+    threads (OpenMP, ORT) must not be billed to the next case."""
+    names = list(cases)
+    times: dict[str, list[float]] = {n: [] for n in names}
+    rounds = 0
+    start = time.perf_counter()
+    while rounds < min_rounds or time.perf_counter() - start < min_time * len(names):
+        shift = rounds % len(names)
+        for name in names[shift:] + names[:shift]:
+            time.sleep(0.05)
+            cases[name]()
+            t_block = time.perf_counter()
+            while True:
+                t0 = time.perf_counter()
+                cases[name]()
+                t1 = time.perf_counter()
+                times[name].append(t1 - t0)
+                if t1 - t_block >= block:
+                    break
+        rounds += 1
+    return times
+
+
+def summarize(times: list[float], batch: int) -> dict[str, float]:
+    med = statistics.median(times)
+    return {
+        "frames_per_s": round(batch / med, 1),
+        "ms_per_batch_median": round(1e3 * med, 4),
+        "ms_per_batch_p90": round(1e3 * float(np.percentile(times, 90)), 4),
+        "reps": len(times),
+    }
+
+
+def ort_session(path: Path, threads: int, level: str = "all") -> ort.InferenceSession:
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.graph_optimization_level = {
+        "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+        "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+    }[level]
+    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+
+def make_int8(fp32: Path, out: Path, calib: np.ndarray, cfg: PTQConfig) -> dict[str, object]:
+    model = ptq_onnx(fp32, cfg, calibrate(fp32, calib, cfg.method))
+    onnx.save_model(model, str(out))
+    ops = executed_op_types(out)
+    rows = learnables(describe_layers(model), 8)
+    return {"integer_kernels": integer_kernels(ops), **parameter_memory(rows)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", default="original,optimized")
+    ap.add_argument("--length", type=int, default=1024)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batches", default="1,256")
+    ap.add_argument("--min-time", type=float, default=1.0, help="seconds timed per case")
+    ap.add_argument("--variants", action="store_true", help="also time INT8 variants")
+    args = ap.parse_args()
+
+    torch.set_num_threads(args.threads)
+    rng = np.random.default_rng(0)
+    batches = [int(b) for b in args.batches.split(",")]
+    big = max(batches)
+    x = (rng.standard_normal((big, 2, args.length)) / np.sqrt(2)).astype(np.float32)
+    calib = (rng.standard_normal((256, 2, args.length)) / np.sqrt(2)).astype(np.float32)
+    results: list[dict[str, object]] = []
+    models: dict[str, dict[str, object]] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-infer-") as tmp:
+        for name in args.models.split(","):
+            torch.manual_seed(0)
+            model = build(name).eval()
+            fp32 = Path(tmp) / f"{name}_fp32.onnx"
+            export_model(
+                model,
+                fp32,
+                classes=[str(i) for i in range(model.spec.num_classes)],
+                frame_length=args.length,
+            )
+            files = {("onnxruntime", "fp32", "all"): fp32}
+            variants = [("int8", PTQConfig())]
+            if args.variants and name == "optimized":
+                variants += [
+                    ("int8-uint8act", PTQConfig(activation_type="uint8")),
+                    ("int8-per-tensor", PTQConfig(per_channel=False)),
+                ]
+            info: dict[str, object] = {}
+            for label, cfg in variants:
+                path = Path(tmp) / f"{name}_{label}.onnx"
+                info[label] = make_int8(fp32, path, calib, cfg)
+                files[("onnxruntime", label, "all")] = path
+            if args.variants and name == "optimized":
+                files[("onnxruntime", "int8", "extended")] = files[("onnxruntime", "int8", "all")]
+                files[("onnxruntime", "fp32", "extended")] = fp32
+            models[name] = info
+            sessions = {key: ort_session(path, args.threads, key[2]) for key, path in files.items()}
+            for batch in batches:
+                xb = x[:batch]
+                xt = torch.from_numpy(xb)
+                cases: dict[str, Callable[[], object]] = {}
+
+                def run_torch(m: torch.nn.Module = model, t: torch.Tensor = xt) -> object:
+                    with torch.inference_mode():
+                        return m(t)
+
+                cases["torch-eager/fp32/-"] = run_torch
+                for (backend, precision, level), sess in sessions.items():
+                    feed = {sess.get_inputs()[0].name: xb}
+                    cases[f"{backend}/{precision}/{level}"] = lambda s=sess, f=feed: s.run(None, f)
+                timed = time_interleaved(cases, args.min_time)
+                for key, times in timed.items():
+                    backend, precision, level = key.split("/")
+                    results.append(
+                        {
+                            "model": name,
+                            "backend": backend,
+                            "precision": precision,
+                            "ort_level": None if level == "-" else level,
+                            "batch": batch,
+                            **summarize(times, batch),
+                        }
+                    )
+            del sessions
+
+    def fps(model: str, backend: str, precision: str, batch: int, level: str | None) -> float:
+        return next(
+            r["frames_per_s"]
+            for r in results
+            if r["model"] == model
+            and r["backend"] == backend
+            and r["precision"] == precision
+            and r["batch"] == batch
+            and r["ort_level"] == level
+        )
+
+    ratios = {}
+    for name in models:
+        torch_fps = fps(name, "torch-eager", "fp32", big, None)
+        ratios[name] = {
+            f"ort_int8_vs_torch_fp32_b{big}": round(
+                fps(name, "onnxruntime", "int8", big, "all") / torch_fps, 2
+            ),
+            f"ort_fp32_vs_torch_fp32_b{big}": round(
+                fps(name, "onnxruntime", "fp32", big, "all") / torch_fps, 2
+            ),
+            f"ort_int8_vs_ort_fp32_b{big}": round(
+                fps(name, "onnxruntime", "int8", big, "all")
+                / fps(name, "onnxruntime", "fp32", big, "all"),
+                2,
+            ),
+        }
+    key = f"ort_int8_vs_torch_fp32_b{big}"
+    out = {
+        "benchmark": "infer",
+        "frame_length": args.length,
+        "threads": args.threads,
+        "batches": batches,
+        "machine": {
+            "cpu": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(),
+            "load_avg_1m": os.getloadavg()[0],
+            "torch": torch.__version__,
+            "onnxruntime": ort.__version__,
+        },
+        "int8": models,
+        "results": results,
+        "ratios": ratios,
+        "floor": {
+            "rule": f"optimized: ORT INT8 >= {FLOOR_INT8_VS_TORCH}x torch eager FP32, batch {big}",
+            "value": ratios.get("optimized", {}).get(key),
+            "met": (
+                ratios["optimized"][key] >= FLOOR_INT8_VS_TORCH if "optimized" in ratios else None
+            ),
+        },
+    }
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
