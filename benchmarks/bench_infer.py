@@ -19,9 +19,7 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,6 +30,7 @@ import torch
 
 from amrkit.export.graph import executed_op_types, integer_kernels
 from amrkit.export.onnx_export import export_model
+from amrkit.metrics.speed import summarize, time_interleaved
 from amrkit.models import build
 from amrkit.quant.calibrate import calibrate
 from amrkit.quant.config import PTQConfig
@@ -40,47 +39,6 @@ from amrkit.quant.ptq import ptq_onnx
 from amrkit.quant.qdq import describe_layers
 
 FLOOR_INT8_VS_TORCH = 3.0
-
-
-def time_interleaved(
-    cases: dict[str, Callable[[], object]],
-    min_time: float,
-    block: float = 0.2,
-    min_rounds: int = 3,
-) -> dict[str, list[float]]:
-    """Seconds per call of every case, timed in rounds of short blocks (each case one block
-    per round, rotating order), so the load of a shared machine hits all cases alike. Each
-    block starts after a pause and one untimed call: the previous case's spinning worker
-    threads (OpenMP, ORT) must not be billed to the next case."""
-    names = list(cases)
-    times: dict[str, list[float]] = {n: [] for n in names}
-    rounds = 0
-    start = time.perf_counter()
-    while rounds < min_rounds or time.perf_counter() - start < min_time * len(names):
-        shift = rounds % len(names)
-        for name in names[shift:] + names[:shift]:
-            time.sleep(0.05)
-            cases[name]()
-            t_block = time.perf_counter()
-            while True:
-                t0 = time.perf_counter()
-                cases[name]()
-                t1 = time.perf_counter()
-                times[name].append(t1 - t0)
-                if t1 - t_block >= block:
-                    break
-        rounds += 1
-    return times
-
-
-def summarize(times: list[float], batch: int) -> dict[str, float]:
-    med = statistics.median(times)
-    return {
-        "frames_per_s": round(batch / med, 1),
-        "ms_per_batch_median": round(1e3 * med, 4),
-        "ms_per_batch_p90": round(1e3 * float(np.percentile(times, 90)), 4),
-        "reps": len(times),
-    }
 
 
 def ort_session(path: Path, threads: int, level: str = "all") -> ort.InferenceSession:
