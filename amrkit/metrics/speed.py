@@ -97,7 +97,8 @@ def time_artifacts(
             for label, sess in sessions.items():
                 feed = {sess.get_inputs()[0].name: xb}
                 cases[label] = lambda s=sess, f=feed: s.run(None, f)
-            for label, times in time_interleaved(cases, min_time).items():
+            blocks = time_interleaved(cases, min_time, block=min(0.2, min_time))
+            for label, times in blocks.items():
                 rows.append({"runtime": label, "batch": batch, **summarize(times, batch)})
         return rows
     finally:

@@ -345,6 +345,7 @@ def assemble(
             "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
             "finished": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(finished)),
             "wall_time_s": round(finished - started, 1),
+            "stages_total_s": round(sum(r.seconds for r in stages), 1),
             "stages": [
                 {
                     "stage": r.name,
@@ -362,9 +363,6 @@ def assemble(
             "confusion_fp32": f"{FIGURES}/confusion_fp32.png",
             "confusion_int8": f"{FIGURES}/confusion_int8.png",
         },
-        "_sources": {
-            "fig4_png": str(per_model[target]["ptq"].path / "ptq" / "quantization.png"),
-        },
     }
 
 
@@ -376,16 +374,15 @@ def _snr(key: str) -> float:
 
 
 # ---- render -----------------------------------------------------------------------------
-def _figures(results: dict[str, Any], out: Path) -> None:
+def _figures(results: dict[str, Any], out: Path, fig4_png: Path | None) -> None:
     from amrkit.metrics.plots import plot_accuracy_vs_snr, plot_confusion
 
     figs = out / FIGURES
     figs.mkdir(parents=True, exist_ok=True)
     target = results["target"]
     tname = results["models"][target]["display_name"]
-    src = Path(results["_sources"]["fig4_png"])
-    if src.is_file():
-        shutil.copyfile(src, out / results["figures"]["fig4"])
+    if fig4_png is not None and fig4_png.is_file():
+        shutil.copyfile(fig4_png, out / results["figures"]["fig4"])
 
     def as_report(per_snr: dict[str, float | None], frames: int) -> dict[str, Any]:
         valid = {k: v for k, v in per_snr.items() if v is not None}
@@ -427,9 +424,10 @@ def _figures(results: dict[str, Any], out: Path) -> None:
         )
 
 
-def render(results: dict[str, Any], out: Path) -> list[Block]:
-    """Draw the figures into ``out/figures`` and return the report's blocks."""
-    _figures(results, out)
+def render(results: dict[str, Any], out: Path, fig4_png: Path | None = None) -> list[Block]:
+    """Draw the figures into ``out/figures`` (Fig. 4 is PTQ's own plot, copied from
+    ``fig4_png``) and return the report's blocks."""
+    _figures(results, out, fig4_png)
     cfg = results["config"]
     models = results["models"]
     names = results["models_order"]
@@ -699,8 +697,9 @@ def render(results: dict[str, Any], out: Path) -> list[Block]:
                 f"seeds: data {prov['seeds']['main_data']}, sweep {prov['seeds']['sweep_data']}, "
                 f"Fig. 5 data {', '.join(map(str, prov['seeds']['fig5_data']))}, training and "
                 f"calibration {prov['seeds']['training']}",
-                f"started {prov['started']}, finished {prov['finished']}, wall time "
-                f"{f_num(prov['wall_time_s'], 1)} s",
+                f"started {prov['started']}, finished {prov['finished']}, wall time of this "
+                f"run {f_num(prov['wall_time_s'], 1)} s; all stages, cached ones included, "
+                f"{f_num(prov['stages_total_s'], 1)} s",
                 "config: `" + ", ".join(f"{k}={_short(v)}" for k, v in cfg.items()) + "`",
             ]
         )

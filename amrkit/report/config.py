@@ -45,6 +45,10 @@ class ReproduceConfig:
             if not ok:
                 raise AmrkitError(what)
 
+        need(
+            self.snr_convention in ("measured", "matlab"),
+            f"--snr-convention {self.snr_convention!r} is not one of measured, matlab",
+        )
         need(len(self.models) >= 1, "--models is empty; give e.g. original,optimized")
         need(
             len(set(self.models)) == len(self.models),

@@ -344,7 +344,7 @@ def reproduce(
         started=started,
     )
     results = json_safe(results)
-    blocks = render(results, out)
+    blocks = render(results, out, per_model[target]["ptq"].path / "ptq" / "quantization.png")
     from amrkit.report.document import to_html, to_markdown
 
     write_json(out / RESULTS_FILE, results)

@@ -169,16 +169,13 @@ def test_normalize_option(files):
     np.testing.assert_allclose(ratio / ratio[:, :1, :1], 1.0, rtol=1e-4)  # one scale per frame
 
 
-# ---- through the CLI (the `info` command, once it reads data) ---------------------------
+# ---- through the CLI (the `info` command) -------------------------------------------------
 def _info_cli(capsys, path):
     from amrkit.cli import main
 
     with pytest.raises(SystemExit) as exc:
         main(["info", str(path)])
-    err = capsys.readouterr().err
-    if "not implemented" in err:
-        pytest.skip("amrkit info is not implemented yet")
-    return exc.value.code, err
+    return exc.value.code, capsys.readouterr().err
 
 
 def test_cli_malformed_datasets_exit_1_with_one_line(tmp_path, capsys):

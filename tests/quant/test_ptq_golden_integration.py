@@ -1,0 +1,21 @@
+"""amrkit's own PTQ artifact (`amrkit quantize`) runs bit-exactly on the golden model."""
+
+from amrkit.data.open import open_frames
+from amrkit.quant.golden import load_integer_model, simulate
+
+
+def test_golden_model_agrees_with_ort_on_amrkit_ptq_output(ptq_default, quant_data):
+    model = load_integer_model(ptq_default.int8_path)
+    names = [layer.name for layer in model.accumulating()]
+    assert names[0] == "conv1" and names[-1] == "fc"
+    with open_frames(quant_data) as frames:
+        report = simulate(model, frames, split="all")
+    assert report["frames"] > 50
+    assert report["top1_agreement"] >= 0.999
+    assert report["activation_max_lsb"] <= 1  # int8 activations within 1 LSB of ORT's
+    assert report["accuracy"] == report["ort_accuracy"] or report["disagreements"] > 0
+    rows = [r for r in report["layers"] if "acc_max" in r]
+    assert [r["layer"] for r in rows] == names
+    for r in rows:  # the accumulator width a designer needs covers what was seen
+        assert 0 < r["acc_max"] <= r["acc_bound"]
+        assert r["acc_max_bits"] <= r["acc_bound_bits"] <= 32

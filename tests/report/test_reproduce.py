@@ -1,0 +1,271 @@
+"""``amrkit reproduce`` end to end on a tiny config: every section, numbers equal to
+results.json, caching, resume after an interruption, --force, bad --models."""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from amrkit.cli import app
+from amrkit.report import pipeline
+from amrkit.report.build import f_int, f_mb, f_num, f_pct, f_signed
+from amrkit.report.config import ReproduceConfig, default_config
+from amrkit.report.pipeline import reproduce
+
+SECTIONS = [
+    "Table I",
+    "Table II",
+    "Table III",
+    "Fig. 4",
+    "Fig. 5",
+    "Fig. 6",
+    "Confusion matrices",
+    "Latency and throughput",
+    "How this differs from the paper",
+    "Provenance",
+]
+
+
+def tiny(**over: object) -> ReproduceConfig:
+    base = dict(
+        frames_per_class=30,
+        epochs=1,
+        fig5_snrs=(10.0, 30.0),
+        fig5_frames_per_class=30,
+        fig5_epochs=1,
+        sweep_snrs=(0.0, 20.0),
+        sweep_frames_per_snr=5,
+        calib_frames=32,
+        bench_min_time=0.01,
+        workers=1,
+    )
+    base.update(over)
+    return default_config(**base)
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, list[str]]:
+    out = tmp_path_factory.mktemp("reproduce")
+    logs: list[str] = []
+    results = reproduce(tiny(), out, log=logs.append, progress=False)
+    return out, results, logs
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_report_has_every_section_and_figure(study) -> None:
+    out, results, _ = study
+    md = (out / "report.md").read_text()
+    page = (out / "report.html").read_text()
+    for section in SECTIONS:
+        assert section in md, section
+        assert section in page, section
+    assert "Quick run" in md  # small-data numbers are labelled
+    for rel in results["figures"].values():
+        w, h = _png_size(out / rel)
+        assert w > 300 and h > 200
+        assert f"]({rel})" in md
+    assert page.count("data:image/png;base64,") == len(results["figures"])
+    assert json.loads((out / "results.json").read_text()) == results
+
+
+def _tables(md: str) -> list[list[list[str]]]:
+    tables, cur = [], []
+    for line in md.splitlines():
+        if line.startswith("| "):
+            cur.append([c.strip() for c in line.strip("|").split(" | ")])
+        elif cur:
+            tables.append(cur)
+            cur = []
+    if cur:
+        tables.append(cur)
+    return tables
+
+
+def _find(tables: list, header0: str, header1: str) -> list[list[str]]:
+    return next(t for t in tables if t[0][0] == header0 and t[0][1] == header1)
+
+
+def test_table3_numbers_equal_results_json(study) -> None:
+    out, results, _ = study
+    md = (out / "report.md").read_text()
+    t3 = _find(_tables(md), "Model", "Accuracy (%)")
+    body = t3[2:]
+    assert [r[0] for r in body] == [
+        "Original",
+        "Optimized",
+        "Optimized + INT8",
+        "Original + INT8",
+    ]
+    for cells, row in zip(body, results["table3"], strict=True):
+        assert cells[1] == f_pct(row["accuracy_pct"])
+        assert cells[2] == f_int(row["macs"])
+        assert cells[3] == f_mb(row["parameter_memory_mb"])
+    by_row = {r["row"]: r for r in results["table3"]}
+    # the paper's reference numbers, and the exact counts of the two models
+    assert by_row["Original"]["macs"] == 8_127_520
+    assert by_row["Optimized"]["macs"] == 2_491_776
+    assert by_row["Optimized"]["paper"]["macs"] == 2_491_798
+    assert by_row["Optimized"]["diff_vs_paper"]["macs"] == -22
+    assert by_row["Original"]["parameter_memory_mb"] == 0.3694
+    assert by_row["Optimized"]["parameter_memory_mb"] == 0.192
+    assert by_row["Optimized + INT8"]["parameter_memory_mb"] <= 0.0521
+    # accuracies are the evaluator's numbers on the test split
+    m = results["models"]["optimized"]
+    assert by_row["Optimized + INT8"]["accuracy_pct"] == m["int8"]["test"]["accuracy_pct"]
+    red = _find(_tables(md), "Model", "MACs reduction (%)")[2:]
+    for cells, row in zip(red, results["table3"], strict=True):
+        assert cells[1] == f_pct(row["macs_reduction_pct"])
+        assert cells[2] == f_pct(row["memory_reduction_pct"])
+        assert cells[3] == f_signed(row["accuracy_change_pt"])
+
+
+def test_every_number_in_the_tables_is_in_results_json(study) -> None:
+    """No number in a Markdown table is invented: each is a formatted results.json value."""
+    out, results, _ = study
+    md = (out / "report.md").read_text()
+    allowed: set[str] = set()
+
+    def walk(v: object) -> None:
+        if isinstance(v, bool) or v is None:
+            return
+        if isinstance(v, (int, float)):
+            for f in (f_pct, f_mb, f_signed):
+                allowed.add(f(v))
+            allowed.add(f_int(v) if float(v).is_integer() else f_num(v, 1))
+            allowed.update({f_num(v, 1), f_num(v, 3), f_num(v, 4), f_num(v, 8), f"{v:g}"})
+            allowed.add(f"{v:+,}" if isinstance(v, int) else f"{v:+.4f}")
+        elif isinstance(v, dict):
+            for k, x in v.items():
+                walk(x)
+                walk_key(k)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+        elif isinstance(v, str):
+            allowed.update(re.findall(r"-?\d[\d,]*(?:\.\d+)?", v))
+
+    def walk_key(k: str) -> None:
+        allowed.add(k)
+
+    walk(results)
+    number = re.compile(r"^[+-]?\d[\d,]*(?:\.\d+)?$")
+    checked = 0
+    for table in _tables(md):
+        for row in table[2:]:
+            for cell in row:
+                for token in re.split(r"\s+|…|×", cell):
+                    if number.match(token):
+                        checked += 1
+                        assert token in allowed, f"{token!r} (in {cell!r}) is not in results.json"
+    assert checked > 100
+
+
+def test_results_json_holds_the_study(study) -> None:
+    _, results, _ = study
+    assert results["schema"] == "amrkit-reproduce/1"
+    opt = results["models"]["optimized"]
+    q = opt["int8"]["quantization"]
+    assert q["is_quantized"] and q["runs_integer_kernels"]
+    assert {r["stored_type"] for r in q["learnables"]} == {"int8", "int32"}
+    assert [p["snr_db"] for p in results["fig5"]["points"]] == [10.0, 30.0]
+    assert set(results["fig6"]["series"]) == {
+        "Original FP32",
+        "Optimized FP32",
+        "Optimized INT8",
+        "Original INT8",
+    }
+    for series in results["fig6"]["series"].values():
+        assert list(series) == ["0", "20"]
+    runtimes = {(r["model"], r["runtime"], r["batch"]) for r in results["latency"]}
+    for model in ("original", "optimized"):
+        for rt in ("torch FP32", "ORT FP32", "ORT INT8"):
+            assert {(model, rt, 1), (model, rt, 256)} <= runtimes
+    stages = [s["stage"] for s in results["provenance"]["stages"]]
+    assert stages[:2] == ["data-main", "data-sweep"] and "train-optimized" in stages
+
+
+def test_second_run_is_cached_and_force_redoes(study, tmp_path: Path) -> None:
+    out, first, _ = study
+    weights = next(out.glob("stages/train-optimized-*/run/model.pt"))
+    mtime = weights.stat().st_mtime_ns
+    logs: list[str] = []
+    again = reproduce(tiny(), out, log=logs.append, progress=False)
+    assert all(s["cached"] for s in again["provenance"]["stages"])
+    assert weights.stat().st_mtime_ns == mtime
+    assert again["table3"] == first["table3"]
+    # a changed option reruns what depends on it only
+    changed = reproduce(tiny(calib_frames=16), out, log=logs.append, progress=False)
+    cached = {s["stage"]: s["cached"] for s in changed["provenance"]["stages"]}
+    assert cached["train-optimized"] and cached["data-main"]
+    assert not cached["ptq-optimized"]
+
+
+def test_force_reruns_every_stage(tmp_path: Path) -> None:
+    cfg = tiny(models=("optimized",), fig5_snrs=(30.0,))
+    reproduce(cfg, tmp_path, log=lambda m: None, progress=False)
+    forced = reproduce(cfg, tmp_path, force=True, log=lambda m: None, progress=False)
+    assert not any(s["cached"] for s in forced["provenance"]["stages"])
+
+
+def test_interrupted_run_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tiny(models=("optimized",), fig5_snrs=(30.0,))
+
+    def boom(*args: object, **kwargs: object):
+        def run(work: Path) -> dict:
+            raise KeyboardInterrupt
+
+        return run
+
+    monkeypatch.setattr(pipeline, "_bench", boom)
+    with pytest.raises(KeyboardInterrupt):
+        reproduce(cfg, tmp_path, log=lambda m: None, progress=False)
+    assert not (tmp_path / "results.json").exists()
+    monkeypatch.undo()
+    logs: list[str] = []
+    results = reproduce(cfg, tmp_path, log=logs.append, progress=False)
+    cached = {s["stage"]: s["cached"] for s in results["provenance"]["stages"]}
+    assert cached["train-optimized"] and cached["ptq-optimized"]
+    assert not cached["bench-optimized"]
+
+
+def test_custom_model_from_a_spec_file(tmp_path: Path) -> None:
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(
+        "name: tiny\nlayers:\n  - {filters: 8, kernel: 4, pool: true}\n"
+        "  - {filters: 16, kernel: 2, pool: false}\n"
+    )
+    cfg = tiny(models=("optimized", str(spec)), fig5_snrs=(30.0,))
+    results = reproduce(cfg, tmp_path / "out", log=lambda m: None, progress=False)
+    assert results["target"] == str(spec)
+    rows = {r["row"]: r for r in results["table3"]}
+    assert rows["tiny + INT8"]["paper"] is None
+    assert rows["tiny"]["macs"] == 8 * 2 * 4 * 1024 + 16 * 8 * 2 * 512 + 16 * 11
+
+
+def test_bad_models_entry_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "res"
+    result = CliRunner().invoke(
+        app, ["reproduce", "--out", str(out), "--models", "original,nosuchnet"]
+    )
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: --models entry 'nosuchnet'")
+    assert not out.exists()
+
+
+def test_bad_options_are_one_line_errors(tmp_path: Path) -> None:
+    for args in (["--models", "original,original"], ["--epochs", "0"], ["--snr-convention", "x"]):
+        result = CliRunner().invoke(app, ["reproduce", "--out", str(tmp_path / "r"), *args])
+        assert result.exit_code == 1, args
+        assert result.output.startswith("error: "), result.output
+    assert not (tmp_path / "r").exists()
