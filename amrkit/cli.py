@@ -64,12 +64,11 @@ _register()
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the CLI; AmrkitError → one line on stderr, exit 1."""
+    """Entry point: run the CLI; AmrkitError → one line on stderr, exit 1 (commands are
+    wrapped by ``_friendly``; this catches errors raised while parsing). Ctrl-C exits 130
+    (Typer's own handling)."""
     try:
         app(args=argv, prog_name="amrkit", standalone_mode=True)
     except AmrkitError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(1)
-    except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
-        sys.exit(130)

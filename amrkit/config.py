@@ -180,7 +180,11 @@ def load_mapping(path: str | Path) -> dict[str, Any]:
         raise AmrkitError(
             f"config file {str(p)!r} does not exist; pass an existing .yaml/.json file"
         )
-    text = p.read_text()
+    try:
+        text = p.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise AmrkitError(f"cannot read config file {str(p)!r} ({reason})") from None
     try:
         if p.suffix.lower() == ".json":
             data = json.loads(text)

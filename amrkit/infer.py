@@ -184,11 +184,20 @@ def load_predictor(path: str | Path, device: str = "cpu", threads: int | None = 
             )
         precision = meta.get("amrkit.precision", "fp32")
         rate = meta.get("amrkit.sample_rate_hz")
+        try:
+            classes = tuple(json.loads(meta["amrkit.classes"]))
+            frame_length = int(meta["amrkit.frame_length"])
+            sample_rate = float(rate) if rate not in (None, "", "None", "null") else None
+        except (KeyError, ValueError, TypeError) as exc:
+            raise AmrkitError(
+                f"{str(p)!r} has damaged amrkit metadata ({type(exc).__name__}: {exc}); "
+                "re-export it with 'amrkit export'"
+            ) from None
         return OnnxPredictor(
             make_session(p, threads, _onnx_device(device)),
-            tuple(json.loads(meta["amrkit.classes"])),
-            int(meta["amrkit.frame_length"]),
-            float(rate) if rate not in (None, "", "None", "null") else None,
+            classes,
+            frame_length,
+            sample_rate,
             kind=f"onnx-{precision}",
             info=meta,
         )

@@ -6,6 +6,7 @@ from typing import Any
 
 import typer
 
+from amrkit.commands import options
 from amrkit.errors import AmrkitError
 
 
@@ -167,22 +168,12 @@ def _run_generate(cfg: Any, path: str, workers: int, quiet: bool, json_out: bool
 
 def info(
     path: str = typer.Argument(..., help="Dataset file (amrkit HDF5, RadioML, NumPy)."),
-    json_out: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
-    format: str | None = typer.Option(
-        None, "--format", help="File format (default: detected from the content)."
-    ),
-    classes: str | None = typer.Option(
-        None, "--classes", help="Keep only these classes (comma list), relabelled in this order."
-    ),
-    classes_file: str | None = typer.Option(
-        None, "--classes-file", help="Class names for external formats (one per line)."
-    ),
-    snr_min: float | None = typer.Option(
-        None, "--snr-min", help="Keep frames with SNR ≥ this (dB)."
-    ),
-    snr_max: float | None = typer.Option(
-        None, "--snr-max", help="Keep frames with SNR ≤ this (dB)."
-    ),
+    json_out: options.JsonOpt = False,
+    format: options.FormatOpt = None,
+    classes: options.ClassesOpt = None,
+    classes_file: options.ClassesFileOpt = None,
+    snr_min: options.SnrMinOpt = None,
+    snr_max: options.SnrMaxOpt = None,
 ) -> None:
     """Summarize a dataset: classes, frames, SNRs, splits, and the config that made it."""
     import sys
@@ -190,14 +181,8 @@ def info(
     from amrkit.data.frames import summarize
     from amrkit.data.open import open_frames
 
-    frames = open_frames(
-        path,
-        format=format,
-        classes=classes,
-        classes_file=classes_file,
-        snr_min=snr_min,
-        snr_max=snr_max,
-    )
+    open_kw = options.open_options(format, classes, classes_file, snr_min, snr_max)
+    frames = open_frames(path, **open_kw)
     with frames:
         summary = summarize(frames)
     if json_out:

@@ -7,6 +7,8 @@ from typing import Any
 
 import typer
 
+from amrkit.commands import options
+
 
 def evaluate(
     model: Path = typer.Argument(
@@ -14,21 +16,13 @@ def evaluate(
     ),
     data: Path = typer.Argument(..., help="Dataset file (amrkit HDF5, ...)."),
     split: str = typer.Option("test", "--split", help="Frames to use: train, val, test or all."),
-    format: str | None = typer.Option(None, "--format", help="Dataset format (default: detect)."),
-    classes: str | None = typer.Option(
-        None, "--classes", help="Comma list of classes to keep, in the model's order."
-    ),
-    classes_file: Path | None = typer.Option(
-        None, "--classes-file", help="Class-name file for external formats (RadioML)."
-    ),
-    snr_min: float | None = typer.Option(
-        None, "--snr-min", help="Keep frames with SNR >= this (dB)."
-    ),
-    snr_max: float | None = typer.Option(
-        None, "--snr-max", help="Keep frames with SNR <= this (dB)."
-    ),
+    format: options.FormatOpt = None,
+    classes: options.ClassesOpt = None,
+    classes_file: options.ClassesFileOpt = None,
+    snr_min: options.SnrMinOpt = None,
+    snr_max: options.SnrMaxOpt = None,
     batch_size: int = typer.Option(1024, "--batch-size", min=1, help="Frames per inference batch."),
-    threads: int | None = typer.Option(None, "--threads", min=1, help="Inference threads."),
+    threads: options.InferThreadsOpt = None,
     device: str = typer.Option("cpu", "--device", help="cpu, cuda (cuda:N) or auto."),
     top_confused: int = typer.Option(
         5, "--top-confused", min=0, help="Most-confused pairs to list."
@@ -37,7 +31,7 @@ def evaluate(
         None, "--plot", help="Folder for accuracy_vs_snr.png and confusion.png."
     ),
     out: Path | None = typer.Option(None, "--out", help="Also write the JSON report to this file."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+    as_json: options.JsonOpt = False,
 ) -> None:
     """Measure a model on a dataset split: top-1 accuracy, per SNR, per class, confusion."""
     import sys
@@ -80,11 +74,7 @@ def evaluate(
             threads=threads,
             top_confused=top_confused,
             progress=progress,
-            format=format,
-            classes=classes,
-            classes_file=classes_file,
-            snr_min=snr_min,
-            snr_max=snr_max,
+            **options.open_options(format, classes, classes_file, snr_min, snr_max),
         )
     if plot is not None:
         from amrkit.metrics.plots import plot_accuracy_vs_snr, plot_confusion

@@ -7,13 +7,7 @@ from typing import Any
 
 import typer
 
-_DATA_HELP = {
-    "format": "Dataset format (default: detect).",
-    "classes": "Comma list of classes to keep, in the model's order.",
-    "classes_file": "Class-name file for external formats (RadioML).",
-    "snr_min": "Keep frames with SNR >= this (dB).",
-    "snr_max": "Keep frames with SNR <= this (dB).",
-}
+from amrkit.commands import options
 
 
 def export(
@@ -28,14 +22,12 @@ def export(
         64, "--check-frames", min=1, help="Frames on which ORT and PyTorch must agree."
     ),
     atol: float = typer.Option(1e-4, "--atol", help="Largest allowed |ORT - PyTorch| logit."),
-    format: str | None = typer.Option(None, "--format", help=_DATA_HELP["format"]),
-    classes: str | None = typer.Option(None, "--classes", help=_DATA_HELP["classes"]),
-    classes_file: Path | None = typer.Option(
-        None, "--classes-file", help=_DATA_HELP["classes_file"]
-    ),
-    snr_min: float | None = typer.Option(None, "--snr-min", help=_DATA_HELP["snr_min"]),
-    snr_max: float | None = typer.Option(None, "--snr-max", help=_DATA_HELP["snr_max"]),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
+    format: options.FormatOpt = None,
+    classes: options.ClassesOpt = None,
+    classes_file: options.ClassesFileOpt = None,
+    snr_min: options.SnrMinOpt = None,
+    snr_max: options.SnrMaxOpt = None,
+    as_json: options.JsonOpt = False,
 ) -> None:
     """Export a run to FP32 ONNX: BN folded, dynamic batch, fixed frame length, metadata."""
     from amrkit.errors import AmrkitError
@@ -50,7 +42,8 @@ def export(
     if data is not None:
         from amrkit.data.open import open_frames
 
-        with open_frames(data, format, classes, classes_file, snr_min, snr_max) as frames:
+        open_kw = options.open_options(format, classes, classes_file, snr_min, snr_max)
+        with open_frames(data, **open_kw) as frames:
             if frames.frame_length != loaded.frame_length:
                 raise AmrkitError(
                     f"data frame length {frames.frame_length} differs from the model's "
@@ -112,16 +105,12 @@ def quantize(
     ),
     seed: int | None = typer.Option(None, "--seed", help="Calibration choice / shuffling seed."),
     plot: bool = typer.Option(False, "--plot", help="Also draw quantization.png (ranges)."),
-    threads: int | None = typer.Option(
-        None, "--threads", min=1, help="ONNX Runtime threads for the accuracy runs."
-    ),
-    format: str | None = typer.Option(None, "--format", help=_DATA_HELP["format"]),
-    classes: str | None = typer.Option(None, "--classes", help=_DATA_HELP["classes"]),
-    classes_file: Path | None = typer.Option(
-        None, "--classes-file", help=_DATA_HELP["classes_file"]
-    ),
-    snr_min: float | None = typer.Option(None, "--snr-min", help=_DATA_HELP["snr_min"]),
-    snr_max: float | None = typer.Option(None, "--snr-max", help=_DATA_HELP["snr_max"]),
+    threads: options.InferThreadsOpt = None,
+    format: options.FormatOpt = None,
+    classes: options.ClassesOpt = None,
+    classes_file: options.ClassesFileOpt = None,
+    snr_min: options.SnrMinOpt = None,
+    snr_max: options.SnrMaxOpt = None,
     as_json: bool = typer.Option(False, "--json", help="Print quantization.json to stdout."),
 ) -> None:
     """Quantize a run to INT8 (QDQ ONNX): post-training with calibration, or --qat."""
@@ -166,7 +155,8 @@ def quantize(
 
     from amrkit.quant.pipeline import quantize as run_quantize
 
-    with open_frames(data, format, classes, classes_file, snr_min, snr_max) as frames:
+    open_kw = options.open_options(format, classes, classes_file, snr_min, snr_max)
+    with open_frames(data, **open_kw) as frames:
         result = run_quantize(
             loaded, cfg, frames, out, plot=plot, threads=threads, on_epoch=on_epoch
         )

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from amrkit.commands import options
 from amrkit.errors import AmrkitError
 
 
@@ -14,19 +15,11 @@ def simulate(
     model: Path = typer.Argument(..., help="INT8 QDQ .onnx file (amrkit quantize / QAT export)."),
     data: Path = typer.Argument(..., help="Dataset file (amrkit HDF5, RadioML, NumPy)."),
     split: str = typer.Option("test", "--split", help="Frames to run: train, val, test or all."),
-    format: str | None = typer.Option(None, "--format", help="Dataset format (default: detect)."),
-    classes: str | None = typer.Option(
-        None, "--classes", help="Keep these classes, in this order (comma list)."
-    ),
-    classes_file: Path | None = typer.Option(
-        None, "--classes-file", help="JSON list of class names for external formats."
-    ),
-    snr_min: float | None = typer.Option(
-        None, "--snr-min", help="Keep frames with SNR >= this dB."
-    ),
-    snr_max: float | None = typer.Option(
-        None, "--snr-max", help="Keep frames with SNR <= this dB."
-    ),
+    format: options.FormatOpt = None,
+    classes: options.ClassesOpt = None,
+    classes_file: options.ClassesFileOpt = None,
+    snr_min: options.SnrMinOpt = None,
+    snr_max: options.SnrMaxOpt = None,
     max_frames: int | None = typer.Option(
         None, "--max-frames", help="At most this many frames of the split (evenly spaced)."
     ),
@@ -44,7 +37,7 @@ def simulate(
         help="Write integer weights, biases, multipliers, shifts (.npy) and "
         "manifest.json to this new folder.",
     ),
-    json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    json_out: options.JsonOpt = False,
 ) -> None:
     """Run the integer-only golden model (int8 products, int32 accumulators, multiplier+shift
     requantization) on a dataset and compare it with ONNX Runtime."""
@@ -59,14 +52,8 @@ def simulate(
     if threads is not None and threads < 1:
         raise AmrkitError(f"--threads {threads} must be >= 1")
     integer_model = load_integer_model(model, rounding=rounding)
-    frames = open_frames(
-        data,
-        format=format,
-        classes=classes,
-        classes_file=classes_file,
-        snr_min=snr_min,
-        snr_max=snr_max,
-    )
+    open_kw = options.open_options(format, classes, classes_file, snr_min, snr_max)
+    frames = open_frames(data, **open_kw)
     try:
         result = run_simulation(
             integer_model,

@@ -6,6 +6,8 @@ import json
 
 import typer
 
+from amrkit.commands import options
+
 
 def train(
     data: str = typer.Argument(
@@ -53,19 +55,11 @@ def train(
     ),
     resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run in --out."),
     force: bool = typer.Option(False, "--force", help="Replace the run in --out."),
-    format: str | None = typer.Option(
-        None,
-        "--format",
-        help="Dataset format: amrkit, radioml2016, radioml2018, npz (default: detect).",
-    ),
-    classes: str | None = typer.Option(
-        None, "--classes", help="Comma list of classes to keep, in this order."
-    ),
-    classes_file: str | None = typer.Option(
-        None, "--classes-file", help="Class names file for external formats (RadioML)."
-    ),
-    snr_min: float | None = typer.Option(None, "--snr-min", help="Keep frames with SNR >= this."),
-    snr_max: float | None = typer.Option(None, "--snr-max", help="Keep frames with SNR <= this."),
+    format: options.FormatOpt = None,
+    classes: options.ClassesOpt = None,
+    classes_file: options.ClassesFileOpt = None,
+    snr_min: options.SnrMinOpt = None,
+    snr_max: options.SnrMaxOpt = None,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or epoch lines."),
     json_out: bool = typer.Option(False, "--json", help="Print metrics.json to stdout."),
 ) -> None:
@@ -90,6 +84,7 @@ def train(
     if config is not None:
         given |= set(load_mapping(config))
     cfg = make_config(config, **overrides)
+    open_kw = options.open_options(format, classes, classes_file, snr_min, snr_max)
     metrics = train_model(
         data,
         model,
@@ -100,7 +95,7 @@ def train(
         force=force,
         device=device,
         threads=threads,
-        data_options=DataOptions(format, classes, classes_file, snr_min, snr_max),
+        data_options=DataOptions(**open_kw),
         progress=not quiet,
     )
     if not metrics:  # not rank 0 under torchrun

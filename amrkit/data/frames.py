@@ -92,7 +92,10 @@ class FrameSet:
             return np.arange(len(self), dtype=np.int64)
         if isinstance(index, slice):
             return np.arange(len(self), dtype=np.int64)[index]
-        return np.asarray(index, dtype=np.int64).reshape(-1)
+        arr = np.asarray(index)
+        if arr.dtype == bool:
+            raise TypeError("FrameSet positions must be integers; use np.flatnonzero(mask)")
+        return arr.astype(np.int64).reshape(-1)
 
     # ---- selection -----------------------------------------------------------------------
     def indices(self, split: str | int | None) -> np.ndarray:
@@ -135,6 +138,8 @@ class FrameSet:
         out = self.subset(np.flatnonzero(keep))
         if classes is None:
             return out
+        if len(set(classes)) != len(classes):
+            raise AmrkitError(f"--classes {','.join(classes)} lists a class twice; list each once")
         unknown = [c for c in classes if c not in self.classes]
         if unknown:
             raise AmrkitError(

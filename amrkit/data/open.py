@@ -49,6 +49,9 @@ def parse_classes(text: str | Sequence[str] | None) -> tuple[str, ...] | None:
     items = [c for c in items if c]
     if not items:
         raise AmrkitError("--classes is empty; give a comma list such as BPSK,QPSK")
+    dupes = sorted({c for c in items if items.count(c) > 1})
+    if dupes:
+        raise AmrkitError(f"class(es) {', '.join(dupes)} listed twice in --classes; list each once")
     return tuple(items)
 
 

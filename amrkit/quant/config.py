@@ -65,7 +65,7 @@ class QATConfig:
 
     epochs: int = 3
     weight_bits: int = 8  # 4..8; stored in int8 QDQ tensors whatever the width
-    lr: float = 1e-3  # SGD with momentum 0.9, cosine decay to 0 over the fine-tune
+    lr: float = 1e-3  # SGD with momentum 0.9, cosine decay to lr/10 over the fine-tune
     momentum: float = 0.9
     weight_decay: float = 0.0
     batch_size: int = 128

@@ -56,8 +56,11 @@ def f_signed(x: float | None, digits: int = 2) -> str:
     return "–" if x is None else f"{x:+.{digits}f}"
 
 
-def display_name(name: str) -> str:
-    return name[:1].upper() + name[1:] if name in PAPER else Path(name).stem
+def display_names(models: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """Registry names capitalized, spec files by their stem; the full entry where two clash."""
+    short = {n: n[:1].upper() + n[1:] if n in PAPER else Path(n).stem or n for n in models}
+    counts = {v: list(short.values()).count(v) for v in short.values()}
+    return {n: (v if counts[v] == 1 else n) for n, v in short.items()}
 
 
 # ---- assemble ---------------------------------------------------------------------------
@@ -160,7 +163,8 @@ def assemble(
     from amrkit.metrics.network import network_metrics
     from amrkit.metrics.onnx_metrics import onnx_network_metrics
 
-    frame_length = 1024
+    frame_length = int(data["main"].result.get("frame_length", 1024))  # older caches lack it
+    names_shown = display_names(list(per_model))
     models: dict[str, Any] = {}
     for name, m in per_model.items():
         int8_path = m["ptq"].path / "ptq" / "model_int8.onnx"
@@ -170,7 +174,7 @@ def assemble(
         train_metrics = read_json(m["train"].path / "run" / "metrics.json")
         ev = m["eval"].result
         models[name] = {
-            "display_name": display_name(name),
+            "display_name": names_shown[name],
             "spec": m["spec"].to_dict(),
             "spec_short": m["spec"].short(),
             "fp32": {
@@ -258,13 +262,14 @@ def assemble(
             for p in fig5
         ],
     }
+    n_classes = len(models[target]["fp32"]["test"]["classes"])
     series = {f"{models[n]['display_name']} FP32": models[n]["fp32"]["sweep"] for n in names}
     series[f"{models[target]['display_name']} INT8"] = models[target]["int8"]["sweep"]
     for n in names[:-1]:
         series[f"{models[n]['display_name']} INT8"] = models[n]["int8"]["sweep"]
     fig6 = {
         "snrs": [float(s) for s in cfg.sweep_snrs],
-        "frames_per_snr": cfg.sweep_frames_per_snr * 11,
+        "frames_per_snr": cfg.sweep_frames_per_snr * n_classes,
         "series": {label: rep["per_snr_pct"] for label, rep in series.items()},
         "worst_int8_drop_pt_at_snr_ge_0": {},
     }
@@ -336,8 +341,8 @@ def assemble(
             "seed": cfg.seed,
             "seeds": {
                 "main_data": cfg.seed,
-                "sweep_data": cfg.seed + 1000,
-                "fig5_data": [cfg.seed + 2000 + i for i in range(len(cfg.fig5_snrs))],
+                "sweep_data": int(data["sweep"].result.get("seed", cfg.seed + 1000)),
+                "fig5_data": [int(p["seed"]) for p in fig5],
                 "training": cfg.seed,
                 "calibration": cfg.seed,
             },

@@ -26,16 +26,19 @@ from amrkit.report.stages import StageCache, StageRecord
 RESULTS_FILE = "results.json"
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
-FIGURES = "figures"
-SCHEMA = "amrkit-reproduce/1"
 
 # seeds of the independent data sets, offset from the study's seed
 SWEEP_SEED_OFFSET = 1000
 FIG5_SEED_OFFSET = 2000
 
 
-def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(name).stem if "/" in name else name)[-40:]
+def _slugs(names: tuple[str, ...]) -> dict[str, str]:
+    """File-name-safe, unique stage names for the --models entries."""
+    out: dict[str, str] = {}
+    for i, name in enumerate(names):
+        slug = re.sub(r"[^A-Za-z0-9_-]+", "_", Path(name).stem if "/" in name else name)[-40:]
+        out[name] = slug if slug not in out.values() else f"{slug}-{i + 1}"
+    return out
 
 
 def _resolve_models(cfg: ReproduceConfig) -> dict[str, Any]:
@@ -74,6 +77,8 @@ def _generate(synth_cfg: Any, workers: int) -> Callable[[Path], dict[str, Any]]:
             "file": "frames.h5",
             "frames": summary["frames"],
             "frames_per_s": summary["frames_per_s"],
+            "seed": synth_cfg.seed,
+            "frame_length": synth_cfg.frame_length,
         }
 
     return run
@@ -245,8 +250,9 @@ def reproduce(
 
     # models at the main SNR
     per_model: dict[str, dict[str, Any]] = {}
+    slugs = _slugs(cfg.models)
     for name, spec in specs.items():
-        slug = _slug(name)
+        slug = slugs[name]
         train_cfg = {
             "data": data_main.key,
             "spec": spec.to_dict(),
@@ -285,9 +291,10 @@ def reproduce(
         ):  # the same study as the main target model: reuse it
             m = per_model[target]
             ev, pq = m["eval"], m["ptq"]
-            fig5.append({"snr_db": snr, "eval": ev, "ptq": pq})
+            fig5.append({"snr_db": snr, "eval": ev, "ptq": pq, "seed": cfg.seed})
             continue
-        syn = _synth(cfg, (snr,), cfg.fig5_frames_per_class, cfg.seed + FIG5_SEED_OFFSET + i)
+        seed = cfg.seed + FIG5_SEED_OFFSET + i
+        syn = _synth(cfg, (snr,), cfg.fig5_frames_per_class, seed)
         tag = f"{snr:g}dB"
         d = stage(f"fig5-data-{tag}", to_dict(syn), _generate(syn, cfg.workers))
         h5 = d.path / "frames.h5"
@@ -316,14 +323,14 @@ def reproduce(
                 cfg.threads,
             ),
         )
-        fig5.append({"snr_db": snr, "eval": ev, "ptq": pq})
+        fig5.append({"snr_db": snr, "eval": ev, "ptq": pq, "seed": seed})
 
     # latency of every model's three artifacts
     bench: dict[str, StageRecord] = {}
     for name, m in per_model.items():
         pq_dir = m["ptq"].path / "ptq"
         bench[name] = stage(
-            f"bench-{_slug(name)}",
+            f"bench-{slugs[name]}",
             {"ptq": m["ptq"].key, "threads": cfg.threads, "min_time": cfg.bench_min_time},
             _bench(
                 m["train"].path / "run", pq_dir / "model_fp32.onnx", pq_dir / "model_int8.onnx", cfg

@@ -49,10 +49,10 @@ class StageCache:
         key = config_hash(json_safe(config))
         final = Path(self.root) / "stages" / f"{name}-{key}"
         partial = final.with_name(final.name + ".partial")
-        if self.force and name not in self._forced:
+        if self.force and final.name not in self._forced:
             shutil.rmtree(final, ignore_errors=True)
             shutil.rmtree(partial, ignore_errors=True)
-            self._forced.add(name)
+            self._forced.add(final.name)
         done = final / STAGE_FILE
         if done.is_file():
             saved = read_json(done)

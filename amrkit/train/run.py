@@ -77,13 +77,26 @@ def load_run(path: str | Path) -> Run:
             "'amrkit train'"
         )
     info = read_json(p / RUN_FILE)
+    missing = [k for k in ("spec", "classes", "frame_length") if k not in info]
+    if missing:
+        raise AmrkitError(
+            f"{str(p / RUN_FILE)!r} lacks {', '.join(missing)}; it was not written by "
+            "'amrkit train' (retrain or restore the run)"
+        )
     spec = CNNSpec.from_dict(info["spec"], where=str(p / RUN_FILE))
     model = AmrCNN(spec)
     weights = p / WEIGHTS_FILE
     if not weights.is_file():
         raise AmrkitError(f"run {str(p)!r} has no {WEIGHTS_FILE}; has training finished an epoch?")
-    state = torch.load(weights, map_location="cpu", weights_only=True)
-    model.load_state_dict(state)
+    try:
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+    except Exception as exc:  # noqa: BLE001 - unpickling/shape errors become one line
+        first = (str(exc).splitlines() or [type(exc).__name__])[0][:160]
+        raise AmrkitError(
+            f"{str(weights)!r} is damaged or does not match run.json ({type(exc).__name__}: "
+            f"{first}); retrain or restore the run"
+        ) from None
     model.eval()
     return Run(
         path=p,
