@@ -14,18 +14,31 @@ from typing import Any
 from amrkit.errors import AmrkitError
 
 
-def check_writable(path: str | Path) -> Path:
-    """Resolve ``path`` and make sure its folder exists (created if needed) and is writable."""
+def check_writable(path: str | Path, create: bool = True) -> Path:
+    """Resolve ``path`` and make sure its folder exists (created if needed) and is writable.
+
+    ``create=False`` creates nothing: the nearest existing folder above ``path`` must be a
+    writable folder (a check before long work whose output is written later).
+    """
     p = Path(path)
     parent = p.parent if str(p.parent) else Path(".")
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise AmrkitError(
-            f"cannot create folder {str(parent)!r} for {str(p)!r} ({exc.strerror}); "
-            "choose a writable location"
-        ) from None
-    if not os.access(parent, os.W_OK):
+    if not create:
+        existing = next(a for a in (parent, *parent.absolute().parents) if a.exists())
+        if not existing.is_dir():
+            raise AmrkitError(
+                f"cannot create folder {str(parent)!r} for {str(p)!r}: {str(existing)!r} is a "
+                "file; choose a writable location"
+            )
+        parent = existing
+    else:
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise AmrkitError(
+                f"cannot create folder {str(parent)!r} for {str(p)!r} ({exc.strerror}); "
+                "choose a writable location"
+            ) from None
+    if not os.access(parent, os.W_OK | os.X_OK):
         raise AmrkitError(f"folder {str(parent)!r} is not writable; choose a writable location")
     if p.is_dir():
         raise AmrkitError(f"{str(p)!r} is a folder; give a file path")

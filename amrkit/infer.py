@@ -6,7 +6,7 @@
 ONNX files written by amrkit carry metadata (``metadata_props``):
 ``amrkit.classes`` (JSON list), ``amrkit.frame_length``, ``amrkit.sample_rate_hz``,
 ``amrkit.version``, ``amrkit.spec`` (JSON of the CNNSpec), ``amrkit.precision``
-("fp32" or "int8").
+("fp32" or "int8"), and ``amrkit.split_seed`` (the derived split of the training data).
 """
 
 from __future__ import annotations

@@ -394,6 +394,29 @@ def test_cli_classify_json_and_outputs(models, tmp_path, capsys):
     assert code == 0 and "frames" in stdout and "tone+" in stdout and "resampled by 1/2" in stdout
 
 
+def test_cli_model_rate_resamples_for_a_model_without_rate(models, tmp_path, capsys):
+    z = make_recording(2.0, SEGMENTS[:4], 2, seed=12)  # recorded at twice the model's rate
+    meta = write_sigmf(tmp_path / "rec", z, "cf32_le", rate=2 * RATE)
+    code, stdout, _ = _cli(capsys, "classify", models["norate"], meta, "--json")
+    assert code == 0
+    plain = json.loads(stdout)
+    assert not plain["resampling"]["active"] and plain["frames"] == 4 * 2 * 2
+    out = tmp_path / "pred.jsonl"
+    code, stdout, _ = _cli(capsys, "classify", models["norate"], meta, "--model-rate", RATE,
+                           "--out", out, "--json")  # fmt: skip
+    assert code == 0
+    given = json.loads(stdout)
+    assert (given["resampling"]["up"], given["resampling"]["down"]) == (1, 2)
+    assert given["resampling"]["model_rate_hz"] == RATE
+    assert given["frames"] == 4 * 2 and given["sample_count"] == 2 * L
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [r["start_sample"] for r in rows] == [i * 2 * L for i in range(8)]
+    expected = [CLASSES[k] for k in np.repeat(SEGMENTS[:4], 2)]
+    assert np.mean(np.array([r["label"] for r in rows]) == np.array(expected)) >= 0.85
+    code, _, err = _cli(capsys, "classify", models["run"], meta, "--model-rate", "5")
+    assert code == 1 and "contradicts the model's own" in err
+
+
 def test_cli_errors_are_one_line_and_leave_no_output(models, tmp_path, capsys):
     z = make_recording(2.0, [0, 1], 2, seed=11)
     good = write_sigmf(tmp_path / "good", z, "cf32_le", rate=2e6)

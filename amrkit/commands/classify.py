@@ -77,6 +77,7 @@ def classify(
             batch_size=batch_size,
             resample=not no_resample,
             progress=update,
+            model_rate_hz=model_rate,
         )
     written = {}
     if out is not None:

@@ -9,6 +9,8 @@ import typer
 
 from amrkit.commands import options
 
+PLOT_FILES = ("accuracy_vs_snr.png", "confusion.png")
+
 
 def evaluate(
     model: Path = typer.Argument(
@@ -21,6 +23,7 @@ def evaluate(
     classes_file: options.ClassesFileOpt = None,
     snr_min: options.SnrMinOpt = None,
     snr_max: options.SnrMaxOpt = None,
+    split_seed: options.SplitSeedOpt = None,
     batch_size: int = typer.Option(1024, "--batch-size", min=1, help="Frames per inference batch."),
     threads: options.InferThreadsOpt = None,
     device: str = typer.Option("cpu", "--device", help="cpu, cuda (cuda:N) or auto."),
@@ -37,16 +40,29 @@ def evaluate(
     import sys
 
     from amrkit.errors import AmrkitError
-    from amrkit.fileio import dumps_json, write_json
+    from amrkit.fileio import check_writable, dumps_json, write_json
     from amrkit.metrics.evaluate import SPLITS, evaluate_path
 
     if split not in SPLITS:
         raise AmrkitError(f"--split {split!r} is not one of {', '.join(SPLITS)}")
     # fail before the (long) evaluation, without creating anything yet
-    if out is not None and out.is_dir():
-        raise AmrkitError(f"--out {str(out)!r} is a folder; give a file path such as report.json")
-    if plot is not None and plot.exists() and not plot.is_dir():
-        raise AmrkitError(f"--plot {str(plot)!r} is a file; give a folder for the figures")
+    if out is not None:
+        if out.is_dir():
+            raise AmrkitError(
+                f"--out {str(out)!r} is a folder; give a file path such as report.json"
+            )
+        try:
+            check_writable(out, create=False)
+        except AmrkitError as exc:
+            raise AmrkitError(f"--out: {exc}") from None
+    if plot is not None:
+        if plot.exists() and not plot.is_dir():
+            raise AmrkitError(f"--plot {str(plot)!r} is a file; give a folder for the figures")
+        try:
+            for name in PLOT_FILES:
+                check_writable(plot / name, create=False)
+        except AmrkitError as exc:
+            raise AmrkitError(f"--plot: {exc}") from None
 
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -74,6 +90,7 @@ def evaluate(
             threads=threads,
             top_confused=top_confused,
             progress=progress,
+            split_seed=split_seed,
             **options.open_options(format, classes, classes_file, snr_min, snr_max),
         )
     if plot is not None:
@@ -84,14 +101,14 @@ def evaluate(
             str(
                 plot_accuracy_vs_snr(
                     {label: result},
-                    plot / "accuracy_vs_snr.png",
+                    plot / PLOT_FILES[0],
                     title=f"Top-1 accuracy vs SNR, {split} split",
                 )
             ),
             str(
                 plot_confusion(
                     result,
-                    plot / "confusion.png",
+                    plot / PLOT_FILES[1],
                     title=(
                         f"{label}, {split} split: {result['num_frames']} frames, "
                         f"accuracy {100 * result['accuracy']:.2f} %"

@@ -49,6 +49,17 @@ SnrMinOpt = Annotated[
 SnrMaxOpt = Annotated[
     float | None, typer.Option("--snr-max", help="Keep frames with SNR <= this (dB).")
 ]
+# Seed of the derived split of files without one, for commands that apply a trained model.
+# Resolve it with amrkit.data.split.resolve_split_seed(value, the model's record).
+SplitSeedOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--split-seed",
+        min=0,
+        help="Seed of the derived train/val/test split for files without one; default: the "
+        "one recorded with the model, else 0.",
+    ),
+]
 
 # Printing the command's result as JSON instead of text or tables.
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON instead of text.")]

@@ -111,6 +111,7 @@ def quantize(
     classes_file: options.ClassesFileOpt = None,
     snr_min: options.SnrMinOpt = None,
     snr_max: options.SnrMaxOpt = None,
+    split_seed: options.SplitSeedOpt = None,
     as_json: bool = typer.Option(False, "--json", help="Print quantization.json to stdout."),
 ) -> None:
     """Quantize a run to INT8 (QDQ ONNX): post-training with calibration, or --qat."""
@@ -148,6 +149,9 @@ def quantize(
     cfg = replace(cfg, **overrides)
     loaded = load_run(run)  # fails early on a non-run path
     from amrkit.data.open import open_frames
+    from amrkit.data.split import resolve_split_seed
+
+    seed_of_split = resolve_split_seed(split_seed, loaded.info, repr(str(run)))
 
     def on_epoch(row: dict[str, Any]) -> None:
         val = f", val acc {100 * row['val_acc']:.2f} %" if "val_acc" in row else ""
@@ -156,7 +160,7 @@ def quantize(
     from amrkit.quant.pipeline import quantize as run_quantize
 
     open_kw = options.open_options(format, classes, classes_file, snr_min, snr_max)
-    with open_frames(data, **open_kw) as frames:
+    with open_frames(data, split_seed=seed_of_split, **open_kw) as frames:
         result = run_quantize(
             loaded, cfg, frames, out, plot=plot, threads=threads, on_epoch=on_epoch
         )

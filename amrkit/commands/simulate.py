@@ -20,6 +20,7 @@ def simulate(
     classes_file: options.ClassesFileOpt = None,
     snr_min: options.SnrMinOpt = None,
     snr_max: options.SnrMaxOpt = None,
+    split_seed: options.SplitSeedOpt = None,
     max_frames: int | None = typer.Option(
         None, "--max-frames", help="At most this many frames of the split (evenly spaced)."
     ),
@@ -52,8 +53,12 @@ def simulate(
     if threads is not None and threads < 1:
         raise AmrkitError(f"--threads {threads} must be >= 1")
     integer_model = load_integer_model(model, rounding=rounding)
+    from amrkit.data.split import resolve_split_seed
+    from amrkit.infer import onnx_metadata
+
+    seed = resolve_split_seed(split_seed, onnx_metadata(model), repr(str(model)))
     open_kw = options.open_options(format, classes, classes_file, snr_min, snr_max)
-    frames = open_frames(data, **open_kw)
+    frames = open_frames(data, split_seed=seed, **open_kw)
     try:
         result = run_simulation(
             integer_model,

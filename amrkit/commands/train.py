@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import typer
 
 from amrkit.commands import options
@@ -101,16 +99,20 @@ def train(
     if not metrics:  # not rank 0 under torchrun
         return
     if json_out:
-        typer.echo(json.dumps(metrics, indent=2, default=str))
+        from amrkit.fileio import dumps_json
+
+        typer.echo(dumps_json(metrics), nl=False)  # strict JSON: NaN/inf become strings
         return
     from rich.console import Console
 
     test = metrics["test_accuracy"]
+    fps = metrics["train_frames_per_s"]  # None when no time was measured
     Console().print(
         f"[bold]{out}[/]: best epoch {metrics['best_epoch']}, "
         f"val {100 * metrics['best_val_accuracy']:.2f}%, "
         + (f"test {100 * test:.2f}% " if test is not None else "no test split ")
-        + f"({metrics['train_frames_per_s']:.0f} frames/s, {metrics['wall_time_s']:.1f} s)",
+        + f"({f'{fps:.0f}' if fps is not None else '-'} frames/s, "
+        + f"{metrics['wall_time_s']:.1f} s)",
         highlight=False,
     )
 

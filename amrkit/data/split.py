@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 
 from amrkit.errors import AmrkitError
 
 TRAIN, VAL, TEST = 0, 1, 2
 SPLIT_NAMES = {"train": TRAIN, "val": VAL, "test": TEST}
+# ONNX metadata key: the seed of the derived split the model was trained on
+SPLIT_SEED_KEY = "amrkit.split_seed"
 
 
 def parse_fractions(text: str | tuple[float, ...]) -> tuple[float, float, float]:
@@ -55,3 +60,47 @@ def stratified_split(
         split[members[n_train : n_train + n_val]] = VAL
         split[members[n_train + n_val :]] = TEST
     return split
+
+
+def recorded_split_seed(record: Mapping[str, Any] | None, where: str = "the model") -> int | None:
+    """The seed of the derived split a model was trained on, or None if it records none.
+
+    ``record`` is a run's ``run.json`` (``dataset.derived_split.seed``, written by
+    ``amrkit train`` for files without a split) or an ONNX file's metadata
+    (:data:`SPLIT_SEED_KEY`, written by ``amrkit export`` / ``quantize``).
+    """
+    if not record:
+        return None
+    if SPLIT_SEED_KEY in record:
+        value = record[SPLIT_SEED_KEY]
+    else:
+        dataset = record.get("dataset")
+        derived = dataset.get("derived_split") if isinstance(dataset, Mapping) else None
+        if not isinstance(derived, Mapping) or derived.get("seed") is None:
+            return None
+        value = derived["seed"]
+    try:
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise ValueError
+        seed = int(value)
+    except ValueError:
+        seed = -1
+    if seed < 0:
+        raise AmrkitError(
+            f"{where} records split seed {value!r}, not an integer >= 0; "
+            "pass --split-seed to choose the split"
+        )
+    return seed
+
+
+def resolve_split_seed(
+    explicit: int | None, record: Mapping[str, Any] | None, where: str = "the model"
+) -> int:
+    """The derived-split seed to open data with: ``explicit`` (``--split-seed``), else the
+    model's recorded one (:func:`recorded_split_seed`), else 0."""
+    if explicit is not None:
+        if isinstance(explicit, bool) or not isinstance(explicit, int) or explicit < 0:
+            raise AmrkitError(f"--split-seed {explicit!r} must be an integer >= 0")
+        return explicit
+    recorded = recorded_split_seed(record, where)
+    return 0 if recorded is None else recorded

@@ -229,7 +229,10 @@ def export_run(
     check_iq: np.ndarray | None = None,
     atol: float = 1e-4,
 ) -> ExportResult:
-    """``amrkit export``: a run directory (or a loaded :class:`amrkit.train.run.Run`) → ONNX."""
+    """``amrkit export``: a run directory (or a loaded :class:`amrkit.train.run.Run`) → ONNX.
+
+    A run trained on a derived split records its seed as ``amrkit.split_seed``.
+    """
     from amrkit.train.run import Run, load_run
 
     loaded = run if isinstance(run, Run) else load_run(run)
@@ -241,4 +244,14 @@ def export_run(
         sample_rate_hz=loaded.sample_rate_hz,
         check_iq=check_iq,
         atol=atol,
+        extra_metadata=run_metadata(loaded),
     )
+
+
+def run_metadata(run: Any) -> dict[str, Any]:
+    """Extra ``amrkit.*`` metadata a run passes on to its ONNX files: ``split_seed`` when it
+    was trained on a derived split (so evaluating the file uses the same split)."""
+    from amrkit.data.split import recorded_split_seed
+
+    seed = recorded_split_seed(getattr(run, "info", None), repr(str(getattr(run, "path", ""))))
+    return {} if seed is None else {"split_seed": str(seed)}

@@ -103,16 +103,24 @@ def evaluate_path(
     threads: int | None = None,
     top_confused: int = 5,
     progress: Callable[[int, int], None] | None = None,
+    split_seed: int | None = None,
     **open_options: Any,
 ) -> dict[str, Any]:
-    """Load ``model`` (run dir or .onnx) and ``data`` (``open_frames`` options), evaluate."""
+    """Load ``model`` (run dir or .onnx) and ``data`` (``open_frames`` options), evaluate.
+
+    A file without a split gets the derived split of ``split_seed``; by default the one the
+    model records (:func:`amrkit.data.split.resolve_split_seed`), so a run is not tested on
+    the frames it was trained on.
+    """
     from amrkit.data.open import open_frames
+    from amrkit.data.split import resolve_split_seed
     from amrkit.infer import load_predictor
 
     if split not in SPLITS:
         raise AmrkitError(f"--split {split!r} is not one of {', '.join(SPLITS)}")
     predictor = load_predictor(model, device=device, threads=threads)
-    with open_frames(data, **open_options) as frames:
+    seed = resolve_split_seed(split_seed, getattr(predictor, "info", None), repr(str(model)))
+    with open_frames(data, split_seed=seed, **open_options) as frames:
         result = evaluate_predictor(predictor, frames, split, batch_size, top_confused, progress)
     result["model"]["path"] = str(model)
     return result

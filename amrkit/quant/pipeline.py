@@ -7,8 +7,10 @@ Output directory::
     quantization.json   see :mod:`amrkit.quant.details`
     quantization.png    (``plot=True``) per-layer dynamic ranges
 
-Everything is written to a staging folder next to ``out_dir`` and moved in only when all
-checks passed (export numerics, ONNX checker, integer kernels in ONNX Runtime).
+Everything is written to a staging folder next to ``out_dir``, which replaces ``out_dir`` as a
+whole only when all checks passed (export numerics, ONNX checker, integer kernels in ONNX
+Runtime): files of an earlier run (say quantization.png of an earlier ``plot=True``) never
+survive next to new ones. An existing ``out_dir`` may hold only these four names.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from amrkit.data.frames import FrameSet
 from amrkit.errors import AmrkitError
 from amrkit.export.deploy import DeployCNN
 from amrkit.export.graph import set_metadata
-from amrkit.export.onnx_export import export_model, metadata_for
+from amrkit.export.onnx_export import export_model, metadata_for, run_metadata
 from amrkit.fileio import write_json
 from amrkit.quant.calibrate import calibrate, select_calibration, tensor_ranges
 from amrkit.quant.config import PTQConfig, QATConfig
@@ -49,6 +51,7 @@ INT8_FILE = "model_int8.onnx"
 FP32_FILE = "model_fp32.onnx"
 DETAILS_FILE = "quantization.json"
 PLOT_FILE = "quantization.png"
+ARTIFACTS = (INT8_FILE, FP32_FILE, DETAILS_FILE, PLOT_FILE)
 EVAL_BATCH = 1024
 
 
@@ -110,9 +113,50 @@ def accuracy(
     return float(np.mean(pred == frames.label[positions])) if len(pred) else float("nan"), pred
 
 
-def _stage_dir(out: Path) -> Path:
+def check_out_dir(out: Path) -> None:
+    """``out`` must be new, or a folder holding nothing but earlier quantize artifacts
+    (:data:`ARTIFACTS`): the whole folder is replaced, so nothing else may be lost."""
     if out.exists() and not out.is_dir():
         raise AmrkitError(f"--out {str(out)!r} is a file; give a folder for the quantized model")
+    if out.is_dir():
+        others = sorted(p.name for p in out.iterdir() if p.name not in ARTIFACTS)
+        if others:
+            shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
+            raise AmrkitError(
+                f"--out {str(out)!r} holds files 'amrkit quantize' did not write ({shown}); "
+                "it replaces the whole folder, so choose a new or empty folder"
+            )
+
+
+def _swap_in(stage: Path, out: Path) -> None:
+    """Replace folder ``out`` by ``stage`` (same parent) without ever mixing their files.
+
+    A new ``out`` is one rename; an existing one is renamed aside first, then removed (it is
+    restored if the second rename fails).
+    """
+    check_out_dir(out)  # again: the folder may have changed during the run
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(stage, 0o777 & ~umask)  # mkdtemp makes 0700; give the folder normal permissions
+    if not out.is_dir():
+        os.replace(stage, out)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=stage.parent))
+    try:
+        os.replace(out, old)  # onto the empty placeholder
+    except BaseException:
+        old.rmdir()
+        raise
+    try:
+        os.replace(stage, out)
+    except BaseException:
+        os.replace(old, out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _stage_dir(out: Path) -> Path:
+    check_out_dir(out)
     parent = out.parent if str(out.parent) else Path(".")
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -158,8 +202,10 @@ def quantize(
     calib_iq = frames.read(calib_pos)
     is_qat = isinstance(config, QATConfig)
 
+    run_meta = run_metadata(loaded)  # e.g. split_seed, on both ONNX files
     out = Path(out_dir)
-    stage = _stage_dir(out)
+    target = out.resolve() if out.is_symlink() else out  # a linked folder is replaced where it is
+    stage = _stage_dir(target)
     try:
         fp32_res = export_model(
             loaded.model,
@@ -168,6 +214,7 @@ def quantize(
             frame_length=loaded.frame_length,
             sample_rate_hz=loaded.sample_rate_hz,
             check_iq=calib_iq[:64],
+            extra_metadata=run_meta,
         )
         fp32_proto = onnx.load(str(fp32_res.path))
         cal = calibrate(fp32_res.path, calib_iq, config.method, config.percentile)
@@ -219,6 +266,7 @@ def quantize(
                 loaded.sample_rate_hz,
                 "int8",
                 quantization=summary,
+                **run_meta,
             ),
         )
         try:
@@ -288,9 +336,7 @@ def quantize(
             plot_ranges(details, stage / PLOT_FILE)
             details["files"]["plot"] = PLOT_FILE
         write_json(stage / DETAILS_FILE, details)
-        out.mkdir(parents=True, exist_ok=True)
-        for item in sorted(stage.iterdir()):
-            os.replace(item, out / item.name)
+        _swap_in(stage, target)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return QuantResult(out, out / INT8_FILE, out / FP32_FILE, details)

@@ -200,7 +200,11 @@ def assemble(
                 "train_frames": int(train_metrics["train_frames"]),
                 "val_accuracy_pct": pct(train_metrics["best_val_accuracy"]),
                 "test_accuracy_pct": pct(train_metrics["test_accuracy"]),
-                "train_frames_per_s": round(float(train_metrics["train_frames_per_s"]), 1),
+                "train_frames_per_s": (
+                    None
+                    if train_metrics.get("train_frames_per_s") is None
+                    else round(float(train_metrics["train_frames_per_s"]), 1)
+                ),
             },
         }
 

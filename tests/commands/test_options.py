@@ -62,3 +62,16 @@ def test_help_shows_the_dataset_options(command):
     for flag in ("--format", "--classes", "--classes-file", "--snr-min", "--snr-max"):
         assert flag in result.output
     assert "radioml2018" in result.output  # the shared --format help text
+
+
+MODEL_COMMANDS = [("evaluate", "evaluate"), ("quant", "quantize"), ("simulate", "simulate")]
+
+
+@pytest.mark.parametrize(("group", "command"), MODEL_COMMANDS)
+def test_model_commands_take_the_shared_split_seed(group, command):
+    fn = importlib.import_module(f"amrkit.commands.{group}").COMMANDS[command]
+    hints = typing.get_type_hints(fn, include_extras=True)
+    assert hints["split_seed"] == options.SplitSeedOpt
+    assert inspect.signature(fn).parameters["split_seed"].default is None
+    result = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+    assert "--split-seed" in result.output and "recorded with the model" in result.output

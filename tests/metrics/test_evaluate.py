@@ -218,6 +218,29 @@ def test_cli_mismatch_errors_exit_1_and_leave_nothing(cli, run_dir, tmp_path, he
     assert code == 1 and "--device 'tpu'" in err
 
 
+def test_cli_unwritable_out_or_plot_fail_before_evaluating(cli, run_dir, dataset, tmp_path,
+                                                           monkeypatch):  # fmt: skip
+    """--out and --plot are checked up front: no evaluation runs, no figure is left behind."""
+    import amrkit.metrics.evaluate as ev
+
+    calls = []
+    real = ev.evaluate_path
+    monkeypatch.setattr(ev, "evaluate_path", lambda *a, **k: calls.append(1) or real(*a, **k))
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    plots, report = tmp_path / "plots", tmp_path / "new" / "report.json"
+    code, out, err = cli("evaluate", run_dir, dataset, "--out", blocker / "r.json", "--plot", plots)
+    assert code == 1 and out == "" and err.count("\n") == 1
+    assert err.startswith("error: --out:") and "a-file" in err
+    assert calls == [] and not plots.exists()
+    code, out, err = cli("evaluate", run_dir, dataset, "--out", report, "--plot", blocker / "p")
+    assert code == 1 and err.startswith("error: --plot:") and err.count("\n") == 1
+    assert calls == [] and not report.exists() and not report.parent.exists()
+    code, out, err = cli("evaluate", run_dir, dataset, "--out", report, "--plot", plots)
+    assert code == 0, err
+    assert calls == [1] and report.is_file() and len(list(plots.glob("*.png"))) == 2
+
+
 def test_real_entry_point_subprocess(run_dir, tmp_path, helpers):
     """``python -m amrkit`` prints one ``error:`` line and exits 1 on mismatched data."""
     data = helpers.write_dataset(

@@ -233,6 +233,47 @@ def test_exclude_keeps_layers_fp32_at_run_time(quant_run, quant_data, tmp_path):
     assert d["accuracy"]["drop_pt"] <= 2.0
 
 
+# ---- an existing output folder ------------------------------------------------------------
+def test_existing_out_folder_is_replaced_whole(quant_run, quant_data, tmp_path, monkeypatch):
+    import amrkit.quant.pipeline as pipeline
+
+    out = tmp_path / "int8"
+    cfg = PTQConfig(calib_frames=64)
+
+    def listing() -> dict[str, bytes]:
+        return {p.name: p.read_bytes() for p in sorted(out.iterdir())}
+
+    with open_frames(quant_data) as frames:
+        quantize(quant_run, cfg, frames, out, plot=True)
+        first = listing()
+        assert sorted(first) == [
+            "model_fp32.onnx", "model_int8.onnx", "quantization.json", "quantization.png"
+        ]  # fmt: skip
+        # a second run without --plot: the old quantization.png does not survive
+        again = quantize(quant_run, cfg, frames, out)
+        assert sorted(listing()) == sorted(again.details["files"].values())
+        assert "quantization.png" not in listing()
+        second = listing()
+
+        # a failure partway (after the new files were staged) leaves the folder as it was
+        def broken(*args, **kwargs):
+            raise AmrkitError("disk full")
+
+        with monkeypatch.context() as m:
+            m.setattr(pipeline, "write_json", broken)
+            with pytest.raises(AmrkitError, match="disk full"):
+                quantize(quant_run, cfg, frames, out, plot=True)
+        assert listing() == second
+        assert [p.name for p in tmp_path.iterdir()] == ["int8"]  # no staging folder left
+
+        # a folder with other files is refused before any work, and left alone
+        (out / "notes.txt").write_text("mine")
+        with pytest.raises(AmrkitError, match=r"notes\.txt.*new or empty folder"):
+            quantize(quant_run, cfg, frames, out)
+        assert listing() == {**second, "notes.txt": b"mine"}
+        assert [p.name for p in tmp_path.iterdir()] == ["int8"]
+
+
 # ---- bad input ------------------------------------------------------------------------------
 def test_unknown_exclude_layer_lists_valid_ones(quant_run, quant_data, tmp_path):
     with open_frames(quant_data) as frames, pytest.raises(AmrkitError) as err:

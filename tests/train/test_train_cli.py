@@ -177,3 +177,29 @@ def test_resume_with_other_data_is_refused(make_easy, done_run, tmp_path, capsys
     other = make_easy(tmp_path / "other.h5", per_class=30, seed=5)
     code, _, err = cli(capsys, "train", other, "--out", done_run, "--resume", "--quiet")
     assert code == 1 and "not the data" in one_line_error(err)
+
+
+def test_json_is_strict_and_text_survives_missing_speed(easy_h5, tmp_path, capsys, monkeypatch):
+    """NaN metrics print as strict JSON; no measured time (fps None) still prints a line."""
+    import amrkit.train.runner as runner
+
+    def fake_train_model(*args, **kwargs):
+        return {
+            "best_epoch": 1, "best_val_accuracy": 0.5, "best_val_loss": float("nan"),
+            "test_accuracy": None, "test_loss": float("inf"), "train_frames_per_s": None,
+            "wall_time_s": 0.0, "train_frames": np.int64(320),
+        }  # fmt: skip
+
+    monkeypatch.setattr(runner, "train_model", fake_train_model)
+
+    def no_constants(name: str) -> None:
+        raise ValueError(f"non-strict JSON constant {name}")
+
+    code, out, err = cli(capsys, "train", easy_h5, "--out", tmp_path / "r", *TINY, "--json")
+    assert code == 0, err
+    metrics = json.loads(out, parse_constant=no_constants)
+    assert metrics["best_val_loss"] == "nan" and metrics["test_loss"] == "inf"
+    assert metrics["train_frames_per_s"] is None and metrics["train_frames"] == 320
+    code, out, err = cli(capsys, "train", easy_h5, "--out", tmp_path / "r", "--model", "8x4")
+    assert code == 0, err
+    assert "- frames/s" in out and "no test split" in out
