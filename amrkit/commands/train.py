@@ -28,7 +28,18 @@ def train(
     lr: float | None = typer.Option(None, "--lr", help="Initial learning rate [0.02]."),
     momentum: float | None = typer.Option(None, "--momentum", help="SGD momentum [0.9]."),
     weight_decay: float | None = typer.Option(
-        None, "--weight-decay", help="L2 regularization [1e-4]."
+        None, "--weight-decay", help="L2 regularization of weights and batch norm [1e-4]."
+    ),
+    bias_decay: bool | None = typer.Option(
+        None,
+        "--bias-decay/--no-bias-decay",
+        help="Also regularize conv/FC biases [no, as MATLAB's BiasL2Factor 0].",
+    ),
+    init: str | None = typer.Option(
+        None,
+        "--init",
+        help="Weight init: glorot (MATLAB's: Glorot-uniform weights, zero biases) or torch "
+        "(PyTorch's defaults) [glorot].",
     ),
     lr_drop_epoch: int | None = typer.Option(
         None, "--lr-drop-epoch", help="Learning rate x lr-drop-factor after this epoch [9]."
@@ -72,6 +83,8 @@ def train(
         "lr": lr,
         "momentum": momentum,
         "weight_decay": weight_decay,
+        "bias_decay": bias_decay,
+        "init": init,
         "lr_drop_epoch": lr_drop_epoch,
         "lr_drop_factor": lr_drop_factor,
         "seed": seed,

@@ -84,16 +84,26 @@ def _generate(synth_cfg: Any, workers: int) -> Callable[[Path], dict[str, Any]]:
     return run
 
 
+def _train_config(cfg: ReproduceConfig, epochs: int) -> Any:
+    from amrkit.train.config import TrainConfig
+
+    return TrainConfig(epochs=epochs, batch_size=cfg.batch_size, seed=cfg.seed)
+
+
+def _ptq_config(cfg: ReproduceConfig) -> Any:
+    from amrkit.quant import PTQConfig
+
+    return PTQConfig(calib_frames=cfg.calib_frames, seed=cfg.seed)
+
+
 def _train(
-    data: Path, spec: Any, cfg: ReproduceConfig, epochs: int, progress: bool
+    data: Path, spec: Any, cfg: ReproduceConfig, tcfg: Any, progress: bool
 ) -> Callable[[Path], dict[str, Any]]:
     def run(work: Path) -> dict[str, Any]:
-        from amrkit.train.config import TrainConfig
         from amrkit.train.runner import train_model
 
         run_dir = work / "run"
         resume = (run_dir / "run.json").is_file() and (run_dir / "checkpoint.pt").is_file()
-        tcfg = TrainConfig(epochs=epochs, batch_size=cfg.batch_size, seed=cfg.seed)
         metrics = train_model(
             data,
             spec,
@@ -120,12 +130,12 @@ def _train(
 def _ptq(run_dir: Path, data: Path, cfg: ReproduceConfig) -> Callable[[Path], dict[str, Any]]:
     def run(work: Path) -> dict[str, Any]:
         from amrkit.data.open import open_frames
-        from amrkit.quant import PTQConfig, quantize
+        from amrkit.quant import quantize
 
         with open_frames(data) as frames:
             quantize(
                 run_dir,
-                PTQConfig(calib_frames=cfg.calib_frames, seed=cfg.seed),
+                _ptq_config(cfg),
                 frames,
                 work / "ptq",
                 plot=True,
@@ -253,18 +263,16 @@ def reproduce(
     slugs = _slugs(cfg.models)
     for name, spec in specs.items():
         slug = slugs[name]
-        train_cfg = {
-            "data": data_main.key,
-            "spec": spec.to_dict(),
-            "epochs": cfg.epochs,
-            "batch_size": cfg.batch_size,
-            "seed": cfg.seed,
-        }
-        tr = stage(f"train-{slug}", train_cfg, _train(main_h5, spec, cfg, cfg.epochs, progress))
+        tcfg = _train_config(cfg, cfg.epochs)
+        tr = stage(
+            f"train-{slug}",
+            {"data": data_main.key, "spec": spec.to_dict(), "train": to_dict(tcfg)},
+            _train(main_h5, spec, cfg, tcfg, progress),
+        )
         run_dir = tr.path / "run"
         pq = stage(
             f"ptq-{slug}",
-            {"train": tr.key, "calib_frames": cfg.calib_frames, "seed": cfg.seed},
+            {"train": tr.key, "ptq": to_dict(_ptq_config(cfg))},
             _ptq(run_dir, main_h5, cfg),
         )
         int8 = pq.path / "ptq" / "model_int8.onnx"
@@ -298,20 +306,15 @@ def reproduce(
         tag = f"{snr:g}dB"
         d = stage(f"fig5-data-{tag}", to_dict(syn), _generate(syn, cfg.workers))
         h5 = d.path / "frames.h5"
+        tcfg = _train_config(cfg, cfg.fig5_epochs)
         tr = stage(
             f"fig5-train-{tag}",
-            {
-                "data": d.key,
-                "spec": tspec.to_dict(),
-                "epochs": cfg.fig5_epochs,
-                "batch_size": cfg.batch_size,
-                "seed": cfg.seed,
-            },
-            _train(h5, tspec, cfg, cfg.fig5_epochs, progress),
+            {"data": d.key, "spec": tspec.to_dict(), "train": to_dict(tcfg)},
+            _train(h5, tspec, cfg, tcfg, progress),
         )
         pq = stage(
             f"fig5-ptq-{tag}",
-            {"train": tr.key, "calib_frames": cfg.calib_frames, "seed": cfg.seed},
+            {"train": tr.key, "ptq": to_dict(_ptq_config(cfg))},
             _ptq(tr.path / "run", h5, cfg),
         )
         ev = stage(

@@ -24,7 +24,9 @@ class TrainConfig:
     batch_size: int = 256  # global mini-batch (split evenly over torchrun processes)
     lr: float = 0.02
     momentum: float = 0.9
-    weight_decay: float = 1e-4  # L2 on every parameter (SGD weight_decay)
+    weight_decay: float = 1e-4  # L2 (SGD weight_decay) on weights and batch-norm parameters
+    bias_decay: bool = False  # also on conv/FC biases (MATLAB's BiasL2Factor is 0)
+    init: str = "glorot"  # "glorot": MATLAB's Glorot-uniform weights, zero biases; "torch"
     lr_drop_epoch: int = 9  # epochs 1..lr_drop_epoch use lr, later ones lr * lr_drop_factor
     lr_drop_factor: float = 0.1
     shuffle: bool = True
@@ -44,6 +46,7 @@ class TrainConfig:
             self.weight_decay,
             "a number >= 0",
         )
+        _check(self.init in ("glorot", "torch"), "init", self.init, "glorot or torch")
         _check(self.lr_drop_epoch >= 0, "lr_drop_epoch", self.lr_drop_epoch, "an integer >= 0")
         _check(
             0 < self.lr_drop_factor <= 1,

@@ -34,6 +34,7 @@ from amrkit.train.checkpoint import (
 )
 from amrkit.train.config import TrainConfig, resume_config
 from amrkit.train.data import SplitData, load_split, steps_per_epoch
+from amrkit.train.init import initialize, param_groups
 from amrkit.train.loop import Dist, EpochStats, TrainState, evaluate, fit
 from amrkit.train.run import RUN_FILE, WEIGHTS_FILE, is_run_dir, save_run_info, save_weights
 
@@ -335,11 +336,15 @@ def _run(
     load_seconds = time.perf_counter() - t_load
 
     with torch.random.fork_rng(devices=[dev.index] if dev.type == "cuda" else []):
-        torch.manual_seed(cfg.seed)
-        net = AmrCNN(spec).to(dev)
+        torch.manual_seed(cfg.seed)  # PyTorch's default init draws from the global stream
+        net = AmrCNN(spec)
+        initialize(net, cfg.init, torch.Generator().manual_seed(cfg.seed))
+        net = net.to(dev)
         torch.manual_seed(cfg.seed + 1 + dist.rank)  # stream for random layers (none in AmrCNN)
         optimizer = torch.optim.SGD(
-            net.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+            param_groups(net, cfg.weight_decay, cfg.bias_decay),
+            lr=cfg.lr,
+            momentum=cfg.momentum,
         )
         state = TrainState()
         if ckpt is not None:

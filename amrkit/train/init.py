@@ -1,0 +1,43 @@
+"""Weight initialization and regularization groups, from an explicit ``torch.Generator``.
+
+The reference (MATLAB) initializes conv and fully connected weights Glorot-uniform with zero
+biases, and applies L2 regularization to weights (and batch-norm scale/offset) but not to
+conv/FC biases (``BiasL2Factor`` 0). ``init="torch"`` keeps PyTorch's defaults instead.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+INIT_SCHEMES = ("glorot", "torch")
+
+
+def initialize(model: nn.Module, scheme: str, generator: torch.Generator) -> None:
+    """Re-initialize conv/linear layers in module order; batch norm keeps (1, 0)."""
+    if scheme == "torch":
+        return
+    if scheme != "glorot":
+        raise ValueError(f"unknown init scheme {scheme!r}; choose from {INIT_SCHEMES}")
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, (nn.Conv1d, nn.Linear)):
+                nn.init.xavier_uniform_(module.weight, generator=generator)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+
+
+def param_groups(model: nn.Module, weight_decay: float, bias_decay: bool) -> list[dict]:
+    """SGD groups: L2 on everything except conv/linear biases (unless ``bias_decay``)."""
+    no_decay: list[nn.Parameter] = []
+    decay: list[nn.Parameter] = []
+    for module in model.modules():
+        for name, p in module.named_parameters(recurse=False):
+            if name == "bias" and isinstance(module, (nn.Conv1d, nn.Linear)) and not bias_decay:
+                no_decay.append(p)
+            else:
+                decay.append(p)
+    groups = [{"params": decay, "weight_decay": weight_decay}]
+    if no_decay:
+        groups.append({"params": no_decay, "weight_decay": 0.0})
+    return groups
