@@ -13,8 +13,8 @@ def reproduce(
     models: str = typer.Option(
         None,
         "--models",
-        help="Comma list of models (registry names, spec files or spec strings); the first is "
-        "the baseline, the last the one quantized for Fig. 5. Default: original,optimized.",
+        help="Comma list of models (registry names or .yaml/.json spec files); the first is "
+        "the baseline, the last the one quantized for Figs. 4-5. Default: original,optimized.",
     ),
     snr_convention: str = typer.Option(
         None, "--snr-convention", help="measured (default) or matlab (the reference's)."
@@ -22,8 +22,8 @@ def reproduce(
     frames_per_class: int = typer.Option(
         None,
         "--frames-per-class",
-        help="Frames per class of the main dataset and of each Fig. 5 dataset "
-        "(default 800 quick, 10,000 / 2,000 full).",
+        help="Frames per class of the main dataset (default 800; --full 10,000); in quick "
+        "mode also of each Fig. 5 dataset (--full keeps 2,000 there).",
     ),
     epochs: int = typer.Option(None, "--epochs", help="Training epochs (default 12)."),
     seed: int = typer.Option(None, "--seed", help="Seed of data, training and calibration."),
