@@ -62,6 +62,12 @@ def train(
     threads: int | None = typer.Option(
         None, "--threads", help="torch CPU threads (torch.set_num_threads)."
     ),
+    deterministic: bool = typer.Option(
+        True,
+        "--deterministic/--no-deterministic",
+        help="On CUDA, only reproducible cuDNN kernels (same seed => same weights); "
+        "--no-deterministic lets cuDNN pick faster ones.",
+    ),
     resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run in --out."),
     force: bool = typer.Option(False, "--force", help="Replace the run in --out."),
     format: options.FormatOpt = None,
@@ -106,6 +112,7 @@ def train(
         force=force,
         device=device,
         threads=threads,
+        deterministic=deterministic,
         data_options=DataOptions(**open_kw),
         progress=not quiet,
     )

@@ -203,3 +203,22 @@ def test_json_is_strict_and_text_survives_missing_speed(easy_h5, tmp_path, capsy
     code, out, err = cli(capsys, "train", easy_h5, "--out", tmp_path / "r", "--model", "8x4")
     assert code == 0, err
     assert "- frames/s" in out and "no test split" in out
+
+
+@pytest.mark.parametrize(("flag", "expected"), [((), True), (("--no-deterministic",), False)])
+def test_deterministic_flag_reaches_the_trainer(
+    easy_h5, tmp_path, capsys, monkeypatch, flag, expected
+):
+    """--deterministic is the default; --no-deterministic hands False to train_model."""
+    import amrkit.train.runner as runner
+
+    seen: dict = {}
+
+    def fake_train_model(*args, **kwargs):
+        seen.update(kwargs)
+        return {}
+
+    monkeypatch.setattr(runner, "train_model", fake_train_model)
+    code, _, err = cli(capsys, "train", easy_h5, "--out", tmp_path / "r", *TINY, *flag)
+    assert code == 0, err
+    assert seen["deterministic"] is expected

@@ -86,6 +86,7 @@ def test_tiny_training_beats_chance_and_fills_the_run_dir(reference, easy_h5):
         "NOISE",
     ]
     assert info["dataset"]["path"] == str(easy_h5) and len(info["dataset"]["config_hash"]) == 16
+    assert info["runtime"]["device"] == "cpu" and info["runtime"]["deterministic"] is True
     rows = history(out)
     assert list(rows[0]) == list(HISTORY_COLUMNS) and len(rows) == 4
     best = max(rows, key=lambda r: (float(r["val_acc"]), -float(r["val_loss"])))
