@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 
@@ -64,7 +66,8 @@ def reproduce(
             f"  {r['row']:<24} {r['accuracy_pct']:6.2f} %  {r['macs']:>10,} MACs  "
             f"{r['parameter_memory_mb']:.4f} MB"
         )
-    typer.echo(f"report: {out}/report.md  ({out}/report.html, {out}/results.json)")
+    d = Path(out)
+    typer.echo(f"report: {d / 'report.md'}  ({d / 'report.html'}, {d / 'results.json'})")
 
 
 COMMANDS = {"reproduce": reproduce}
