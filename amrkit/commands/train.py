@@ -47,6 +47,12 @@ def train(
     lr_drop_factor: float | None = typer.Option(
         None, "--lr-drop-factor", help="Learning-rate drop factor [0.1]."
     ),
+    augment: str | None = typer.Option(
+        None,
+        "--augment",
+        help="Training-time augmentation: none, or a comma list of phase (random carrier "
+        "rotation), conj (random complex conjugate) [none, as the reference].",
+    ),
     seed: int | None = typer.Option(
         None, "--seed", help="Seed of model init, shuffling and derived splits [0]."
     ),
@@ -93,6 +99,7 @@ def train(
         "init": init,
         "lr_drop_epoch": lr_drop_epoch,
         "lr_drop_factor": lr_drop_factor,
+        "augment": augment,
         "seed": seed,
         "checkpoint_every": checkpoint_every,
         "memory_mb": memory_mb,

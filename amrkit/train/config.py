@@ -13,6 +13,7 @@ from typing import Any
 
 from amrkit.config import from_dict, from_file, replace, to_dict
 from amrkit.errors import AmrkitError
+from amrkit.train.augment import parse_augment
 
 # fields that may change when a run is resumed: they do not change the trained weights
 RESUMABLE_CHANGES = frozenset({"epochs", "checkpoint_every", "eval_batch_size"})
@@ -34,6 +35,7 @@ class TrainConfig:
     checkpoint_every: int = 0  # also checkpoint every N steps mid-epoch (0: epoch ends only)
     eval_batch_size: int = 1024
     memory_mb: float = 4096.0  # a split larger than this (float32 I/Q) is streamed from disk
+    augment: str = "none"  # "none" or a comma-separated subset of phase, conj (train/augment.py)
 
     def __post_init__(self) -> None:
         _check(self.epochs >= 1, "epochs", self.epochs, "an integer >= 1")
@@ -70,6 +72,7 @@ class TrainConfig:
             self.memory_mb,
             "a number of MiB >= 0",
         )
+        parse_augment(self.augment)  # raises on unknown names
 
     def lr_at(self, epoch: int) -> float:
         """Learning rate of ``epoch`` (1-based): x lr_drop_factor after ``lr_drop_epoch``."""

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from amrkit.train.augment import EpochAugment, parse_augment
 from amrkit.train.config import TrainConfig
 from amrkit.train.data import SplitData, epoch_order, shard_order, steps_per_epoch
 
@@ -157,6 +158,18 @@ def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
         group["lr"] = lr
 
 
+def _augmented(
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    aug: EpochAugment,
+    order: torch.Tensor,
+    batch_size: int,
+    start: int,
+) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
+    """``batches`` (steps ``start, start+1, ...`` of ``order``) with each frame augmented."""
+    for step, (x, y) in enumerate(batches, start):
+        yield aug(x, order[step * batch_size : step * batch_size + len(y)]), y
+
+
 def fit(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -181,12 +194,21 @@ def fit(
     n_shard = len(train) // dist.world
     steps = steps_per_epoch(n_shard, per_rank)
     val_order = torch.arange(len(val))[dist.rank :: dist.world]
+    augment = parse_augment(cfg.augment)
     for epoch in range(state.epoch, cfg.epochs):
         lr = cfg.lr_at(epoch + 1)
         set_lr(optimizer, lr)
         order = epoch_order(cfg.seed, epoch, len(train), shuffle=cfg.shuffle, block=train.block)
         order = shard_order(order, dist.rank, dist.world)
         batches = train.batches(order, per_rank, start=state.step, steps=steps, device=device)
+        if augment:
+            batches = _augmented(
+                batches,
+                EpochAugment(augment, cfg.seed, epoch, len(train)),
+                order,
+                per_rank,
+                state.step,
+            )
 
         def step_done(stats: EpochStats) -> None:
             state.step = stats.steps
