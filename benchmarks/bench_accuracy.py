@@ -1,7 +1,8 @@
 """Issue 3's accuracy floors: test accuracy of each model under each SNR convention.
 
 For every SNR convention: one ``--preset matlab`` dataset at 30 dB (disjoint 80/10/10 split);
-for every model and seed: train (reference schedule unless ``--epochs``/``--lr-drop-epoch``),
+for every model and seed: train (reference schedule unless ``--epochs``/``--lr-drop-epoch``/
+``--augment``),
 PTQ (INT8 QDQ), evaluate FP32 (PyTorch) and INT8 (ONNX Runtime) on the test split. Prints
 one JSON object: every run, the mean per convention and model, and whether it meets the
 floor (``measured`` ≥ 97 %, ``matlab`` ≥ 95 %; meaningful at 10,000 frames per class only).
@@ -33,7 +34,11 @@ def run_one(data: Path, model: str, seed: int, args: argparse.Namespace, out: Pa
     from amrkit.train.config import TrainConfig
     from amrkit.train.runner import train_model
 
-    overrides = {"epochs": args.epochs, "lr_drop_epoch": args.lr_drop_epoch}
+    overrides = {
+        "epochs": args.epochs,
+        "lr_drop_epoch": args.lr_drop_epoch,
+        "augment": args.augment,
+    }
     cfg = TrainConfig(seed=seed, **{k: v for k, v in overrides.items() if v is not None})
     t0 = time.perf_counter()
     metrics = train_model(
@@ -65,6 +70,7 @@ def main() -> None:
     ap.add_argument("--seeds", default="1", help="comma list; the data seed is the first")
     ap.add_argument("--epochs", type=int, default=None, help="default: the reference 12")
     ap.add_argument("--lr-drop-epoch", type=int, default=None, help="default: the reference 9")
+    ap.add_argument("--augment", default=None, help="e.g. phase,conj; default: none")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--workers", type=int, default=2)
@@ -109,6 +115,7 @@ def main() -> None:
                 "snr_db": 30,
                 "epochs": args.epochs or 12,
                 "lr_drop_epoch": args.lr_drop_epoch or 9,
+                "augment": args.augment or "none",
                 "test_frames": round(0.1 * 11 * args.frames_per_class),
                 "summary": summary,
                 "runs": runs,

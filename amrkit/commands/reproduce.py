@@ -28,6 +28,17 @@ def reproduce(
         "mode also of each Fig. 5 dataset (--full keeps 2,000 there).",
     ),
     epochs: int = typer.Option(None, "--epochs", help="Training epochs (default 12)."),
+    lr_drop_epoch: int = typer.Option(
+        None,
+        "--lr-drop-epoch",
+        help="Learning rate x 0.1 after this epoch (default: 3/4 of --epochs, 9 of 12).",
+    ),
+    augment: str = typer.Option(
+        None,
+        "--augment",
+        help="Training-time augmentation: none (the reference) or phase,conj (see amrkit "
+        "train --help).",
+    ),
     seed: int = typer.Option(None, "--seed", help="Seed of data, training and calibration."),
     workers: int = typer.Option(None, "--workers", help="Processes for data generation."),
     threads: int = typer.Option(None, "--threads", help="Torch / ONNX Runtime threads."),
@@ -49,6 +60,8 @@ def reproduce(
         fig5_frames_per_class=None if full else frames_per_class,
         epochs=epochs,
         fig5_epochs=epochs,
+        lr_drop_epoch=lr_drop_epoch,
+        augment=augment,
         seed=seed,
         workers=workers,
         threads=threads,

@@ -447,6 +447,8 @@ def render(results: dict[str, Any], out: Path, fig4_png: Path | None = None) -> 
         f"{cfg['frames_per_class']:,} frames per class at {cfg['snr_db']:g} dB, "
         f"{cfg['epochs']} epochs, SNR convention `{cfg['snr_convention']}`"
     )
+    if cfg.get("augment", "none") != "none":
+        scale += f", augmentation `{cfg['augment']}`"
     if results["quick"]:
         b.append(
             Paragraph(

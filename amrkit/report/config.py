@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from amrkit.errors import AmrkitError
+from amrkit.train.augment import parse_augment
 
 PAPER = {
     # the paper's Table III (MATLAB R2023b; its test frames overlapped its training frames)
@@ -26,6 +27,8 @@ class ReproduceConfig:
     snr_convention: Literal["measured", "matlab"] = "measured"
     frames_per_class: int = 800
     epochs: int = 12
+    lr_drop_epoch: int | None = None  # None: 3/4 of the epochs (the reference's 9 of 12)
+    augment: str = "none"  # training-time augmentation (amrkit.train.augment); reference: none
     batch_size: int = 256
     seed: int = 1
     workers: int = 2
@@ -60,11 +63,20 @@ class ReproduceConfig:
         for name in ("epochs", "fig5_epochs", "batch_size", "workers", "threads"):
             value = getattr(self, name)
             need(value >= 1, f"{name.replace('_', '-')} {value} must be >= 1")
+        need(
+            self.lr_drop_epoch is None or self.lr_drop_epoch >= 0,
+            f"lr-drop-epoch {self.lr_drop_epoch} must be >= 0",
+        )
+        parse_augment(self.augment)
         need(self.sweep_frames_per_snr >= 1, "sweep_frames_per_snr must be >= 1")
         need(self.calib_frames >= 1, "calib_frames must be >= 1")
         need(len(self.sweep_snrs) >= 1, "sweep_snrs is empty")
         need(len(self.fig5_snrs) >= 1, "fig5_snrs is empty")
         need(self.bench_min_time > 0, "bench_min_time must be > 0")
+
+    def drop_epoch(self, epochs: int) -> int:
+        """The learning-rate drop of a run of ``epochs`` epochs."""
+        return round(0.75 * epochs) if self.lr_drop_epoch is None else self.lr_drop_epoch
 
     @property
     def label(self) -> str:

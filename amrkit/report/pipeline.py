@@ -87,7 +87,13 @@ def _generate(synth_cfg: Any, workers: int) -> Callable[[Path], dict[str, Any]]:
 def _train_config(cfg: ReproduceConfig, epochs: int) -> Any:
     from amrkit.train.config import TrainConfig
 
-    return TrainConfig(epochs=epochs, batch_size=cfg.batch_size, seed=cfg.seed)
+    return TrainConfig(
+        epochs=epochs,
+        lr_drop_epoch=cfg.drop_epoch(epochs),
+        augment=cfg.augment,
+        batch_size=cfg.batch_size,
+        seed=cfg.seed,
+    )
 
 
 def _ptq_config(cfg: ReproduceConfig) -> Any:

@@ -208,6 +208,22 @@ def test_second_run_is_cached_and_force_redoes(study, tmp_path: Path) -> None:
     cached = {s["stage"]: s["cached"] for s in changed["provenance"]["stages"]}
     assert cached["train-optimized"] and cached["data-main"]
     assert not cached["ptq-optimized"]
+    # a training option (augmentation) reruns training, not the data, and reaches the run
+    aug = reproduce(tiny(augment="phase"), out, log=logs.append, progress=False)
+    cached = {s["stage"]: s["cached"] for s in aug["provenance"]["stages"]}
+    assert cached["data-main"] and not cached["train-optimized"]
+    runs = sorted(
+        out.glob("stages/train-optimized-*/run/run.json"), key=lambda p: p.stat().st_mtime
+    )
+    assert json.loads(runs[-1].read_text())["train_config"]["augment"] == "phase"
+
+
+def test_lr_drop_follows_the_epochs_unless_given() -> None:
+    assert pipeline._train_config(tiny(epochs=12), 12).lr_drop_epoch == 9  # the reference
+    assert pipeline._train_config(tiny(epochs=24), 24).lr_drop_epoch == 18
+    cfg = tiny(epochs=24, lr_drop_epoch=20, augment="phase,conj")
+    tcfg = pipeline._train_config(cfg, 24)
+    assert (tcfg.lr_drop_epoch, tcfg.augment) == (20, "phase,conj")
 
 
 def test_force_reruns_every_stage(tmp_path: Path) -> None:
@@ -264,7 +280,13 @@ def test_bad_models_entry_is_one_line_and_writes_nothing(tmp_path: Path) -> None
 
 
 def test_bad_options_are_one_line_errors(tmp_path: Path) -> None:
-    for args in (["--models", "original,original"], ["--epochs", "0"], ["--snr-convention", "x"]):
+    for args in (
+        ["--models", "original,original"],
+        ["--epochs", "0"],
+        ["--snr-convention", "x"],
+        ["--augment", "spin"],
+        ["--lr-drop-epoch", "-1"],
+    ):
         result = CliRunner().invoke(app, ["reproduce", "--out", str(tmp_path / "r"), *args])
         assert result.exit_code == 1, args
         assert result.output.startswith("error: "), result.output
