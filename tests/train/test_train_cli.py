@@ -71,6 +71,7 @@ def _snapshot(path: Path) -> dict[str, bytes]:
         (["--model", "8x4p,8x4p,8x4p,8x4p,8x4p,8x4p,8x4p,8x4p"], "too short|vanish"),
         (["--epochs", "-1"], "epochs = -1"),
         (["--epochs", "0"], "epochs = 0"),
+        (["--augment", "phase,spin"], "augment = 'phase,spin' is invalid"),
         (["--lr", "0"], "lr = 0.0"),
         (["--lr", "-0.5"], "lr = -0.5"),
         (["--batch-size", "0"], "batch_size = 0"),
