@@ -1,11 +1,11 @@
 """Issue 3's accuracy floors: test accuracy of each model under each SNR convention.
 
 For every SNR convention: one ``--preset matlab`` dataset at 30 dB (disjoint 80/10/10 split);
-for every model and seed: train (reference schedule unless ``--epochs``/``--lr-drop-epoch``/
-``--augment``),
-PTQ (INT8 QDQ), evaluate FP32 (PyTorch) and INT8 (ONNX Runtime) on the test split. Prints
-one JSON object: every run, the mean per convention and model, and whether it meets the
-floor (``measured`` ≥ 97 %, ``matlab`` ≥ 95 %; meaningful at 10,000 frames per class only).
+for every model and seed: train (the reference schedule unless ``--epochs``,
+``--lr-drop-epoch`` or ``--augment`` say otherwise), PTQ (INT8 QDQ), evaluate FP32 (PyTorch)
+and INT8 (ONNX Runtime) on the test split. Prints one JSON object: every run, the mean per
+convention and model, and whether it meets the floor (``measured`` ≥ 97 %, ``matlab``
+≥ 95 %; meaningful at 10,000 frames per class only).
 
 The paper's scale takes about 25 min per model and convention on 2 CPU cores:
 
