@@ -108,7 +108,7 @@ def metrics(
 ) -> None:
     """Learnables, MACs and parameter memory per layer, in the paper's convention."""
     from amrkit.fileio import dumps_json
-    from amrkit.metrics.network import model_metrics
+    from amrkit.metrics.resolve import model_metrics
 
     result = model_metrics(
         model, frame_length=frame_length, num_classes=num_classes, precision=precision

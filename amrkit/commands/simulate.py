@@ -44,9 +44,9 @@ def simulate(
     requantization) on a dataset and compare it with ONNX Runtime."""
     from amrkit.data.open import open_frames
     from amrkit.fileio import dumps_json
-    from amrkit.quant.golden import dump as dump_model
-    from amrkit.quant.golden import load_integer_model
-    from amrkit.quant.golden import simulate as run_simulation
+    from amrkit.golden import dump as dump_model
+    from amrkit.golden import load_integer_model
+    from amrkit.golden import simulate as run_simulation
 
     if dump is not None and dump.exists() and (not dump.is_dir() or any(dump.iterdir())):
         raise AmrkitError(f"--dump folder {str(dump)!r} exists and is not empty; choose a new one")
@@ -73,7 +73,7 @@ def simulate(
     finally:
         frames.close()
     if dump is not None:
-        from amrkit.quant.golden import Stats
+        from amrkit.golden import Stats
 
         stats = Stats({r["layer"]: r["acc_max"] for r in result["layers"] if "acc_max" in r})
         dump_model(integer_model, dump, stats)

@@ -8,6 +8,7 @@
 """
 
 from amrkit.metrics.accuracy import accuracy_report
-from amrkit.metrics.network import model_metrics, network_metrics
+from amrkit.metrics.network import network_metrics
+from amrkit.metrics.resolve import model_metrics
 
 __all__ = ["accuracy_report", "model_metrics", "network_metrics"]

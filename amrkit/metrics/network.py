@@ -10,14 +10,13 @@ MATLAB's ``estimateNetworkMetrics`` counts **convolution and fully connected lay
 - parameter memory: bytes of those weights and biases / 2^20 (FP32: 4 bytes each).
 
 :func:`network_metrics` computes this from a spec or an :class:`AmrCNN`;
-:func:`model_metrics` accepts anything a user can name on the command line (registry name,
-spec file/string, trained run directory, ``.onnx`` file) and dispatches;
-``amrkit.metrics.onnx_metrics.onnx_network_metrics`` reads the same table from an ONNX graph.
+:func:`amrkit.metrics.resolve.model_metrics` accepts anything a user can name on the
+command line and dispatches; ``amrkit.metrics.onnx_metrics.onnx_network_metrics`` reads the
+same table from an ONNX graph.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from amrkit.errors import AmrkitError
@@ -189,55 +188,3 @@ def network_metrics(
         precision=precision,
         quantized_layers=[layer["name"] for layer in layers] if quantized else [],
     )
-
-
-def model_metrics(
-    model: str | Path,
-    frame_length: int | None = None,
-    num_classes: int | None = None,
-    precision: str | None = None,
-) -> dict[str, Any]:
-    """Metrics of whatever ``model`` names: a ``.onnx`` file, a trained run directory, a
-    registry name, a spec file or a spec string.
-
-    ``frame_length`` defaults to the run's / ONNX graph's own, else 1024. ``num_classes``
-    only applies to names and specs (a trained artifact has its own). ``precision``
-    ("fp32" default, or "int8": the paper's INT8 storage) does not apply to ONNX files,
-    whose stored types are read from the graph.
-    """
-    p = Path(model)
-    if p.suffix.lower() == ".onnx":
-        if num_classes is not None:
-            raise AmrkitError("--num-classes does not apply to an .onnx file; it has its own")
-        if precision is not None:
-            raise AmrkitError(
-                "--precision does not apply to an .onnx file; its stored types are measured"
-            )
-        if not p.is_file():
-            raise AmrkitError(f"ONNX file {str(p)!r} does not exist; check the path")
-        from amrkit.metrics.onnx_metrics import onnx_network_metrics
-
-        return onnx_network_metrics(p, frame_length=frame_length)
-    if p.is_dir():
-        if num_classes is not None:
-            raise AmrkitError("--num-classes does not apply to a run directory; it has its own")
-        from amrkit.fileio import read_json
-        from amrkit.train.run import is_run_dir
-
-        if not is_run_dir(p):
-            raise AmrkitError(
-                f"{str(p)!r} is a folder but not a run directory (no run.json); pass the --out "
-                "folder of 'amrkit train', an .onnx file, a model name or a spec"
-            )
-        info = read_json(p / "run.json")
-        spec = CNNSpec.from_dict(info["spec"], where=str(p / "run.json"))
-        length = int(frame_length if frame_length is not None else info["frame_length"])
-        out = network_metrics(spec, length, precision or "fp32")
-        out.update(source="run", path=str(p), classes=list(info.get("classes", [])))
-        return out
-    from amrkit.models import get_spec, list_models
-
-    spec = get_spec(str(model), num_classes=num_classes)
-    out = network_metrics(spec, 1024 if frame_length is None else frame_length, precision or "fp32")
-    out["source"] = "registry" if str(model) in list_models() else "spec"
-    return out

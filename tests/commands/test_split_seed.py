@@ -80,8 +80,8 @@ def trained(tmp_path_factory):
 @pytest.fixture()
 def seen(monkeypatch):
     """Positions evaluate / quantize / simulate ran on: {"evaluate": [...], ...}."""
+    import amrkit.golden.model as golden
     import amrkit.metrics.evaluate as ev
-    import amrkit.quant.golden as golden
     import amrkit.quant.pipeline as pipeline
 
     got: dict[str, list[set[int]]] = {"evaluate": [], "quantize_val": [], "simulate": []}

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from amrkit.errors import AmrkitError
-from amrkit.metrics.network import MB, model_metrics, network_metrics
+from amrkit.metrics.network import MB, network_metrics
+from amrkit.metrics.resolve import model_metrics
 from amrkit.models import build, get_spec, list_models
 
 ORIGINAL_LAYERS = [272, 3096, 6176, 12336, 24640, 49248, 1067]

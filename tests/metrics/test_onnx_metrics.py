@@ -12,8 +12,9 @@ import torch.nn.functional as F
 from onnx import helper, numpy_helper
 
 from amrkit.errors import AmrkitError
-from amrkit.metrics.network import model_metrics, network_metrics
+from amrkit.metrics.network import network_metrics
 from amrkit.metrics.onnx_metrics import onnx_network_metrics
+from amrkit.metrics.resolve import model_metrics
 from amrkit.models import build, get_spec
 
 # the legacy (TorchScript) exporter is used on purpose: it keeps Pad nodes and fixed batches

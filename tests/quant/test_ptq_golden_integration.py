@@ -1,7 +1,7 @@
 """amrkit's own PTQ artifact (`amrkit quantize`) runs bit-exactly on the golden model."""
 
 from amrkit.data.open import open_frames
-from amrkit.quant.golden import load_integer_model, simulate
+from amrkit.golden import load_integer_model, simulate
 
 
 def test_golden_model_agrees_with_ort_on_amrkit_ptq_output(ptq_default, quant_data):

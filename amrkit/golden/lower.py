@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from amrkit.errors import AmrkitError
-from amrkit.quant.golden_ops import (
+from amrkit.golden.ops import (
     AccumulatingOp,
     Conv1d,
     Dense,

@@ -2,7 +2,7 @@
 
 Every operator here takes integer arrays and returns integer arrays; no float enters the
 layer loop. Floats appear only while *building* the operators (scales → integer multipliers)
-and at the two boundaries owned by :class:`amrkit.quant.golden.IntegerModel` (input
+and at the two boundaries owned by :class:`amrkit.golden.model.IntegerModel` (input
 quantization, output dequantization).
 
 Conventions: activations are ``(n, C, L)`` (conv part) or ``(n, C)`` (classifier part), the

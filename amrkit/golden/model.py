@@ -32,7 +32,7 @@ import numpy as np
 
 from amrkit.errors import AmrkitError
 from amrkit.fileio import dumps_json
-from amrkit.quant.golden_ops import (
+from amrkit.golden.ops import (
     M0_BITS,
     OP_TYPES,
     REQUANT_FORMULA,
@@ -232,7 +232,7 @@ class IntegerModel:
 
 def load_integer_model(path: str | Path, rounding: str = "half_even") -> IntegerModel:
     """Read an INT8 QDQ ONNX file into an :class:`IntegerModel` (no onnxruntime involved)."""
-    from amrkit.quant.golden_onnx import lower
+    from amrkit.golden.lower import lower
 
     if rounding not in ROUNDING_MODES:
         raise AmrkitError(f"rounding {rounding!r} is not one of {', '.join(ROUNDING_MODES)}")

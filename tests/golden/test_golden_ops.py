@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from amrkit.errors import AmrkitError
-from amrkit.quant.golden_ops import (
+from amrkit.golden.ops import (
     ROUNDING_MODES,
     Conv1d,
     Dense,

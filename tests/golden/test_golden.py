@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from amrkit.errors import AmrkitError
-from amrkit.quant.golden import (
+from amrkit.golden import (
     IntegerModel,
     Stats,
     compare_activations,
@@ -19,7 +19,7 @@ from amrkit.quant.golden import (
     load_integer_model,
     simulate,
 )
-from amrkit.quant.golden_ops import AccumulatingOp, Conv1d, Dense
+from amrkit.golden.ops import AccumulatingOp, Conv1d, Dense
 
 _spec = importlib.util.spec_from_file_location(
     "golden_fixtures", Path(__file__).with_name("golden_fixtures.py")
@@ -57,7 +57,7 @@ def golden_frames() -> tuple[np.ndarray, np.ndarray]:
 
 
 def ort_logits(path: Path, iq: np.ndarray) -> np.ndarray:
-    from amrkit.quant.golden import _ort_session
+    from amrkit.golden.model import _ort_session
 
     return _ort_session(str(path), threads=1).run(None, {"iq": iq})[0]
 
