@@ -26,9 +26,11 @@ def simulate(
     ),
     batch_size: int = typer.Option(256, "--batch-size", help="Frames per batch."),
     rounding: str = typer.Option(
-        "half_even",
+        "float32",
         "--rounding",
-        help="Requantization ties: half_even (as ONNX Runtime), half_away, half_up.",
+        help="Requantization rounding: float32 (ONNX Runtime's float32 product acc*M, "
+        "then ties to even; in integers), half_even / half_away / half_up (the exact product "
+        "rounded once, ties as named).",
     ),
     no_ort: bool = typer.Option(False, "--no-ort", help="Skip the ONNX Runtime comparison."),
     threads: int | None = typer.Option(None, "--threads", help="ONNX Runtime threads."),
