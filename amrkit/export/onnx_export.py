@@ -26,7 +26,6 @@ import torch
 from amrkit import __version__
 from amrkit.artifacts import metadata_for
 from amrkit.errors import AmrkitError
-from amrkit.export.deploy import DeployCNN
 from amrkit.export.graph import (
     clean_io,
     fold_pads,
@@ -36,6 +35,7 @@ from amrkit.export.graph import (
 )
 from amrkit.fileio import atomic_path
 from amrkit.models import AmrCNN
+from amrkit.models.deploy import DeployCNN
 
 OPSET = 20
 INPUT_NAME = "iq"

@@ -528,11 +528,14 @@ class _Lowering:
                 f"Conv {node.name!r} is not 1-D (input {x.q.shape}, weight "
                 f"{w.values.shape}); the golden model handles Conv1d layers"
             )
-        if attrs.get("group", 1) != 1:
-            raise _err(f"Conv {node.name!r} has group={attrs['group']}; only group=1 is handled")
-        cout, cin, k = w.values.shape
-        if cin != x.q.shape[0]:
-            raise _err(f"Conv {node.name!r}: {x.q.shape[0]} input channels, weights want {cin}")
+        groups = int(attrs.get("group", 1))
+        cout, cin_g, k = w.values.shape
+        cin = cin_g * groups
+        if groups < 1 or cout % groups or cin != x.q.shape[0]:
+            raise _err(
+                f"Conv {node.name!r}: {x.q.shape[0]} input channels, weights {w.values.shape} "
+                f"in {groups} group(s) do not fit"
+            )
         if w.scale.size > 1 and w.axis != 0:
             raise _err(
                 f"Conv {node.name!r} weights are quantized along axis {w.axis}; "
@@ -559,6 +562,7 @@ class _Lowering:
             pads=pads,
             stride=stride,
             dilation=dil,
+            groups=groups,
             input_zero_point=x.q.zero_point,
             input_dtype=x.q.dtype,
             inputs=[x.q.tensor],

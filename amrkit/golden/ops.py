@@ -299,7 +299,9 @@ class AccumulatingOp(Op):
 
 @dataclass
 class Conv1d(AccumulatingOp):
-    """acc[n, o, t] = Σ_c Σ_k (x[n, c, t·s + k·d − pad_l] − zp_x)(w[o, c, k] − zp_w[o]) + bias[o].
+    """acc[n, o, t] = Σ_c Σ_k (x[n, g·C + c, t·s + k·d − pad_l] − zp_x)(w[o, c, k] − zp_w[o])
+    + bias[o], with ``g = o // (cout / groups)`` and ``C = cin / groups`` (``groups = cin =
+    cout``: depthwise).
 
     Padding inserts zero *real* values, i.e. ``x = zp_x`` (0 after centering).
     """
@@ -309,14 +311,17 @@ class Conv1d(AccumulatingOp):
     pads: tuple[int, int] = (0, 0)
     stride: int = 1
     dilation: int = 1
+    groups: int = 1
     kind: ClassVar[str] = "conv1d"
     arrays: ClassVar[tuple[str, ...]] = ("weight", "weight_zero_point", "bias")
 
     def __post_init__(self) -> None:
         wzp = np.asarray(self.weight_zero_point).reshape(-1, 1, 1)
         self._w = (self.weight.astype(np.int32) - wzp.astype(np.int32)).astype(self.acc_dtype)
-        cout, cin, k = self._w.shape
-        self._wmat = np.ascontiguousarray(self._w.reshape(cout, cin * k).T)  # (cin·k, cout)
+        cout, cin_g, k = self._w.shape
+        per = cout // self.groups  # (groups, cin_g·k, cout/groups)
+        w = self._w.reshape(self.groups, per, cin_g * k)
+        self._wmat = np.ascontiguousarray(w.transpose(0, 2, 1))
 
     def channel_bounds(self) -> np.ndarray:
         return np.abs(self._w.astype(np.int64)).sum(axis=(1, 2)) * self.x_max() + np.abs(
@@ -327,12 +332,14 @@ class Conv1d(AccumulatingOp):
         xc = self.centered(x)
         if any(self.pads):
             xc = np.pad(xc, ((0, 0), (0, 0), tuple(self.pads)))
-        cout, cin, k = self._w.shape
+        cout, cin_g, k = self._w.shape
         span = self.dilation * (k - 1) + 1
         win = sliding_window_view(xc, span, axis=2)[:, :, :: self.stride, :: self.dilation]
         n, _, lout, _ = win.shape
-        cols = np.ascontiguousarray(win.transpose(0, 2, 1, 3)).reshape(n * lout, cin * k)
-        acc = np.einsum("ik,kj->ij", cols, self._wmat)  # (n·lout, cout)
+        g = self.groups  # (n, cin, lout, k) → (g, n·lout, cin_g·k)
+        cols = win.reshape(n, g, cin_g, lout, k).transpose(1, 0, 3, 2, 4)
+        cols = np.ascontiguousarray(cols).reshape(g, n * lout, cin_g * k)
+        acc = np.einsum("gik,gkj->igj", cols, self._wmat)  # (n·lout, g, cout/g)
         acc = acc.reshape(n, lout, cout).transpose(0, 2, 1)
         return acc + self.bias.astype(self.acc_dtype).reshape(1, -1, 1)
 

@@ -41,10 +41,10 @@ from amrkit.artifacts import (
 from amrkit.config import to_dict
 from amrkit.data.frames import FrameSet
 from amrkit.errors import AmrkitError
-from amrkit.export.deploy import DeployCNN
 from amrkit.export.graph import set_metadata
 from amrkit.export.onnx_export import export_model, run_metadata
 from amrkit.fileio import write_json
+from amrkit.models.deploy import DeployCNN
 from amrkit.quant.calibrate import calibrate, select_calibration, tensor_ranges
 from amrkit.quant.config import PTQConfig, QATConfig
 from amrkit.quant.details import (

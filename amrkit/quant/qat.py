@@ -17,9 +17,9 @@ import torch
 
 from amrkit.data.frames import FrameSet
 from amrkit.errors import AmrkitError
-from amrkit.export.deploy import DeployCNN
 from amrkit.export.graph import _consumers
 from amrkit.export.onnx_export import clean_graph, trace_to_onnx
+from amrkit.models.deploy import DeployCNN
 from amrkit.quant.config import QATConfig
 from amrkit.quant.fakequant import FakeQuantCNN, ensure_export_support
 from amrkit.quant.qdq import finalize_qdq

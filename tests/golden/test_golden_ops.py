@@ -165,9 +165,9 @@ def test_signed_bits():
     assert signed_bits(2**31 - 1) == 32
 
 
-def naive_conv(x, w, bias, zp_x, zp_w, pads, stride, dil):
+def naive_conv(x, w, bias, zp_x, zp_w, pads, stride, dil, groups=1):
     n, cin, length = x.shape
-    cout, _, k = w.shape
+    cout, cin_g, k = w.shape
     xp = np.zeros((n, cin, length + sum(pads)), np.int64)
     xp[:, :, pads[0] : pads[0] + length] = x.astype(np.int64) - zp_x
     lout = (xp.shape[2] - dil * (k - 1) - 1) // stride + 1
@@ -176,9 +176,11 @@ def naive_conv(x, w, bias, zp_x, zp_w, pads, stride, dil):
         for o in range(cout):
             for t in range(lout):
                 s = int(bias[o])
-                for c in range(cin):
+                first = (o // (cout // groups)) * cin_g  # the input channels of o's group
+                for c in range(cin_g):
                     for j in range(k):
-                        s += int(xp[b, c, t * stride + j * dil]) * (int(w[o, c, j]) - int(zp_w[o]))
+                        xv = int(xp[b, first + c, t * stride + j * dil])
+                        s += xv * (int(w[o, c, j]) - int(zp_w[o]))
                 out[b, o, t] = s
     return out
 
@@ -187,7 +189,9 @@ def naive_conv(x, w, bias, zp_x, zp_w, pads, stride, dil):
 @given(st.data())
 def test_conv1d_accumulator_equals_naive_loop(data):
     rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
-    cin, cout = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
+    groups = data.draw(st.sampled_from([1, 1, 2, 3]))  # 3 with cin = cout = 3: depthwise
+    cin = groups * data.draw(st.integers(1, 3 if groups == 1 else 1))
+    cout = groups * data.draw(st.integers(1, 3 if groups == 1 else 2))
     k, stride, dil = (
         data.draw(st.integers(1, 4)),
         data.draw(st.integers(1, 3)),
@@ -198,7 +202,7 @@ def test_conv1d_accumulator_equals_naive_loop(data):
     dtype = data.draw(st.sampled_from(["int8", "uint8"]))
     info = np.iinfo(dtype)
     x = rng.integers(info.min, info.max + 1, (2, cin, length)).astype(dtype)
-    w = rng.integers(-128, 128, (cout, cin, k)).astype(np.int8)
+    w = rng.integers(-128, 128, (cout, cin // groups, k)).astype(np.int8)
     zp_w = rng.integers(-3, 4, cout)
     zp_x = int(rng.integers(info.min, info.max + 1))
     bias = rng.integers(-(2**20), 2**20, cout).astype(np.int32)
@@ -215,11 +219,13 @@ def test_conv1d_accumulator_equals_naive_loop(data):
         pads=pads,
         stride=stride,
         dilation=dil,
+        groups=groups,
         acc_dtype="int64",
     )
     acc = op.accumulate(x)
     assert acc.dtype.kind == "i"
-    np.testing.assert_array_equal(acc, naive_conv(x, w, bias, zp_x, zp_w, pads, stride, dil))
+    expected = naive_conv(x, w, bias, zp_x, zp_w, pads, stride, dil, groups)
+    np.testing.assert_array_equal(acc, expected)
     assert np.abs(acc).max() <= op.acc_bound()
 
 

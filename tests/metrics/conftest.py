@@ -66,9 +66,9 @@ def run_dir(tmp_path_factory, dataset) -> Path:
     """A run directory whose model was fitted for a few hundred Adam steps on the train split."""
     import torch
 
+    from amrkit.artifacts import save_run_info, save_weights
     from amrkit.data.open import open_frames
     from amrkit.models import build, get_spec
-    from amrkit.artifacts import save_run_info, save_weights
 
     torch.manual_seed(0)
     spec = get_spec(SPEC, num_classes=len(CLASSES))

@@ -9,9 +9,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from amrkit.artifacts import save_run_info, save_weights
 from amrkit.data.native import FrameWriter
 from amrkit.models import build, get_spec
-from amrkit.artifacts import save_run_info, save_weights
 
 CLASSES = ("TONE_A", "TONE_B", "BPSK", "QPSK")
 L = 128

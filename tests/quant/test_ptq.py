@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from onnx import numpy_helper
 
 from amrkit import __version__
+from amrkit.artifacts import load_run
 from amrkit.cli import main
 from amrkit.config import to_dict
 from amrkit.data.frames import array_frameset
@@ -23,7 +24,6 @@ from amrkit.infer import load_predictor
 from amrkit.quant import PTQConfig, QATConfig, quantize
 from amrkit.quant.calibrate import select_calibration
 from amrkit.quant.qdq import quantize_array
-from amrkit.artifacts import load_run
 
 LAYERS = ["conv1", "conv2", "conv3", "fc"]
 CLASSES = ("TONE_A", "TONE_B", "BPSK", "QPSK")  # as in conftest.py
@@ -291,7 +291,10 @@ def test_unknown_exclude_layer_lists_valid_ones(quant_run, quant_data, tmp_path)
 
 
 def test_wrong_frame_length_and_non_run(quant_run, short_data, quant_data, tmp_path):
-    with open_frames(short_data) as frames, pytest.raises(AmrkitError, match="differs from the data's 64"):
+    with (
+        open_frames(short_data) as frames,
+        pytest.raises(AmrkitError, match="differs from the data's 64"),
+    ):
         quantize(quant_run, PTQConfig(), frames, tmp_path / "o")
     with open_frames(quant_data) as frames, pytest.raises(AmrkitError, match="not a run"):
         quantize(tmp_path, PTQConfig(), frames, tmp_path / "o")

@@ -12,11 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from onnx import numpy_helper
 
+from amrkit.artifacts import load_run
 from amrkit.cli import main
 from amrkit.data.open import open_frames
-from amrkit.export.deploy import DeployCNN
 from amrkit.export.graph import INTEGER_MAC_OPS, executed_op_types
 from amrkit.export.onnx_export import export_run, ort_logits
+from amrkit.models.deploy import DeployCNN
 from amrkit.quant import QATConfig, quantize
 from amrkit.quant.calibrate import calibrate, select_calibration, tensor_ranges
 from amrkit.quant.fakequant import FakeQuantCNN, affine_params, fake_quant_weight
@@ -28,7 +29,6 @@ from amrkit.quant.qat import (
     quant_points,
 )
 from amrkit.quant.qdq import describe_layers
-from amrkit.artifacts import load_run
 
 LAYERS = ["conv1", "conv2", "conv3", "fc"]
 
