@@ -67,7 +67,8 @@ def _struct(layer: Layer) -> str:
         p = {**p, "fused": int(layer.fused is not None)}
         vals = ", ".join(str(int(p[f])) for f in CONV_FIELDS)
         ptrs = ", ".join(
-            f"amr_{layer.name}_{k}" for k in ("w", "bias", "bias_folded", "mult", "shift")
+            f"amr_{layer.name}_{k}" if k != "bias_folded" else f"AMR_FOLDED(amr_{layer.name}_{k})"
+            for k in ("w", "bias", "bias_folded", "mult", "shift")
         )
         return f"static const amr_conv_t amr_p_{layer.name} = {{{vals}, {ptrs}}};\n"
     if layer.kind in ("mean", "rescale"):

@@ -12,6 +12,16 @@ from __future__ import annotations
 
 # The types and declarations every build needs (goes into amr_model.h after the constants).
 HEADER_API = r"""
+/* The convolutions use the Cortex-M DSP extension (SMLAD) where the compiler targets it;
+ * -DAMR_USE_DSP=0 keeps the portable C loops. */
+#ifndef AMR_USE_DSP
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+#define AMR_USE_DSP 1
+#else
+#define AMR_USE_DSP 0
+#endif
+#endif
+
 /* Requantization ties (AMR_ROUNDING, set above from the golden model). */
 #define AMR_ROUND_HALF_EVEN 0
 #define AMR_ROUND_HALF_AWAY 1
@@ -54,17 +64,15 @@ KERNELS = r"""
 #include <string.h>
 #include <math.h>
 
-#ifndef AMR_USE_DSP
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
-#define AMR_USE_DSP 1
-#else
-#define AMR_USE_DSP 0
-#endif
-#endif
 #if AMR_USE_DSP
 #include <arm_acle.h>
 #endif
 
+#if AMR_USE_DSP
+#define AMR_FOLDED(array) 0 /* not referenced: the linker drops it */
+#else
+#define AMR_FOLDED(array) array
+#endif
 #if defined(__GNUC__)
 #define AMR_ALIGNED __attribute__((aligned(4)))
 #define AMR_MAYBE_UNUSED __attribute__((unused)) /* kernels this network does not call */
@@ -153,7 +161,8 @@ typedef struct {
     int32_t in_zp, out_zp, lo, hi, scratch;
     const int8_t *w;            /* [cout][kc_pad]: [C_out][K][C_in], rows zero-padded */
     const int32_t *bias;        /* [cout] accumulator units */
-    const int32_t *bias_folded; /* bias - in_zp * sum(w): interior windows sum x * w */
+    const int32_t *bias_folded; /* bias - in_zp * sum(w): interior windows sum x * w
+                                 * (portable kernel only; null in DSP builds) */
     const int32_t *mult;        /* [cout] M0 */
     const int8_t *shift;        /* [cout] n */
 } amr_conv_t;
@@ -306,6 +315,9 @@ static void amr_conv(const amr_conv_t *p, const int8_t *x, void *out, uint8_t *a
     if (pk == 1) { /* no pool: positions q, q + 1 share the column pair */
         for (q = 0; q < lout; q += 2) {
             const int32_t qb = q + 1 < lout ? q + 1 : q;
+            const int32_t zp = p->out_zp, lo = p->lo, hi = p->hi;
+            const int8_t *const shift = p->shift;
+            int8_t *const da = (int8_t *)out + q * cout, *const db = (int8_t *)out + qb * cout;
             amr_im2col(p, x, q, qb, cols);
             for (o = 0; o < cout; ++o) {
                 int32_t a = bias[o], b = bias[o];
@@ -314,8 +326,14 @@ static void amr_conv(const amr_conv_t *p, const int8_t *x, void *out, uint8_t *a
                 amr_debug_put(p, q, o, a);
                 if (qb != q) amr_debug_put(p, qb, o, b);
 #endif
-                amr_store(p, out, q * cout + o, o, a);
-                if (qb != q) amr_store(p, out, qb * cout + o, o, b);
+                if (raw) {
+                    amr_store(p, out, q * cout + o, o, a);
+                    if (qb != q) amr_store(p, out, qb * cout + o, o, b);
+                } else {
+                    const int32_t m0 = mult[o], n = shift[o];
+                    db[o] = (int8_t)amr_requant(b, m0, n, zp, lo, hi); /* qb may be q */
+                    da[o] = (int8_t)amr_requant(a, m0, n, zp, lo, hi);
+                }
             }
         }
         return;
@@ -325,6 +343,25 @@ static void amr_conv(const amr_conv_t *p, const int8_t *x, void *out, uint8_t *a
         for (j = 0; j < pk; ++j) { /* conv positions of pool window q */
             const int32_t t = q * p->ps - p->ppad + j * p->pdil;
             if (t >= 0 && t < p->lconv) ts[nt++] = t;
+        }
+        if (nt == 2 && !raw) { /* the usual 2-wide pool window: one column pair */
+            const int32_t zp = p->out_zp, lo = p->lo, hi = p->hi;
+            const int8_t *const shift = p->shift;
+            int8_t *const dst = (int8_t *)out + q * cout;
+            const int8_t *wo = w;
+            amr_im2col(p, x, ts[0], ts[1], cols);
+            for (o = 0; o < cout; ++o, wo += kcp) {
+                const int32_t m0 = mult[o];
+                int32_t a = bias[o], b = a;
+                amr_dot_1x2(cols, wo, kcp, &a, &b);
+#ifdef AMR_DEBUG
+                amr_debug_put(p, ts[0], o, a);
+                amr_debug_put(p, ts[1], o, b);
+#endif
+                a = amr_pick(a, b, m0 >= 0);
+                dst[o] = (int8_t)amr_requant(a, m0, shift[o], zp, lo, hi);
+            }
+            continue;
         }
         for (j = 0; j < nt; j += 2)
             amr_im2col(p, x, ts[j], ts[j + 1 < nt ? j + 1 : j], cols + j * kcp / 2);
