@@ -21,7 +21,10 @@ def deploy(
     target: str = typer.Option("c", "--target", help="What to generate: c (a C99 library)."),
     name: str = typer.Option("amr", "--name", help="C prefix of the files and functions."),
     rounding: str | None = typer.Option(
-        None, "--rounding", help="Requantization ties (default: the golden model's default)."
+        None,
+        "--rounding",
+        help="Requantization rounding: float32 (ONNX Runtime's, the golden model's default), "
+        "half_even, half_away, half_up.",
     ),
     report: bool = typer.Option(
         False,

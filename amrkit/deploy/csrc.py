@@ -76,9 +76,11 @@ KERNELS = r"""
 #if defined(__GNUC__)
 #define AMR_ALIGNED __attribute__((aligned(4)))
 #define AMR_MAYBE_UNUSED __attribute__((unused)) /* kernels this network does not call */
+#define AMR_ALWAYS_INLINE static inline __attribute__((always_inline))
 #else
 #define AMR_ALIGNED
 #define AMR_MAYBE_UNUSED
+#define AMR_ALWAYS_INLINE static inline
 #endif
 
 #ifdef AMR_DEBUG
@@ -90,6 +92,20 @@ static int8_t amr_debug_buf[AMR_DEBUG_BYTES > 0 ? AMR_DEBUG_BYTES : 1];
 
 /* ---- requantization: y = clamp(round(acc * M0 / 2^n) + zp, lo, hi) ------------------- */
 #if AMR_ROUNDING == AMR_ROUND_FLOAT32
+static inline int32_t amr_clz32(uint32_t v) /* v != 0 */
+{
+#if defined(__GNUC__)
+    return __builtin_clz(v);
+#else
+    int32_t n = 0;
+    while (!(v & 0x80000000u)) {
+        v <<= 1;
+        ++n;
+    }
+    return n;
+#endif
+}
+
 /* p rounded to 24 significant bits, ties to even: the float32 product float(acc)*float(M)
  * of ONNX Runtime's requantization, in integers (exact as |acc| < 2^24). */
 static inline int64_t amr_round24(int64_t p)
@@ -115,12 +131,38 @@ static inline int64_t amr_round24(int64_t p)
 
 /* The one requantization of the library (round_shift as the golden model's `rounding`).
  * Right shifts of negative values are arithmetic (GCC, Clang, Arm Compiler). */
-static inline int32_t amr_requant(int32_t acc, int32_t m0, int32_t n, int32_t zp, int32_t lo,
+AMR_ALWAYS_INLINE int32_t amr_requant(int32_t acc, int32_t m0, int32_t n, int32_t zp, int32_t lo,
                                   int32_t hi)
 {
     int64_t p = (int64_t)acc * m0;
     int64_t y;
 #if AMR_ROUNDING == AMR_ROUND_FLOAT32
+    if (n > 32) { /* far from a tie, rounding p to 24 bits first (|change| < 2^31) cannot
+                   * move p across one: round_shift(p, n) is the answer (the usual case) */
+        const int32_t h = (int32_t)(p >> 32), k = n - 32, half = (int32_t)1 << (k - 1);
+        const int32_t hm = h & ((half << 1) - 1); /* ties lie at hm = half, l = 0 */
+        if (hm != half && hm != half - 1) {
+            const int32_t r = ((h + half) >> k) + zp; /* not a tie: nearest */
+            return r < lo ? lo : (r > hi ? hi : r);
+        }
+    }
+    { /* near a tie, in 32-bit arithmetic: |p| = ahi:alo has s + 24 bits, 9 <= s <= 31;
+       * q = |p| rounded to 24 significant bits (q * 2^s), then q / 2^(n - s), ties even */
+        const uint64_t a = p < 0 ? (uint64_t)0 - (uint64_t)p : (uint64_t)p;
+        const uint32_t ahi = (uint32_t)(a >> 32), alo = (uint32_t)a;
+        if (ahi != 0 && ahi < (1u << 23)) {
+            const int32_t s = 40 - amr_clz32(ahi), d = n - s;
+            if (d >= 1 && d <= 30) {
+                const uint32_t r = alo & ((1u << s) - 1u), h = 1u << (s - 1);
+                uint32_t q = (ahi << (32 - s)) | (alo >> s);
+                int32_t v;
+                q += r > h || (r == h && (q & 1u));
+                v = p < 0 ? -(int32_t)q : (int32_t)q;
+                v = ((v + ((1 << (d - 1)) - 1) + ((v >> d) & 1)) >> d) + zp;
+                return v < lo ? lo : (v > hi ? hi : v);
+            }
+        }
+    }
     p = amr_round24(p);
 #endif
     if (n > 32) { /* the usual case: 32-bit arithmetic on the high word h (k = n - 32) */
@@ -228,11 +270,13 @@ static void amr_im2col(const amr_conv_t *p, const int8_t *x, int32_t ta, int32_t
     if (amr_interior(p, ta) && amr_interior(p, tb) && (kc & 3) == 0) {
         const int8_t *a = x + (ta * p->stride - p->pad_l) * p->cin;
         const int8_t *b = x + (tb * p->stride - p->pad_l) * p->cin;
-        for (i = 0; i < kc; i += 4, col += 4) {
-            col[0] = amr_pack(a[i] - zp, a[i + 2] - zp);
-            col[1] = amr_pack(a[i + 1] - zp, a[i + 3] - zp);
-            col[2] = amr_pack(b[i] - zp, b[i + 2] - zp);
-            col[3] = amr_pack(b[i + 1] - zp, b[i + 3] - zp);
+        const uint32_t zz = amr_pack(zp, zp);
+        for (i = 0; i < kc; i += 4, col += 4) { /* SXTB16 gives the pairs, SSUB16 centres */
+            const uint32_t u = amr_read32(a + i), v = amr_read32(b + i);
+            col[0] = __ssub16(__sxtb16(u), zz);
+            col[1] = __ssub16(amr_sxtb16_ror8(u), zz);
+            col[2] = __ssub16(__sxtb16(v), zz);
+            col[3] = __ssub16(amr_sxtb16_ror8(v), zz);
         }
         return;
     }

@@ -281,13 +281,16 @@ def int8_frames_file(xq: np.ndarray, path: str | Path, offset: int = 0) -> Path:
 
 def measure(
     lib_dir: str | Path, work: str | Path, xq: np.ndarray, *, name: str = "amr",
-    cpu: str = "cortex-m4", dsp: bool = True, input_offset: int = 0,
+    cpu: str = "cortex-m4", dsp: bool = True, input_offset: int | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Build and run the library on ``xq`` (golden input integers (n, 2, L)); sizes, stack,
-    instructions per frame and the logits."""
+    instructions per frame and the logits. ``input_offset``: stored int8 = golden integer +
+    offset (default: the library header's)."""
     require_toolchain()
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
+    if input_offset is None:  # uint8 inputs are stored shifted by -128
+        input_offset = header_value(lib_dir, "INPUT_OFFSET", name)
     frames = int8_frames_file(xq, work / "frames.i8", input_offset)
     elf = build_image(lib_dir, work, frames, name=name, cpu=cpu, dsp=dsp)
     stub = build_image(lib_dir, work, frames, name=name, cpu=cpu, dsp=dsp, stub=True)

@@ -62,8 +62,7 @@ def measure_library(
 ) -> dict[str, Any]:  # fmt: skip
     """Run the generated library on the Cortex-M image; sizes, cost, and bit-exactness of the
     final integers against the golden model on the same input integers."""
-    off = mcu.header_value(lib_dir, "INPUT_OFFSET", name)
-    run = mcu.measure(lib_dir, work, xq, name=name, cpu=cpu, dsp=dsp, input_offset=off)
+    run = mcu.measure(lib_dir, work, xq, name=name, cpu=cpu, dsp=dsp)
     golden = model.run_integer(xq).astype(np.int64)
     lib, stack = run["library"], int(run["stack_bytes"].max())
     arena = mcu.header_value(lib_dir, "ARENA_BYTES", name)

@@ -56,12 +56,12 @@ def _run_c(lib: Path, tmp: Path, rows: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("mode", ["half_even", "half_away", "half_up", "float32"])
 def test_c_requant_matches_reference(mode, libraries, tmp_path):
     model, _ = libraries["optimized"]
-    model.rounding = mode  # the generator's mode switch reads IntegerModel.rounding
+    default, model.rounding = model.rounding, mode  # the generator reads IntegerModel.rounding
     try:
         lib = tmp_path / "lib"
         write_library(model, lib)
     finally:
-        model.rounding = "half_even"
+        model.rounding = default
     acc, m = _cases(np.random.default_rng(7))
     pairs = [decompose_multiplier(float(v)) for v in m]
     m0 = np.array([p[0] for p in pairs], np.int64)
