@@ -84,15 +84,8 @@ def _struct(layer: Layer) -> str:
     return ""
 
 
-def _ptr(plan: Plan, name: str, const: bool = False) -> str:
-    if name == "input":
-        return "iq"
-    t = plan.tensors[name]
-    return f"(A + {t.offset})" if const else f"(int8_t *)(void *)(A + {t.offset})"
-
-
 def _call(plan: Plan, layer: Layer) -> list[str]:
-    src = _ptr(plan, layer.src)
+    src = "iq"
     if layer.src != "input":
         src = f"(const int8_t *)(const void *)(A + {plan.tensors[layer.src].offset})"
     dst_t = plan.tensors[layer.dst]
