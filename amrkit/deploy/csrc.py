@@ -640,7 +640,8 @@ EXAMPLE_MAIN = r"""/* Example: classify the frames of a file with the generated 
  *
  * FRAMES: consecutive frames of AMR_FRAME_LENGTH complex samples, interleaved I/Q:
  *   float32 little-endian (an SDR .cf32 / NumPy complex64 recording; each frame is scaled
- *   to unit average power unless --no-normalize), or int8 already quantized (--int8).
+ *   to unit average power unless --no-normalize), or int8 already quantized, exactly as
+ *   amr_classify takes them (--int8).
  * Prints one line per frame: index, class index, class name, the integer logits.
  * Built with -DAMR_DEBUG it also writes every layer's output tensor to FRAMES.dump:
  *   per tensor: name (NUL-terminated), int32 bytes per value, int32 count, the values. */
