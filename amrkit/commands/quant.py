@@ -30,10 +30,10 @@ def export(
     as_json: options.JsonOpt = False,
 ) -> None:
     """Export a run to FP32 ONNX: BN folded, dynamic batch, fixed frame length, metadata."""
+    from amrkit.artifacts import load_run
     from amrkit.errors import AmrkitError
     from amrkit.export.onnx_export import export_run
     from amrkit.fileio import dumps_json
-    from amrkit.train.run import load_run
 
     if out.suffix.lower() != ".onnx":
         raise AmrkitError(f"--out {str(out)!r} must end in .onnx, e.g. model.onnx")
@@ -128,11 +128,11 @@ def quantize(
     as_json: bool = typer.Option(False, "--json", help="Print quantization.json to stdout."),
 ) -> None:
     """Quantize a run to INT8 (QDQ ONNX): post-training with calibration, or --qat."""
+    from amrkit.artifacts import load_run
     from amrkit.config import from_file, replace
     from amrkit.errors import AmrkitError
     from amrkit.fileio import dumps_json
     from amrkit.quant.config import PTQConfig, QATConfig
-    from amrkit.train.run import load_run
 
     if not qat:
         given = [

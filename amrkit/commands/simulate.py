@@ -55,8 +55,8 @@ def simulate(
     if threads is not None and threads < 1:
         raise AmrkitError(f"--threads {threads} must be >= 1")
     integer_model = load_integer_model(model, rounding=rounding)
+    from amrkit.artifacts import onnx_metadata
     from amrkit.data.split import resolve_split_seed
-    from amrkit.infer import onnx_metadata
 
     seed = resolve_split_seed(split_seed, onnx_metadata(model), repr(str(model)))
     open_kw = options.open_options(format, classes, classes_file, snr_min, snr_max)
@@ -106,7 +106,8 @@ def _print(result: dict) -> None:
         verdict = (
             "ONNX Runtime matched the golden model bit for bit"
             if result["bit_exact"]
-            else f"ONNX Runtime did NOT match the golden model (up to {result['output_max_lsb']} LSB)"
+            else "ONNX Runtime did NOT match the golden model "
+            f"(up to {result['output_max_lsb']} LSB)"
         )
         console.print(
             f"{verdict} on this CPU: {rt['cpu']} [{', '.join(rt['isa']) or 'no SIMD flags'}]; "

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from amrkit.artifacts import check_compatible
 from amrkit.errors import AmrkitError
 from amrkit.fileio import dumps_json
 from amrkit.golden.ops import (
@@ -323,22 +324,17 @@ def compare_activations(
 
 # ---- simulate ----------------------------------------------------------------------------
 def check_data(model: IntegerModel, classes: tuple[str, ...], frame_length: int) -> None:
-    if model.frame_length != frame_length:
-        raise AmrkitError(
-            f"model frame length {model.frame_length} differs from the data's {frame_length}; "
-            "use data with the model's frame length"
-        )
+    """The data must fit the model (:func:`amrkit.artifacts.check_compatible`); a file without
+    amrkit metadata names no classes, so only their number is checked."""
     mine = model.classes
-    if mine is not None and tuple(mine) != tuple(classes):
-        raise AmrkitError(
-            f"model classes {list(mine)} differ from the data's {list(classes)}; use data with "
-            "the model's classes (--classes)"
-        )
-    if model.num_classes != len(classes):
-        raise AmrkitError(
-            f"model has {model.num_classes} outputs but the data has {len(classes)} classes; "
-            "use data with the model's classes (--classes)"
-        )
+    if mine is None:
+        if model.num_classes != len(classes):
+            raise AmrkitError(
+                f"model has {model.num_classes} outputs but the data has {len(classes)} "
+                "classes; use data with the model's classes (--classes)"
+            )
+        mine = tuple(classes)
+    check_compatible(mine, model.frame_length, classes, frame_length)
 
 
 def select_frames(frames: Any, split: str = "test", max_frames: int | None = None) -> np.ndarray:

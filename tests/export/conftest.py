@@ -10,7 +10,7 @@ import torch
 
 from amrkit.data.native import FrameWriter
 from amrkit.models import build, get_spec
-from amrkit.train.run import save_run_info, save_weights
+from amrkit.artifacts import save_run_info, save_weights
 
 CLASSES = ("A", "B", "C")
 L = 128

@@ -23,7 +23,7 @@ from amrkit.export.onnx_export import export_run, ort_logits, trace_to_onnx
 from amrkit.infer import load_predictor
 from amrkit.models import build, get_spec
 from amrkit.models.cnn import same_padding
-from amrkit.train.run import load_run
+from amrkit.artifacts import load_run
 
 CLASSES = ("A", "B", "C")  # as in conftest.py
 L = 128

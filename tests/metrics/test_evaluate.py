@@ -14,7 +14,7 @@ from amrkit.data.open import open_frames
 from amrkit.errors import AmrkitError
 from amrkit.infer import load_predictor
 from amrkit.metrics.evaluate import evaluate_path, evaluate_predictor
-from amrkit.train.run import load_run
+from amrkit.artifacts import load_run
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*LeafSpec.*:FutureWarning")
 

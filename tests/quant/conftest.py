@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from amrkit.data.native import FrameWriter
 from amrkit.models import build, get_spec
-from amrkit.train.run import save_run_info, save_weights
+from amrkit.artifacts import save_run_info, save_weights
 
 CLASSES = ("TONE_A", "TONE_B", "BPSK", "QPSK")
 L = 128

@@ -23,7 +23,7 @@ from amrkit.infer import load_predictor
 from amrkit.quant import PTQConfig, QATConfig, quantize
 from amrkit.quant.calibrate import select_calibration
 from amrkit.quant.qdq import quantize_array
-from amrkit.train.run import load_run
+from amrkit.artifacts import load_run
 
 LAYERS = ["conv1", "conv2", "conv3", "fc"]
 CLASSES = ("TONE_A", "TONE_B", "BPSK", "QPSK")  # as in conftest.py
@@ -291,7 +291,7 @@ def test_unknown_exclude_layer_lists_valid_ones(quant_run, quant_data, tmp_path)
 
 
 def test_wrong_frame_length_and_non_run(quant_run, short_data, quant_data, tmp_path):
-    with open_frames(short_data) as frames, pytest.raises(AmrkitError, match="length 64"):
+    with open_frames(short_data) as frames, pytest.raises(AmrkitError, match="differs from the data's 64"):
         quantize(quant_run, PTQConfig(), frames, tmp_path / "o")
     with open_frames(quant_data) as frames, pytest.raises(AmrkitError, match="not a run"):
         quantize(tmp_path, PTQConfig(), frames, tmp_path / "o")

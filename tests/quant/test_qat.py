@@ -28,7 +28,7 @@ from amrkit.quant.qat import (
     quant_points,
 )
 from amrkit.quant.qdq import describe_layers
-from amrkit.train.run import load_run
+from amrkit.artifacts import load_run
 
 LAYERS = ["conv1", "conv2", "conv3", "fc"]
 
