@@ -350,6 +350,80 @@ def select_frames(frames: Any, split: str = "test", max_frames: int | None = Non
     return idx
 
 
+@dataclass
+class _Runs:
+    """What one pass over the frames collected: golden and (optionally) ORT outputs."""
+
+    pred: list[np.ndarray] = field(default_factory=list)
+    out_int: list[np.ndarray] = field(default_factory=list)
+    pred_ort: list[np.ndarray] = field(default_factory=list)
+    out_ort: list[np.ndarray] = field(default_factory=list)
+    logits_equal: bool = True
+    t_golden: float = 0.0
+    t_ort: float = 0.0
+    acts: dict[str, dict[str, Any]] | None = None
+
+
+def _run_batches(model: IntegerModel, frames: Any, idx: np.ndarray, sess: Any, opts: dict) -> _Runs:
+    from rich.console import Console
+    from rich.progress import Progress
+
+    runs, stats = _Runs(), opts["stats"]
+    disable = not opts["progress"]
+    with Progress(console=Console(stderr=True), disable=disable, transient=True) as bar:
+        task = bar.add_task("simulate", total=len(idx))
+        for _, iq in frames.iter_batches(idx, opts["batch_size"]):
+            t0 = time.perf_counter()
+            logits, y = model.run(iq, stats)
+            runs.t_golden += time.perf_counter() - t0
+            runs.pred.append(np.argmax(logits, axis=1))
+            runs.out_int.append(y.astype(np.int64))
+            if sess is not None:
+                t0 = time.perf_counter()
+                ref = sess.run(None, {model.input_name: iq})[0]
+                runs.t_ort += time.perf_counter() - t0
+                runs.logits_equal = runs.logits_equal and np.array_equal(logits, ref)
+                runs.pred_ort.append(np.argmax(ref, axis=1))
+                runs.out_ort.append(np.asarray(ref, np.float64))
+                if runs.acts is None and opts["activation_frames"] > 0:
+                    head = iq[: opts["activation_frames"]]
+                    runs.acts = compare_activations(model, model.source, head, opts["threads"])
+            bar.advance(task, len(iq))
+    return runs
+
+
+def _ort_fields(model: IntegerModel, runs: _Runs, labels: np.ndarray, sess: Any) -> dict:
+    """Golden vs the unmodified ORT session: decisions, output integers, the kernel."""
+    pred_a, ort_a = np.concatenate(runs.pred), np.concatenate(runs.pred_ort)
+    ref = np.concatenate(runs.out_ort)
+    scale = np.asarray(model.output_scale, np.float64).reshape(1, -1)
+    lsb = np.abs(np.concatenate(runs.out_int) - (np.rint(ref / scale) + model.output_zero_point))
+    return {
+        "ort_accuracy": float(np.mean(ort_a == labels)),
+        "top1_agreement": float(np.mean(ort_a == pred_a)),
+        "disagreements": int(np.sum(ort_a != pred_a)),
+        "output_max_lsb": int(lsb.max()),
+        "output_frac_differ": float(np.mean(lsb > 0)),
+        "logits_identical": bool(runs.logits_equal),
+        "bit_exact": bool(lsb.max() == 0),
+        "seconds_ort": round(runs.t_ort, 3),
+        "runtime": kernel_info(bool(sess.amrkit_exact_pairs), cpu_info()),
+    }
+
+
+def _attach_activations(result: dict[str, Any], acts: dict[str, dict[str, Any]]) -> None:
+    """Diagnostic: ORT ran a copy with these tensors as extra outputs, which can change how it
+    runs the graph; ``bit_exact`` compares the unmodified session."""
+    by_tensor = {v["tensor"]: v for v in acts.values()}
+    for row in result["layers"]:
+        if row["layer"] in by_tensor:
+            row["ort_max_lsb"] = by_tensor[row["layer"]]["max_lsb"]
+            row["ort_layer_max_lsb"] = by_tensor[row["layer"]]["layer_max_lsb"]
+    result["activations_vs_ort"] = acts
+    result["activation_max_lsb"] = max(v["max_lsb"] for v in acts.values())
+    result["activation_layer_max_lsb"] = max(v["layer_max_lsb"] for v in acts.values())
+
+
 def simulate(
     model: IntegerModel | str | Path,
     frames: Any,
@@ -374,45 +448,21 @@ def simulate(
     if batch_size < 1:
         raise AmrkitError(f"--batch-size {batch_size} must be >= 1")
     idx = select_frames(frames, split, max_frames)
-    labels = frames.label[idx]
     compare_ort = compare_ort and Path(model.source).is_file()  # not for a load_dump model
     sess = _ort_session(str(model.source), threads) if compare_ort else None
     stats = Stats()
-    pred, pred_ort, out_int, out_ort = [], [], [], []
-    logits_equal = True
-    t_golden = t_ort = 0.0
-    acts: dict[str, dict[str, Any]] | None = None
-    from rich.console import Console
-    from rich.progress import Progress
-
-    with Progress(console=Console(stderr=True), disable=not progress, transient=True) as bar:
-        task = bar.add_task("simulate", total=len(idx))
-        for _, iq in frames.iter_batches(idx, batch_size):
-            t0 = time.perf_counter()
-            logits, y = model.run(iq, stats)
-            t_golden += time.perf_counter() - t0
-            pred.append(np.argmax(logits, axis=1))
-            out_int.append(y.astype(np.int64))
-            if sess is not None:
-                t0 = time.perf_counter()
-                ref = sess.run(None, {model.input_name: iq})[0]
-                t_ort += time.perf_counter() - t0
-                logits_equal = logits_equal and np.array_equal(logits, ref)
-                pred_ort.append(np.argmax(ref, axis=1))
-                out_ort.append(np.asarray(ref, np.float64))
-                if acts is None and activation_frames > 0:
-                    acts = compare_activations(model, model.source, iq[:activation_frames], threads)
-            bar.advance(task, len(iq))
-    pred_a = np.concatenate(pred)
+    opts = dict(stats=stats, progress=progress, batch_size=batch_size, threads=threads)
+    runs = _run_batches(model, frames, idx, sess, {**opts, "activation_frames": activation_frames})
+    labels = frames.label[idx]
     result: dict[str, Any] = {
         "model": str(model.source),
         "split": split,
         "frames": int(len(idx)),
         "classes": list(frames.classes),
         "rounding": model.rounding,
-        "accuracy": float(np.mean(pred_a == labels)),
-        "seconds_golden": round(t_golden, 3),
-        "frames_per_second_golden": round(len(idx) / max(t_golden, 1e-9), 1),
+        "accuracy": float(np.mean(np.concatenate(runs.pred) == labels)),
+        "seconds_golden": round(runs.t_golden, 3),
+        "frames_per_second_golden": round(len(idx) / max(runs.t_golden, 1e-9), 1),
         "input": {
             "scale": model.input_scale,
             "zero_point": model.input_zero_point,
@@ -421,34 +471,9 @@ def simulate(
         "layers": model.layer_table(stats),
     }
     if sess is not None:
-        ort_a = np.concatenate(pred_ort)
-        y_int = np.concatenate(out_int)
-        ref = np.concatenate(out_ort)
-        scale = np.asarray(model.output_scale, np.float64).reshape(1, -1)
-        ref_int = np.rint(ref / scale) + model.output_zero_point
-        lsb = np.abs(y_int - ref_int)
-        result.update(
-            ort_accuracy=float(np.mean(ort_a == labels)),
-            top1_agreement=float(np.mean(ort_a == pred_a)),
-            disagreements=int(np.sum(ort_a != pred_a)),
-            output_max_lsb=int(lsb.max()),
-            output_frac_differ=float(np.mean(lsb > 0)),
-            logits_identical=bool(logits_equal),
-            bit_exact=bool(lsb.max() == 0),
-            seconds_ort=round(t_ort, 3),
-            runtime=kernel_info(bool(sess.amrkit_exact_pairs), cpu_info()),
-        )
-        if acts:
-            by_tensor = {v["tensor"]: v for v in acts.values()}
-            for row in result["layers"]:
-                if row["layer"] in by_tensor:
-                    row["ort_max_lsb"] = by_tensor[row["layer"]]["max_lsb"]
-                    row["ort_layer_max_lsb"] = by_tensor[row["layer"]]["layer_max_lsb"]
-            # diagnostic: ORT ran a copy with these tensors as extra outputs, which can change
-            # how it runs the graph; bit_exact above compares the unmodified session
-            result["activations_vs_ort"] = acts
-            result["activation_max_lsb"] = max(v["max_lsb"] for v in acts.values())
-            result["activation_layer_max_lsb"] = max(v["layer_max_lsb"] for v in acts.values())
+        result.update(_ort_fields(model, runs, labels, sess))
+        if runs.acts:
+            _attach_activations(result, runs.acts)
     return result
 
 
