@@ -17,7 +17,7 @@ from amrkit.channel.multipath import (
     rician_knots,
     sos_fading,
 )
-from amrkit.channel.noise import CONVENTIONS, add_awgn, noise_power
+from amrkit.channel.noise import CONVENTIONS, add_awgn, frame_power, noise_power
 from amrkit.channel.params import ChannelModel
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "draw_ppm",
     "fractional_delay_taps",
     "frequency_offset_hz",
+    "frame_power",
     "frequency_shift",
     "interpolate_gains",
     "rician_knots",

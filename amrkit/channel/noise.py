@@ -11,14 +11,23 @@ import numpy as np
 
 from amrkit.signals.fastmath import complex_normal
 
-CONVENTIONS = ("measured", "matlab")
+CONVENTIONS = ("measured", "matlab")  # the SNR conventions (``--snr-convention``)
+
+
+def frame_power(x: np.ndarray, keepdims: bool = False) -> np.ndarray:
+    """Mean power ``mean|x|²`` of each frame of ``x`` (n, L) complex64: (n,) float32.
+
+    Summed over the interleaved float32 I/Q (NumPy's pairwise sum), the one definition used
+    for the ``measured`` SNR and for the final normalization.
+    """
+    return np.square(x.view(np.float32)).mean(axis=1, keepdims=keepdims) * 2
 
 
 def noise_power(x: np.ndarray, snr_db: np.ndarray, convention: str = "measured") -> np.ndarray:
     """Per-frame complex noise power: (n,) float64 (0 where the SNR is inf)."""
     snr = np.asarray(snr_db, dtype=np.float64)
     if convention == "measured":
-        ref = np.square(x.view(np.float32)).mean(axis=1).astype(np.float64) * 2
+        ref = frame_power(x).astype(np.float64)
     elif convention == "matlab":
         ref = np.ones(x.shape[0])
     else:

@@ -97,6 +97,23 @@ def test_parse_snrs_errors(text, match):
     assert "\n" not in str(exc.value)
 
 
+@pytest.mark.parametrize(
+    "snrs, match",
+    [((10.0, 10.0), "listed twice"), ((math.nan,), "not allowed"), ((-INF,), "not allowed")],
+)
+def test_config_checks_numeric_snrs(snrs, match):
+    with pytest.raises(AmrkitError, match=match) as exc:
+        SynthConfig(snrs=snrs)
+    assert "\n" not in str(exc.value)
+
+
+def test_config_takes_snr_text_or_numbers_alike():
+    """A config's SNRs may be --snr text or numbers; both give the same floats (−0 → 0)."""
+    assert SynthConfig(snrs="-10:10:10").snrs == SynthConfig(snrs=(-10, 0, 10)).snrs
+    assert math.copysign(1.0, SynthConfig(snrs=(-0.0,)).snrs[0]) == 1.0
+    assert parse_snrs(30) == parse_snrs("30") == (30.0,)
+
+
 @given(
     st.integers(-40, 40),
     st.integers(1, 10),
