@@ -17,13 +17,14 @@ from amrkit.channel.multipath import (
     rician_knots,
     sos_fading,
 )
-from amrkit.channel.noise import CONVENTIONS, add_awgn, frame_power, noise_power
+from amrkit.channel.noise import CONVENTIONS, add_awgn, add_awgn_uniforms, frame_power, noise_power
 from amrkit.channel.params import ChannelModel
 
 __all__ = [
     "CONVENTIONS",
     "ChannelModel",
     "add_awgn",
+    "add_awgn_uniforms",
     "apply_clock_offset",
     "apply_multipath",
     "average_path_powers",
