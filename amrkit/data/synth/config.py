@@ -71,6 +71,13 @@ class SynthConfig:
         _check_int("seed", self.seed, 0, 2**63 - 1, "--seed")
         _check_int("block_size", self.block_size, 1, 65_536, "block_size")
         object.__setattr__(self, "sample_rate_hz", _check_sample_rate(self))
+        drift = self.channel_model.max_ppm * 1e-6 * self.source_length  # samples
+        if self.channel == "full" and drift >= 1:
+            raise AmrkitError(
+                f"channel max_ppm {self.channel_model.max_ppm:g} drifts the clock by "
+                f"{drift:.2f} samples over a {self.frame_length}-sample frame; at most 1 "
+                "sample is supported: lower max_ppm or --frame-length"
+            )
         try:
             split = parse_fractions(tuple(self.split))
         except AmrkitError:

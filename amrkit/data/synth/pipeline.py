@@ -9,8 +9,6 @@ import numpy as np
 
 from amrkit.channel import (
     add_awgn_uniforms,
-    apply_clock_offset,
-    apply_multipath,
     draw_ppm,
     frame_power,
     frequency_offset_hz,
@@ -18,6 +16,7 @@ from amrkit.channel import (
     rician_knots,
 )
 from amrkit.channel.clock import window_rows
+from amrkit.channel.fused import full_channel_frames
 from amrkit.data.synth.config import SynthConfig
 from amrkit.data.synth.plan import block_rng
 from amrkit.signals import ANALOG, modulate
@@ -67,9 +66,6 @@ class _ChannelDraws:
     ppm: np.ndarray  # (n,) float64
     carrier_hz: np.ndarray  # (n,) float64
 
-    def rows(self, rows: slice) -> _ChannelDraws:
-        return _ChannelDraws(self.knots[rows], self.ppm[rows], self.carrier_hz[rows])
-
     def columns(self, t_len: int, start: np.ndarray) -> dict[str, np.ndarray]:
         """The stored ``channel/*`` columns: ppm, frequency offset, path gains at the start."""
         g0 = interpolate_gains(self.knots, t_len, start[:, None])[:, :, 0]  # (n, P)
@@ -90,31 +86,6 @@ def _draw_channel(cfg: SynthConfig, label: np.ndarray, rng: np.random.Generator)
     return _ChannelDraws(knots, ppm, fc)
 
 
-def _finish_rows(
-    cfg: SynthConfig,
-    x: np.ndarray,
-    start: np.ndarray,
-    snr_db: np.ndarray,
-    draws: _ChannelDraws | None,
-    noise: np.ndarray | None,
-) -> np.ndarray:
-    """Channel, frame cut, noise and normalization of some frames: (m, L) complex64.
-
-    ``x`` (m, T) before the channel; ``noise`` (2, m, L) the noise's uniform draws.
-    """
-    length = cfg.frame_length
-    if draws is not None:
-        y = apply_multipath(x, draws.knots, cfg.channel_model.path_delays)
-        frame = apply_clock_offset(
-            y, draws.ppm, draws.carrier_hz, cfg.sample_rate_hz, start, length
-        )  # (m, L)
-    else:
-        frame = window_rows(x, start, length)
-    if noise is not None:
-        frame = add_awgn_uniforms(frame, snr_db, noise, cfg.snr_convention)
-    return normalize_power(frame)
-
-
 def synthesize_block(
     cfg: SynthConfig,
     block: int,
@@ -129,12 +100,20 @@ def synthesize_block(
 
     Draw order (fixed): each class's modulator in class order, frame offsets, fading,
     clock offsets, noise. Noise comes last, so a dataset at SNR ``inf`` holds exactly the
-    clean signals of the same config at a finite SNR. Everything after the draws is row
-    by row, so it runs in chunks of :data:`CHUNK` frames (cache-sized; the bytes do not
-    depend on it).
+    clean signals of the same config at a finite SNR.
     """
+    return _frames(cfg, block_rng(cfg.seed, block), label, snr_db, audio, out)
+
+
+def _frames(
+    cfg: SynthConfig,
+    rng: np.random.Generator,
+    label: np.ndarray,
+    snr_db: np.ndarray,
+    audio: AudioClip | None,
+    out: np.ndarray | None,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     n, length = len(label), cfg.frame_length
-    rng = block_rng(cfg.seed, block)
     x = _modulate_classes(cfg, label, rng, audio)  # (n, T) before the channel
     offset = rng.integers(0, cfg.samples_per_symbol + 1, size=n)
     start = cfg.skip + offset
@@ -148,14 +127,56 @@ def synthesize_block(
     iq = np.empty((n, 2, length), dtype=np.float32) if out is None else out  # (n, 2, L)
     for lo in range(0, n, CHUNK):
         rows = slice(lo, min(lo + CHUNK, n))
-        frame = _finish_rows(
-            cfg,
-            x[rows],
-            start[rows],
-            snr_db[rows],
-            None if draws is None else draws.rows(rows),
-            None if noise is None else noise[:, rows],
-        )
-        iq[rows, 0] = frame.real
-        iq[rows, 1] = frame.imag
+        _finish(cfg, x[rows], start[rows], snr_db[rows], draws, rows, noise, iq[rows])
     return iq, extras
+
+
+def _finish(
+    cfg: SynthConfig,
+    x: np.ndarray,
+    start: np.ndarray,
+    snr_db: np.ndarray,
+    draws: _ChannelDraws | None,
+    rows: slice,
+    noise: np.ndarray | None,
+    iq: np.ndarray,
+) -> None:
+    """Channel, frame cut, noise and normalization of the frames ``rows`` into ``iq``.
+
+    Row by row, so a block runs in chunks of :data:`CHUNK` frames (cache-sized; the bytes
+    do not depend on it). ``--channel full`` is one compiled pass per frame
+    (:mod:`amrkit.channel.fused`); ``awgn`` and ``none`` are NumPy.
+    """
+    part_noise = None if noise is None else noise[:, rows]  # (2, m, L) uniforms
+    if draws is not None:
+        full_channel_frames(
+            x,
+            draws.knots[rows],
+            cfg.channel_model.path_delays,
+            draws.ppm[rows],
+            draws.carrier_hz[rows],
+            cfg.sample_rate_hz,
+            start,
+            snr_db,
+            part_noise,
+            cfg.snr_convention,
+            iq,
+        )
+        return
+    frame = window_rows(x, start, cfg.frame_length)
+    if part_noise is not None:
+        frame = add_awgn_uniforms(frame, snr_db, part_noise, cfg.snr_convention)
+    frame = normalize_power(frame)
+    iq[:, 0] = frame.real
+    iq[:, 1] = frame.imag
+
+
+def warm_up(cfg: SynthConfig, audio: AudioClip | None = None) -> None:
+    """Compile (or load from numba's cache) every kernel ``cfg`` uses, in this process.
+
+    Called before forking workers, so that they inherit compiled code instead of each
+    compiling it again. One frame per class, from a throwaway generator.
+    """
+    label = np.arange(len(cfg.classes), dtype=np.int16)
+    snr = np.full(len(label), cfg.snrs[0], dtype=np.float32)
+    _frames(cfg, np.random.default_rng(0), label, snr, audio, None)

@@ -121,6 +121,7 @@ def run_blocks(job: Job, workers: int, stop: threading.Event | None = None) -> I
 
 def _run_pool(job: Job, workers: int, stop: threading.Event | None) -> Iterator[Block]:
     n_blocks = job.cfg.num_blocks
+    pipeline.warm_up(job.cfg, job.audio)  # compiled kernels, inherited by the workers
     n_slots = min(n_blocks, 2 * workers + 1)
     shape = (n_slots, job.cfg.block_size, 2, job.cfg.frame_length)
     mapping = mmap.mmap(-1, int(np.prod(shape)) * 4)  # MAP_SHARED | MAP_ANONYMOUS
