@@ -22,7 +22,14 @@ import numpy as np
 from numba import njit
 
 from amrkit.channel.multipath import FD_LEAD, fractional_delay_taps
-from amrkit.signals.fastmath import normal_polar
+
+_TURN_BITS = 8  # cis(2π·k/2²⁴) as a product of three tables of 2⁸ entries (L1-resident)
+_TURN_TABLES = np.exp(
+    2j
+    * np.pi
+    * np.arange(1 << _TURN_BITS)[None, :]
+    / 2.0 ** (_TURN_BITS * np.arange(1, 4))[:, None]
+)  # (3, 256) complex128
 
 
 @lru_cache(maxsize=32)
@@ -106,9 +113,21 @@ def _clock(yr, yi, start, inv_c, f_cyc, fr, fi):
 
 
 @njit(cache=True, nogil=True)
-def _noise_and_normalize(fr, fi, r2, cos, sin, noise_scale, measured, out):
-    """Add ``σ·w`` (σ² = ref·noise_scale/2, ``w = √r2·(cos + j sin)`` unit variance per
-    component), then write I and Q at unit average power into ``out`` (2, L)."""
+def _cis_turn(turn, tables):
+    """``exp(j 2π·turn)`` for a 24-bit uniform ``turn`` = k/2²⁴: three table look-ups."""
+    k = int(turn * 16777216.0)
+    a = tables[0, k >> 16] * tables[1, (k >> 8) & 255]
+    return a * tables[2, k & 255]
+
+
+@njit(cache=True, nogil=True)
+def _noise_and_normalize(fr, fi, log_u, turn, tables, noise_scale, measured, out):
+    """Add ``σ·w``, then write I and Q at unit average power into ``out`` (2, L).
+
+    ``w = √(−2·log_u)·exp(j 2π·turn)`` is the Box–Muller normal of the noise's uniforms
+    (unit variance per component); ``σ² = ref·noise_scale/2`` with ``ref`` the frame's
+    mean power (``measured``) or 1 (``matlab``).
+    """
     length = fr.shape[0]
     if noise_scale > 0:
         ref = 1.0
@@ -119,9 +138,9 @@ def _noise_and_normalize(fr, fi, r2, cos, sin, noise_scale, measured, out):
             ref = acc / length
         sigma = math.sqrt(ref * noise_scale / 2)
         for j in range(length):
-            r = sigma * math.sqrt(r2[j])
-            fr[j] += r * cos[j]
-            fi[j] += r * sin[j]
+            w = _cis_turn(turn[j], tables) * (sigma * math.sqrt(-2.0 * log_u[j]))
+            fr[j] += w.real
+            fi[j] += w.imag
     acc = 0.0
     for j in range(length):
         acc += fr[j] * fr[j] + fi[j] * fi[j]
@@ -133,7 +152,7 @@ def _noise_and_normalize(fr, fi, r2, cos, sin, noise_scale, measured, out):
 
 @njit(cache=True, nogil=True)
 def _frames(x, taps, row, shift, ga, gb, start, inv_c, f_cyc, noise, noise_scale, measured, out):
-    """Every frame of the batch; ``noise`` (3, n | 1, L): the polar parts of the noise."""
+    """Every frame of the batch; ``noise`` (2, n | 1, L): ``log(1 − u0)`` and ``u1``."""
     n, t_len = x.shape
     length = out.shape[2]
     xr = np.empty(t_len, np.float32)
@@ -157,7 +176,7 @@ def _frames(x, taps, row, shift, ga, gb, start, inv_c, f_cyc, noise, noise_scale
         _clock(yr, yi, start[i], inv_c[i], f_cyc[i], fr, fi)
         k = min(i, noise.shape[1] - 1)  # one row of zeros when there is no noise
         _noise_and_normalize(
-            fr, fi, noise[0, k], noise[1, k], noise[2, k], noise_scale[i], measured, out[i]
+            fr, fi, noise[0, k], noise[1, k], _TURN_TABLES, noise_scale[i], measured, out[i]
         )
 
 
@@ -179,7 +198,7 @@ def full_channel_frames(
     ``x`` (n, T) complex64 before the channel; ``knots`` (n, P, 2) path gains at the first
     and last sample; ``ppm``, ``carrier_hz``, ``start``, ``snr_db`` (n,); ``noise`` (2, n,
     L) float32 the uniform draws of the noise (Box–Muller, as
-    :func:`~amrkit.signals.fastmath.normal_polar`), or None: no noise;
+    :func:`~amrkit.signals.fastmath.normal_from_uniforms`), or None: no noise;
     ``convention`` ``measured`` or ``matlab`` (see :mod:`amrkit.channel.noise`).
     """
     taps, row, shift = path_filters(tuple(float(d) for d in delays))
@@ -196,7 +215,11 @@ def full_channel_frames(
     snr = np.asarray(snr_db, dtype=np.float64)
     scale = np.zeros(len(snr)) if noise is None else 10.0 ** (-np.where(np.isinf(snr), 0, snr) / 10)
     scale[np.isinf(snr)] = 0.0
-    w = np.zeros((3, 1, length), np.float32) if noise is None else np.stack(normal_polar(noise))
+    w = np.zeros((2, 1, length), np.float32)
+    if noise is not None:  # log(1 − u0): exact 1 − u0, NumPy's SIMD log (its log1p is scalar)
+        w = np.empty((2, *noise.shape[1:]), np.float32)
+        np.log(np.subtract(np.float32(1), noise[0], out=w[0]), out=w[0])
+        w[1] = noise[1]
     _frames(
         np.ascontiguousarray(x, dtype=np.complex64),
         taps,

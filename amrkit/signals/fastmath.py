@@ -50,18 +50,3 @@ def normal_from_uniforms(u: np.ndarray) -> np.ndarray:
     w.real *= r
     w.imag *= r
     return w
-
-
-def normal_polar(u: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Box–Muller of ``u`` (2, ...) in polar parts: ``(−2 ln(1 − u0), cos 2πu1, sin 2πu1)``.
-
-    The complex normal sample is ``√(first)·(cos + j sin)``, left for the caller to combine
-    (the fused channel does it per sample). ``1 − u0`` is exact for 24-bit uniforms, so
-    ``log(1 − u0)`` equals ``log1p(−u0)`` up to rounding; NumPy's SIMD ``log`` is several
-    times faster than its scalar ``log1p``. float32 arrays of ``u.shape[1:]``.
-    """
-    radius2 = np.subtract(np.float32(1), u[0])
-    np.log(radius2, out=radius2)
-    radius2 *= np.float32(-2)
-    angle = (2 * np.pi) * u[1]
-    return radius2, np.cos(angle), np.sin(angle)

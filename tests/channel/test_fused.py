@@ -18,7 +18,7 @@ from amrkit.channel import (
     rician_knots,
 )
 from amrkit.channel.fused import full_channel_frames
-from amrkit.signals.fastmath import normal_from_uniforms, normal_polar, normal_uniforms
+from amrkit.signals.fastmath import normal_uniforms
 
 FS = 200e3
 
@@ -112,10 +112,3 @@ def test_rows_are_independent_and_no_noise_equals_infinite_snr(rng):
     assert inf.any() and (~inf).any()
     assert clean[inf].tobytes() == whole[inf].tobytes()
     assert not np.allclose(clean[~inf], whole[~inf], atol=1e-3)
-
-
-def test_normal_polar_is_box_muller(rng):
-    u = normal_uniforms(rng, (8, 500))
-    r2, cos, sin = normal_polar(u)
-    w = np.sqrt(r2) * (cos + 1j * sin)
-    np.testing.assert_allclose(w, normal_from_uniforms(u), rtol=2e-6, atol=2e-6)
