@@ -8,6 +8,7 @@ from amrkit.channel.clock import (
     frequency_shift,
     resample_window,
 )
+from amrkit.channel.impairments import Impairments
 from amrkit.channel.multipath import (
     apply_multipath,
     average_path_powers,
@@ -23,6 +24,7 @@ from amrkit.channel.params import ChannelModel
 __all__ = [
     "CONVENTIONS",
     "ChannelModel",
+    "Impairments",
     "add_awgn",
     "add_awgn_uniforms",
     "apply_clock_offset",

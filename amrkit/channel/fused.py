@@ -121,7 +121,7 @@ def _cis_turn(turn, tables):
 
 
 @njit(cache=True, nogil=True)
-def _noise_and_normalize(fr, fi, log_u, turn, tables, noise_scale, measured, out):
+def _noise_and_normalize(fr, fi, log_u, turn, tables, noise_scale, measured, normalize, out):
     """Add ``σ·w``, then write I and Q at unit average power into ``out`` (2, L).
 
     ``w = √(−2·log_u)·exp(j 2π·turn)`` is the Box–Muller normal of the noise's uniforms
@@ -145,13 +145,17 @@ def _noise_and_normalize(fr, fi, log_u, turn, tables, noise_scale, measured, out
     for j in range(length):
         acc += fr[j] * fr[j] + fi[j] * fi[j]
     scale = 1.0 / math.sqrt(acc / length) if acc > 0 else 0.0
+    if not normalize:
+        scale = 1.0
     for j in range(length):
         out[0, j] = fr[j] * scale
         out[1, j] = fi[j] * scale
 
 
 @njit(cache=True, nogil=True)
-def _frames(x, taps, row, shift, ga, gb, start, inv_c, f_cyc, noise, noise_scale, measured, out):
+def _frames(
+    x, taps, row, shift, ga, gb, start, inv_c, f_cyc, noise, noise_scale, measured, normalize, out
+):
     """Every frame of the batch; ``noise`` (2, n | 1, L): ``log(1 − u0)`` and ``u1``."""
     n, t_len = x.shape
     length = out.shape[2]
@@ -176,7 +180,15 @@ def _frames(x, taps, row, shift, ga, gb, start, inv_c, f_cyc, noise, noise_scale
         _clock(yr, yi, start[i], inv_c[i], f_cyc[i], fr, fi)
         k = min(i, noise.shape[1] - 1)  # one row of zeros when there is no noise
         _noise_and_normalize(
-            fr, fi, noise[0, k], noise[1, k], _TURN_TABLES, noise_scale[i], measured, out[i]
+            fr,
+            fi,
+            noise[0, k],
+            noise[1, k],
+            _TURN_TABLES,
+            noise_scale[i],
+            measured,
+            normalize,
+            out[i],
         )
 
 
@@ -192,6 +204,7 @@ def full_channel_frames(
     noise: np.ndarray | None,
     convention: str,
     out: np.ndarray,
+    normalize: bool = True,
 ) -> np.ndarray:
     """Normalized I/Q of frames through the full channel, into ``out`` (n, 2, L) float32.
 
@@ -233,6 +246,7 @@ def full_channel_frames(
         w,
         scale,
         convention == "measured",
+        normalize,
         out,
     )
     return out

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from amrkit.channel import CONVENTIONS as SNR_CONVENTIONS
-from amrkit.channel import ChannelModel
+from amrkit.channel import ChannelModel, Impairments
 from amrkit.data.split import parse_fractions
 from amrkit.data.synth.snr import check_snrs, parse_snrs
 from amrkit.errors import AmrkitError
@@ -23,6 +23,18 @@ from amrkit.signals.audio import F_HIGH_HZ
 PRESETS: dict[str, dict[str, Any]] = {
     # the MathWorks reference: every default of SynthConfig is its value
     "matlab": {},
+    # domain randomization: the reference plus receiver impairments drawn per frame, over
+    # −10…30 dB (docs/data.md, "Presets")
+    "wide": {
+        "snrs": tuple(float(v) for v in range(-10, 31, 2)),
+        "impairments": {
+            "cfo_max": 0.01,
+            "phase_noise_hz": 100.0,
+            "iq_gain_db": 1.0,
+            "iq_phase_deg": 5.0,
+            "dc_offset": 0.1,
+        },
+    },
 }
 CHANNELS = ("full", "awgn", "none")
 GENERATOR = "amrkit.data.synth"  # stored in every file's config; load_config checks it
@@ -54,6 +66,7 @@ class SynthConfig:
     block_size: int = 512
     modulation: ModulationParams = field(default_factory=ModulationParams)
     channel_model: ChannelModel = field(default_factory=ChannelModel)
+    impairments: Impairments = field(default_factory=Impairments)
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
@@ -190,6 +203,8 @@ def config_to_json(cfg: SynthConfig) -> str:
     from amrkit.fileio import json_safe
 
     data = {"generator": GENERATOR, "amrkit_version": __version__, **to_dict(cfg)}
+    if cfg.impairments == Impairments():  # off: stored as before impairments existed
+        del data["impairments"]
     return json.dumps(json_safe(data), sort_keys=True)
 
 

@@ -17,6 +17,12 @@ from amrkit.channel import (
 )
 from amrkit.channel.clock import window_rows
 from amrkit.channel.fused import full_channel_frames
+from amrkit.channel.impairments import (
+    ImpairmentDraws,
+    apply_front_end,
+    apply_oscillator,
+    draw_impairments,
+)
 from amrkit.data.synth.config import SynthConfig
 from amrkit.data.synth.plan import block_rng
 from amrkit.signals import ANALOG, modulate
@@ -99,8 +105,8 @@ def synthesize_block(
     ``out`` (n, 2, L) float32, if given, receives the I/Q (and is returned as ``iq``).
 
     Draw order (fixed): each class's modulator in class order, frame offsets, fading,
-    clock offsets, noise. Noise comes last, so a dataset at SNR ``inf`` holds exactly the
-    clean signals of the same config at a finite SNR.
+    clock offsets, receiver impairments (if any), noise. Noise comes last, so a dataset at
+    SNR ``inf`` holds exactly the clean signals of the same config at a finite SNR.
     """
     return _frames(cfg, block_rng(cfg.seed, block), label, snr_db, audio, out)
 
@@ -121,51 +127,77 @@ def _frames(
     draws = _draw_channel(cfg, label, rng) if cfg.channel == "full" else None
     if draws is not None:
         extras.update(draws.columns(cfg.source_length, start))
+    imp = None
+    if cfg.impairments.enabled:
+        imp = draw_impairments(cfg.impairments, n, length, cfg.sample_rate_hz, rng)
+        extras.update(imp.columns())
     noise = None
     if cfg.channel != "none" and np.isfinite(snr_db).any():
         noise = normal_uniforms(rng, (n, length))  # (2, n, L)
     iq = np.empty((n, 2, length), dtype=np.float32) if out is None else out  # (n, 2, L)
     for lo in range(0, n, CHUNK):
         rows = slice(lo, min(lo + CHUNK, n))
-        _finish(cfg, x[rows], start[rows], snr_db[rows], draws, rows, noise, iq[rows])
+        part = _Rows(
+            rows, x[rows], start[rows], snr_db[rows], None if imp is None else imp.rows(rows)
+        )
+        _finish(cfg, part, draws, noise, iq[rows])
     return iq, extras
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """A chunk of a block's frames: their slice, sources (m, T), starts, SNRs, impairments."""
+
+    rows: slice
+    x: np.ndarray
+    start: np.ndarray
+    snr_db: np.ndarray
+    imp: ImpairmentDraws | None
 
 
 def _finish(
     cfg: SynthConfig,
-    x: np.ndarray,
-    start: np.ndarray,
-    snr_db: np.ndarray,
+    part: _Rows,
     draws: _ChannelDraws | None,
-    rows: slice,
     noise: np.ndarray | None,
     iq: np.ndarray,
 ) -> None:
-    """Channel, frame cut, noise and normalization of the frames ``rows`` into ``iq``.
+    """Channel, frame cut, impairments, noise and normalization of a chunk into ``iq``.
 
     Row by row, so a block runs in chunks of :data:`CHUNK` frames (cache-sized; the bytes
     do not depend on it). ``--channel full`` is one compiled pass per frame
-    (:mod:`amrkit.channel.fused`); ``awgn`` and ``none`` are NumPy.
+    (:mod:`amrkit.channel.fused`), noise and normalization included unless impairments
+    follow; ``awgn`` and ``none`` are NumPy.
     """
+    rows, fs = part.rows, cfg.sample_rate_hz
     part_noise = None if noise is None else noise[:, rows]  # (2, m, L) uniforms
     if draws is not None:
+        fused = part.imp is None  # else: the raw frame, impairments and noise below
         full_channel_frames(
-            x,
+            part.x,
             draws.knots[rows],
             cfg.channel_model.path_delays,
             draws.ppm[rows],
             draws.carrier_hz[rows],
-            cfg.sample_rate_hz,
-            start,
-            snr_db,
-            part_noise,
+            fs,
+            part.start,
+            part.snr_db,
+            part_noise if fused else None,
             cfg.snr_convention,
             iq,
+            normalize=fused,
         )
-        return
-    frame = window_rows(x, start, cfg.frame_length)
+        if fused:
+            return
+        frame = (iq[:, 0] + 1j * iq[:, 1]).astype(np.complex64)
+    else:
+        frame = window_rows(part.x, part.start, cfg.frame_length)
+    if part.imp is not None:
+        frame = apply_oscillator(frame, part.imp, fs)
     if part_noise is not None:
-        frame = add_awgn_uniforms(frame, snr_db, part_noise, cfg.snr_convention)
+        frame = add_awgn_uniforms(frame, part.snr_db, part_noise, cfg.snr_convention)
+    if part.imp is not None:
+        frame = apply_front_end(frame, part.imp)
     frame = normalize_power(frame)
     iq[:, 0] = frame.real
     iq[:, 1] = frame.imag

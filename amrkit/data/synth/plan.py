@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from amrkit.channel.impairments import impairment_columns
 from amrkit.data.synth.config import SynthConfig
 
 
@@ -37,4 +38,5 @@ def channel_columns(cfg: SynthConfig) -> dict[str, tuple[str, tuple[int, ...]]]:
         cols.update(
             ppm=("float32", ()), freq_offset_hz=("float32", ()), path_gain=("float32", (paths, 2))
         )
+    cols.update(impairment_columns(cfg.impairments))
     return cols
