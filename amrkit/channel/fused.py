@@ -49,6 +49,31 @@ def path_filters(delays: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray, np.
 
 
 @njit(cache=True, nogil=True)
+def _fir(z, x, h, lo, hi):
+    """``z[t] += Σ_m h[m]·x[t − m]`` for t in [lo, hi) (terms with t − m ≥ 0), in tap order.
+
+    Where every tap applies, three taps per pass over z (z loaded and stored once per three
+    multiply-adds, the sum order unchanged); one tap per pass otherwise.
+    """
+    taps = h.shape[0]
+    done = 0
+    if lo >= taps - 1:
+        out = z[lo:hi]
+        while done + 3 <= taps:
+            m = done
+            x0, x1, x2 = x[lo - m : hi - m], x[lo - m - 1 : hi - m - 1], x[lo - m - 2 : hi - m - 2]
+            h0, h1, h2 = h[m], h[m + 1], h[m + 2]
+            for k in range(hi - lo):
+                out[k] = ((out[k] + h0 * x0[k]) + h1 * x1[k]) + h2 * x2[k]
+            done += 3
+    for m in range(done, taps):
+        first = max(lo, m)
+        out, inp = z[first:hi], x[first - m : hi - m]
+        for k in range(hi - first):
+            out[k] += h[m] * inp[k]
+
+
+@njit(cache=True, nogil=True)
 def _multipath_range(xr, xi, taps, row, shift, ga, gb, ramp, lo, hi, yr, yi, zr, zi):
     """``y[t] = Σ_p (A_p + B_p·ramp[t])·(h_p * x)[t]`` for t in [lo, hi): planar float32.
 
@@ -67,15 +92,8 @@ def _multipath_range(xr, xi, taps, row, shift, ga, gb, ramp, lo, hi, yr, yi, zr,
             zr[first:hi] = xr[first - shift[p] : hi - shift[p]]
             zi[first:hi] = xi[first - shift[p] : hi - shift[p]]
         else:
-            for m in range(taps.shape[1]):
-                h = taps[row[p], m]
-                first = max(lo, m)
-                out_r, out_i = zr[first:hi], zi[first:hi]
-                in_r, in_i = xr[first - m : hi - m], xi[first - m : hi - m]
-                for k in range(hi - first):
-                    out_r[k] += h * in_r[k]
-                for k in range(hi - first):
-                    out_i[k] += h * in_i[k]
+            _fir(zr, xr, taps[row[p]], lo, hi)
+            _fir(zi, xi, taps[row[p]], lo, hi)
         ar, ai = np.float32(ga[p].real), np.float32(ga[p].imag)
         br, bi = np.float32(gb[p].real), np.float32(gb[p].imag)
         for k in range(count):
@@ -87,24 +105,67 @@ def _multipath_range(xr, xi, taps, row, shift, ga, gb, ramp, lo, hi, yr, yi, zr,
 
 @njit(cache=True, nogil=True)
 def _clock(yr, yi, start, inv_c, f_cyc, fr, fi):
-    """Frequency offset ``f_cyc`` cycles/sample, then output j = y((start + j)/C) (linear)."""
+    """Frequency offset ``f_cyc`` cycles/sample, then output j = y((start + j)/C) (linear).
+
+    ``v_j = (y[i] + (y[i+1]·e^{j2πf} − y[i])·a)·e^{j2πf·i}``, ``i + a = (start + j)/C``.
+    """
     length = fr.shape[0]
     step_r, step_i = math.cos(2 * math.pi * f_cyc), math.sin(2 * math.pi * f_cyc)
-    prev = -1
-    rot_r, rot_i = 1.0, 0.0
+    first = int(math.floor(start * inv_c))
+    if int(math.floor((start + length - 1) * inv_c)) - first != length - 1:
+        _clock_general(yr, yi, start, inv_c, f_cyc, step_r, step_i, fr, fi)
+        return
+    # the usual case, drift < 1 sample: the left neighbour of output j is first + j
+    rot_r, rot_i = _rotations(f_cyc, first, length)
     for j in range(length):
+        a = (start + j) * inv_c - (first + j)
+        x0r, x0i = float(yr[first + j]), float(yi[first + j])
+        x1r = yr[first + j + 1] * step_r - yi[first + j + 1] * step_i  # x1 · exp(j 2π f)
+        x1i = yr[first + j + 1] * step_i + yi[first + j + 1] * step_r
+        vr = x0r + (x1r - x0r) * a
+        vi = x0i + (x1i - x0i) * a
+        fr[j] = vr * rot_r[j] - vi * rot_i[j]
+        fi[j] = vr * rot_i[j] + vi * rot_r[j]
+
+
+@njit(cache=True, nogil=True)
+def _rotations(f_cyc, first, length, block=32):
+    """``exp(j 2π f (first + j))`` for j < length, float64: a fine table within a block
+    (by recurrence from one cos/sin) times a coarse one, every ``block`` samples; error
+    ~1e-14."""
+    step_r, step_i = math.cos(2 * math.pi * f_cyc), math.sin(2 * math.pi * f_cyc)
+    fine_r, fine_i = np.empty(block + 1), np.empty(block + 1)
+    fine_r[0], fine_i[0] = 1.0, 0.0
+    for r in range(1, block + 1):
+        fine_r[r] = fine_r[r - 1] * step_r - fine_i[r - 1] * step_i
+        fine_i[r] = fine_r[r - 1] * step_i + fine_i[r - 1] * step_r
+    ph = f_cyc * first
+    ph = 2 * math.pi * (ph - math.floor(ph))
+    c_r, c_i = math.cos(ph), math.sin(ph)
+    out_r, out_i = np.empty(length), np.empty(length)
+    for k in range(0, length, block):
+        for r in range(min(block, length - k)):
+            out_r[k + r] = c_r * fine_r[r] - c_i * fine_i[r]
+            out_i[k + r] = c_r * fine_i[r] + c_i * fine_r[r]
+        c_r, c_i = (
+            c_r * fine_r[block] - c_i * fine_i[block],
+            c_r * fine_i[block] + c_i * fine_r[block],
+        )
+    return out_r, out_i
+
+
+@njit(cache=True, nogil=True)
+def _clock_general(yr, yi, start, inv_c, f_cyc, step_r, step_i, fr, fi):
+    """:func:`_clock` when the window drifts by a sample or more (neighbours skip/repeat)."""
+    for j in range(fr.shape[0]):
         pos = (start + j) * inv_c
         i0 = int(math.floor(pos))
         a = pos - i0
-        if i0 == prev + 1:  # the usual step: rotate by one sample
-            rot_r, rot_i = rot_r * step_r - rot_i * step_i, rot_r * step_i + rot_i * step_r
-        elif i0 != prev:  # first sample or a jump: exp(j 2π f i0) afresh
-            ph = f_cyc * i0
-            ph = 2 * math.pi * (ph - math.floor(ph))
-            rot_r, rot_i = math.cos(ph), math.sin(ph)
-        prev = i0
+        ph = f_cyc * i0
+        ph = 2 * math.pi * (ph - math.floor(ph))
+        rot_r, rot_i = math.cos(ph), math.sin(ph)
         x0r, x0i = float(yr[i0]), float(yi[i0])
-        x1r = yr[i0 + 1] * step_r - yi[i0 + 1] * step_i  # x1 · exp(j 2π f)
+        x1r = yr[i0 + 1] * step_r - yi[i0 + 1] * step_i
         x1i = yr[i0 + 1] * step_i + yi[i0 + 1] * step_r
         vr = x0r + (x1r - x0r) * a
         vi = x0i + (x1i - x0i) * a

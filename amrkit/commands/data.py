@@ -15,7 +15,10 @@ def generate(
         ..., help="Output HDF5 file (written to a temp file, then renamed)."
     ),
     preset: str = typer.Option(
-        "matlab", "--preset", help="Base parameters; 'matlab' is the reference."
+        "matlab",
+        "--preset",
+        help="Base parameters: 'matlab' (the reference) or 'wide' (receiver impairments "
+        "drawn per frame, SNR -10…30 dB; see docs/data.md).",
     ),
     config: str | None = typer.Option(
         None,

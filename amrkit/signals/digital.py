@@ -55,23 +55,28 @@ def random_symbols(
 @njit(cache=True, nogil=True)
 def _polyphase_rows(flat, phases, width, out):
     """``out[i, k, r, c] = Σ_j flat[i, width·(k − j) + c]·phases[j, r]``, j from
-    ``min(J − 1, k)`` down to 0 (oldest symbol first), float32 multiply then add."""
+    ``min(J − 1, k)`` down to 0 (oldest symbol first), float32 multiply then add.
+
+    Per row, component and phase: a J-tap FIR over the symbols, one tap per pass over the
+    accumulator (vectorized over k; each output's sum keeps the order above).
+    """
     n_rows, n_phases, sps = flat.shape[0], phases.shape[0], phases.shape[1]
-    acc = np.empty((width, sps), np.float32)
+    s = out.shape[1]
+    sym = np.empty(s, np.float32)
+    acc = np.empty(s, np.float32)
     for i in range(n_rows):
-        row = flat[i]
-        for k in range(out.shape[1]):
-            acc[:] = 0
-            for j in range(min(n_phases - 1, k), -1, -1):
-                h = phases[j]
-                for c in range(width):
-                    v = row[width * (k - j) + c]
-                    acc_c = acc[c]
-                    for r in range(sps):  # all phases at once (vectorized)
-                        acc_c[r] += v * h[r]
+        for c in range(width):
+            for k in range(s):
+                sym[k] = flat[i, width * k + c]
             for r in range(sps):
-                for c in range(width):
-                    out[i, k, r, c] = acc[c, r]
+                acc[:] = 0
+                for j in range(min(n_phases, s) - 1, -1, -1):
+                    h = phases[j, r]
+                    dst, src = acc[j:], sym[: s - j]
+                    for k in range(s - j):
+                        dst[k] += h * src[k]
+                for k in range(s):
+                    out[i, k, r, c] = acc[k]
 
 
 def upsample_filter(rows: np.ndarray, taps: np.ndarray, sps: int) -> np.ndarray:

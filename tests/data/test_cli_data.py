@@ -20,6 +20,17 @@ def run(argv, capsys):
     return exc.value.code or 0, out.out, out.err
 
 
+def test_generate_wide_preset_records_the_impairments(tmp_path, capsys):
+    path = tmp_path / "w.h5"
+    argv = ["generate", str(path), "--preset", "wide", "--classes", "QPSK"]
+    code, _, _ = run([*argv, "--frames-per-class", "21", "-q"], capsys)
+    assert code == 0
+    with h5py.File(path) as f:
+        assert {"cfo_hz", "phase_noise_hz", "iq_gain_db", "dc_offset"} <= set(f["channel"])
+        assert json.loads(f.attrs["config"])["preset"] == "wide"
+        assert sorted(set(f["snr_db"][...].tolist()))[::20] == [-10.0, 30.0]
+
+
 def test_generate_then_info(tmp_path, capsys):
     path = tmp_path / "d.h5"
     code, out, _ = run(
