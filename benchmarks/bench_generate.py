@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import resource
@@ -44,7 +45,7 @@ def _measure(args: argparse.Namespace, workers: int) -> dict[str, float]:
     cfg = preset_config(
         "matlab",
         frames_per_class=args.frames_per_class,
-        snrs=(args.snr,),
+        snrs=(math.inf if args.channel == "none" else args.snr,),  # none: clean frames only
         channel=args.channel,
         seed=1,
     )
@@ -125,7 +126,7 @@ def main() -> None:
     out: dict[str, object] = {
         "benchmark": "generate",
         "preset": "matlab",
-        "snr_db": args.snr,
+        "snr_db": math.inf if args.channel == "none" else args.snr,
         "channel": args.channel,
         "frames": first["frames"],
         "file_bytes": first["file_bytes"],
