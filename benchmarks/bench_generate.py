@@ -126,7 +126,7 @@ def main() -> None:
     out: dict[str, object] = {
         "benchmark": "generate",
         "preset": "matlab",
-        "snr_db": math.inf if args.channel == "none" else args.snr,
+        "snr_db": "inf" if args.channel == "none" else args.snr,  # strict JSON
         "channel": args.channel,
         "frames": first["frames"],
         "file_bytes": first["file_bytes"],
