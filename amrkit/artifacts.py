@@ -109,7 +109,7 @@ def read_run_info(run_dir: str | Path) -> dict[str, Any]:
     if not (isinstance(classes, list) and classes and all(isinstance(c, str) for c in classes)):
         raise AmrkitError(f"{where!r}: classes must be a non-empty list of names, got {classes!r}")
     if len(set(classes)) != len(classes):
-        raise AmrkitError(f"{where!r}: classes {classes!r} name a class twice; restore the run")
+        raise AmrkitError(f"{where!r}: classes {classes!r} names a class twice; restore the run")
     if isinstance(length, bool) or not isinstance(length, int) or length < 1:
         raise AmrkitError(f"{where!r}: frame_length must be a positive integer, got {length!r}")
     if not isinstance(info["spec"], dict):
@@ -179,16 +179,47 @@ def metadata_for(
     return meta
 
 
-def onnx_metadata(path: str | Path) -> dict[str, str]:
-    """The metadata entries of an ONNX file (weights and external data are not touched)."""
+def _load_graph(path: str | Path) -> Any:
     import onnx
 
     try:
-        model = onnx.load(str(path), load_external_data=False)
+        return onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # noqa: BLE001 - protobuf/IO errors → one line
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise AmrkitError(f"{str(path)!r} is not a readable ONNX model ({first})") from None
-    return {p.key: p.value for p in model.metadata_props}
+
+
+def onnx_metadata(path: str | Path) -> dict[str, str]:
+    """The metadata entries of an ONNX file (weights and external data are not touched)."""
+    return {p.key: p.value for p in _load_graph(path).metadata_props}
+
+
+def _static_dims(value_info: Any) -> list[int | None]:
+    dims = value_info.type.tensor_type.shape.dim
+    return [d.dim_value if d.HasField("dim_value") else None for d in dims]
+
+
+def _check_graph(path: str | Path, model: Any, classes: tuple[str, ...], length: int) -> None:
+    """The graph's declared input length and output width must be the metadata's."""
+    feeds = [
+        i for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}
+    ]
+    if len(feeds) != 1 or len(model.graph.output) != 1:
+        raise AmrkitError(
+            f"{str(path)!r} has {len(feeds)} inputs and {len(model.graph.output)} outputs; an "
+            "amrkit model has one of each (I/Q frames in, logits out)"
+        )
+    inp, out = _static_dims(feeds[0]), _static_dims(model.graph.output[0])
+    if len(inp) == 3 and inp[2] not in (None, length):
+        raise AmrkitError(
+            f"{str(path)!r}: graph input length {inp[2]} contradicts amrkit.frame_length {length}"
+            "; re-export the model"
+        )
+    if out and out[-1] not in (None, len(classes)):
+        raise AmrkitError(
+            f"{str(path)!r}: {out[-1]} graph outputs but {len(classes)} classes in its metadata;"
+            " re-export the model"
+        )
 
 
 @dataclass(frozen=True)
@@ -203,8 +234,10 @@ class ModelInfo:
 
 
 def read_model_info(path: str | Path) -> ModelInfo:
-    """An amrkit ONNX file's metadata, checked: one-line errors for foreign or damaged files."""
-    meta = onnx_metadata(path)
+    """An amrkit ONNX file's metadata, checked against itself and the graph: one-line errors
+    for foreign or damaged files."""
+    model = _load_graph(path)
+    meta = {p.key: p.value for p in model.metadata_props}
     if "amrkit.classes" not in meta:
         raise AmrkitError(
             f"{str(path)!r} has no amrkit metadata (amrkit.classes); export it with 'amrkit export'"
@@ -221,6 +254,9 @@ def read_model_info(path: str | Path) -> ModelInfo:
             f"{str(path)!r} has damaged amrkit metadata ({type(exc).__name__}: {exc}); "
             "re-export it with 'amrkit export'"
         ) from None
+    if len(set(classes)) != len(classes):
+        raise AmrkitError(f"{str(path)!r}: amrkit.classes {list(classes)} names a class twice")
+    _check_graph(path, model, classes, frame_length)
     precision = meta.get("amrkit.precision", "fp32")
     if precision not in PRECISIONS:
         raise AmrkitError(

@@ -80,18 +80,42 @@ def needs_exact_pairs(model: Any) -> bool:
     return any(b is None or b > PAIR_LIMIT for b in pair_bounds(model).values())
 
 
+def check_external_data(model: Any, path: str | Path | None) -> None:
+    """Refuse tensors stored outside the model's own folder (absolute paths, ``..``), and any
+    external data for a model given as bytes: reading a model never reads other files."""
+    from onnx.external_data_helper import uses_external_data
+
+    tensors = [t for t in model.graph.initializer if uses_external_data(t)]
+    where = "the model" if path is None else repr(str(path))
+    for t in tensors:
+        location = next((e.value for e in t.external_data if e.key == "location"), "")
+        if path is None:
+            raise AmrkitError(f"{where} stores tensor {t.name!r} in an external file; not allowed")
+        base = Path(path).resolve().parent
+        target = (base / location).resolve()
+        if Path(location).is_absolute() or not target.is_relative_to(base):
+            raise AmrkitError(
+                f"{where} stores tensor {t.name!r} in {location!r}, outside the model's folder; "
+                "refused (keep external data next to the .onnx file, or embed it)"
+            )
+
+
 def _load(source: str | Path | bytes | Any) -> Any:
     import onnx
 
     if isinstance(source, onnx.ModelProto):
+        check_external_data(source, None)
         return source
     try:
         if isinstance(source, bytes):
-            return onnx.load_from_string(source)
-        return onnx.load(str(source), load_external_data=False)
+            model = onnx.load_from_string(source)
+        else:
+            model = onnx.load(str(source), load_external_data=False)
     except Exception as exc:  # noqa: BLE001 - protobuf/IO errors → one line
         first = (str(exc).splitlines() or [type(exc).__name__])[0]
         raise AmrkitError(f"{str(source)[:200]!r} is not a readable ONNX model ({first})") from None
+    check_external_data(model, None if isinstance(source, bytes) else source)
+    return model
 
 
 def _providers(device: str) -> list[Any]:

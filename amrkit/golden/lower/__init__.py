@@ -26,6 +26,7 @@ from amrkit.golden.lower.pool import PoolOps
 from amrkit.golden.lower.qdq import QdqOps
 from amrkit.golden.lower.shape import ShapeOps
 from amrkit.golden.lower.values import SUPPORTED_OPS, Lowered, QAct, _err
+from amrkit.runtime.ort import check_external_data
 
 __all__ = ["SUPPORTED_OPS", "Lowered", "QAct", "lower"]
 
@@ -45,6 +46,7 @@ def lower(path: str | Path, rounding: str = "float32") -> Lowered:
     if not p.is_file():
         raise _err(f"model {str(p)!r} does not exist; give the INT8 .onnx file")
     try:
+        check_external_data(onnx.load(str(p), load_external_data=False), p)
         model = onnx.load(str(p), load_external_data=True)
     except (DecodeError, RuntimeWarning, ValueError, OSError) as exc:
         raise _err(
