@@ -93,7 +93,7 @@ def generate(
         1, "--workers", help="Worker processes; the output does not depend on this."
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
-    json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    json_out: options.JsonOpt = False,
 ) -> None:
     """Synthesize a modulation dataset (the paper's 11 classes with the reference channel)."""
     from amrkit.config import replace

@@ -125,29 +125,12 @@ def quantize(
     snr_min: options.SnrMinOpt = None,
     snr_max: options.SnrMaxOpt = None,
     split_seed: options.SplitSeedOpt = None,
-    as_json: bool = typer.Option(False, "--json", help="Print quantization.json to stdout."),
+    as_json: options.JsonOpt = False,
 ) -> None:
     """Quantize a run to INT8 (QDQ ONNX): post-training with calibration, or --qat."""
     from amrkit.artifacts import load_run
-    from amrkit.config import from_file, replace
-    from amrkit.errors import AmrkitError
     from amrkit.fileio import dumps_json
-    from amrkit.quant.config import PTQConfig, QATConfig
 
-    if not qat:
-        given = [
-            f
-            for f, v in (("--epochs", epochs), ("--lr", lr), ("--batch-size", batch_size))
-            if v is not None
-        ]
-        if given:
-            raise AmrkitError(f"{', '.join(given)} only apply with --qat; add --qat or drop them")
-        if bits is not None:
-            raise AmrkitError(
-                f"--bits {bits}: post-training quantization takes its bits from --target "
-                "(portable 7, vnni 8); use --qat for 4..8 bits"
-            )
-    cls = QATConfig if qat else PTQConfig
     overrides: dict[str, Any] = {
         "calib_frames": calib_frames,
         "method": method,
@@ -158,10 +141,8 @@ def quantize(
         "exclude": tuple(x.strip() for x in exclude.split(",") if x.strip()) if exclude else None,
         "seed": seed,
     }
-    if qat:
-        overrides.update(epochs=epochs, weight_bits=bits, lr=lr, batch_size=batch_size)
-    cfg = from_file(cls, config) if config is not None else cls()
-    cfg = replace(cfg, **overrides)
+    qat_only = {"epochs": epochs, "weight_bits": bits, "lr": lr, "batch_size": batch_size}
+    cfg = _quant_config(qat, config, overrides, qat_only)
     loaded = load_run(run)  # fails early on a non-run path
     from amrkit.data.open import open_frames
     from amrkit.data.split import resolve_split_seed
@@ -179,10 +160,36 @@ def quantize(
         result = run_quantize(
             loaded, cfg, frames, out, plot=plot, threads=threads, on_epoch=on_epoch
         )
-    d = result.details
     if as_json:
-        typer.echo(dumps_json(d), nl=False)
+        typer.echo(dumps_json(result.details), nl=False)
         return
+    _print_summary(result)
+
+
+def _quant_config(
+    qat: bool, config: Path | None, overrides: dict[str, Any], qat_only: dict[str, Any]
+) -> Any:
+    """PTQConfig or QATConfig from --config and the flags; QAT flags without --qat are an
+    error."""
+    from amrkit.config import from_file, replace
+    from amrkit.errors import AmrkitError
+    from amrkit.quant.config import PTQConfig, QATConfig
+
+    if not qat:
+        flag = {"epochs": "--epochs", "weight_bits": "--bits", "lr": "--lr"}
+        given = [flag.get(k, "--batch-size") for k, v in qat_only.items() if v is not None]
+        if given:
+            raise AmrkitError(
+                f"{', '.join(given)} only apply with --qat (post-training quantization takes "
+                "its weight bits from --target: portable 7, vnni 8); add --qat or drop them"
+            )
+    cls = QATConfig if qat else PTQConfig
+    cfg = from_file(cls, config) if config is not None else cls()
+    return replace(cfg, **overrides, **(qat_only if qat else {}))
+
+
+def _print_summary(result: Any) -> None:
+    d = result.details
     acc = d["accuracy"]
     rt = d["onnxruntime"]
     typer.echo(
