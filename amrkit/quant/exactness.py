@@ -89,7 +89,7 @@ def golden_check(
         lsb = np.abs(y.astype(np.int64).reshape(ref_int.shape) - ref_int)
         max_lsb = max(max_lsb, int(lsb.max(initial=0)))
         differ += int(np.sum(lsb.max(axis=1) > 0))
-        agree += int(np.sum(y.reshape(ref_int.shape).argmax(1) == ref.argmax(1)))
+        agree += int(np.sum(logits.argmax(1) == ref32.argmax(1)))
         frames_seen += len(iq)
     return {
         "applicable": True,
