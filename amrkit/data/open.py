@@ -39,6 +39,10 @@ ALIASES = {
     "numpy": "npz",
 }
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+# frames whose float32 I/Q total at most this are checked for NaN/inf when the file is
+# opened (so `info` and `train` fail before writing anything); larger selections are checked
+# as their frames are read, without a second pass over a large file
+CHECK_AT_OPEN_BYTES = 256 * 2**20
 
 
 def parse_classes(text: str | Sequence[str] | None) -> tuple[str, ...] | None:
@@ -96,8 +100,11 @@ def canonical_format(format: str) -> str:
 def detect_format(path: str | Path) -> str:
     """The dataset format of ``path`` from its content (magic bytes, HDF5 datasets)."""
     p = Path(path)
-    with open(p, "rb") as f:
-        head = f.read(8)
+    try:
+        with open(p, "rb") as f:
+            head = f.read(8)
+    except OSError as exc:
+        raise AmrkitError(f"cannot read dataset {str(p)!r} ({exc.strerror}); check it") from None
     if head == _HDF5_MAGIC or _is_hdf5(p):
         import h5py
 
@@ -150,12 +157,19 @@ def open_frames(
     split_seed: int = 0,
     *,
     normalize: bool = True,
+    drop_nonfinite: bool = False,
 ) -> FrameSet:
     """Open ``path`` (format detected from content unless given) and apply the filters.
 
     ``classes_file`` names the classes of files that do not (RadioML 2018, ``.npz`` without
     ``classes``); for files that do, it must list the same names in the same order.
     ``normalize`` scales external frames to unit average power per frame on read.
+
+    Every reader checks metadata, dtypes, shapes, declared sizes and labels on open. Frames
+    holding NaN or inf are an error (:data:`CHECK_AT_OPEN_BYTES`: checked here for small
+    selections, as they are read for large ones) unless ``drop_nonfinite``, which skips
+    them (one pass over the selected frames) and counts them in
+    ``source["dropped_nonfinite"]``.
     """
     p = Path(path)
     if not p.exists():
@@ -197,6 +211,15 @@ def open_frames(
             frames = frames.filter(wanted, snr_min, snr_max)
         if len(frames) == 0:
             raise AmrkitError(f"no frames left in {str(p)!r} after filtering; relax the filters")
+        if drop_nonfinite:
+            frames = frames.drop_nonfinite()
+            if len(frames) == 0:
+                raise AmrkitError(
+                    f"every selected frame of {str(p)!r} holds NaN or inf samples; "
+                    "nothing is left to use"
+                )
+        elif len(frames) * 8 * frames.frame_length <= CHECK_AT_OPEN_BYTES:
+            frames.check_values()
     except BaseException:
         frames.close()
         raise
