@@ -136,10 +136,10 @@ class FrameSet:
         for _ in self.iter_batches(None, batch_size):
             pass
 
-    def drop_nonfinite(self) -> FrameSet:
+    def drop_nonfinite(self, batch_size: int = 4096) -> FrameSet:
         """This set without frames holding NaN or inf; ``source["dropped_nonfinite"]`` counts
         them (reported by the commands, recorded by runs)."""
-        bad = self.nonfinite_positions()
+        bad = self.nonfinite_positions(batch_size)
         keep = np.setdiff1d(np.arange(len(self), dtype=np.int64), bad, assume_unique=True)
         out = self.subset(keep)
         out.source = {**self.source, "dropped_nonfinite": int(len(bad))}

@@ -43,6 +43,7 @@ _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 # opened (so `info` and `train` fail before writing anything); larger selections are checked
 # as their frames are read, without a second pass over a large file
 CHECK_AT_OPEN_BYTES = 256 * 2**20
+_CHECK_BATCH_BYTES = 2**18  # frames read at a time by those checks (bounded memory)
 
 
 def parse_classes(text: str | Sequence[str] | None) -> tuple[str, ...] | None:
@@ -211,15 +212,16 @@ def open_frames(
             frames = frames.filter(wanted, snr_min, snr_max)
         if len(frames) == 0:
             raise AmrkitError(f"no frames left in {str(p)!r} after filtering; relax the filters")
+        batch = max(1, _CHECK_BATCH_BYTES // (8 * frames.frame_length))
         if drop_nonfinite:
-            frames = frames.drop_nonfinite()
+            frames = frames.drop_nonfinite(batch)
             if len(frames) == 0:
                 raise AmrkitError(
                     f"every selected frame of {str(p)!r} holds NaN or inf samples; "
                     "nothing is left to use"
                 )
         elif len(frames) * 8 * frames.frame_length <= CHECK_AT_OPEN_BYTES:
-            frames.check_values()
+            frames.check_values(batch)
     except BaseException:
         frames.close()
         raise

@@ -296,7 +296,7 @@ def test_rml2018_subset_needs_classes_file(tmp_path):
 def test_rml2018_wrong_axis_order(tmp_path):
     path = tmp_path / "swapped.h5"
     _write_rml2018(path, x_layout="N2L")
-    with pytest.raises(AmrkitError, match=r"X has shape \(48, 2, 64\), expected \(N, L, 2\)"):
+    with pytest.raises(AmrkitError, match=r"X shape: found \(48, 2, 64\), expected \(N, L, 2\)"):
         open_frames(path)
 
 
@@ -315,7 +315,7 @@ def test_rml2018_bad_one_hot(tmp_path):
     _write_rml2018(path, n=10)
     with h5py.File(path, "r+") as f:
         f["Y"][3] = 0
-    with pytest.raises(AmrkitError, match="row 3 of Y"):
+    with pytest.raises(AmrkitError, match="Y: found row 3 = "):
         open_frames(path)
 
 
