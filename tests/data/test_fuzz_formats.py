@@ -222,10 +222,13 @@ def damage_hdf5(path: Path, how: tuple) -> None:
             else:
                 f.attrs[name] = np.void(how[2]) if isinstance(how[2], bytes) else how[2]
             return
+        if kind == "drop":
+            del f[name]
+            return
+        if f[name].size > 10**6:  # an earlier "huge": not read back here
+            raise KeyError(name)
         data = f[name][...]
         del f[name]
-        if kind == "drop":
-            return
         if kind == "dtype":
             f[name] = _cast(data, how[2])
         elif kind == "shape":
@@ -275,7 +278,12 @@ def invoke(capsys, args: list) -> tuple[int, str]:
     return exc.value.code or 0, capsys.readouterr().err
 
 
-def check_outcome(code: int, err: str, output: Path | None, what: str) -> None:
+def check_outcome(
+    code: int, err: str, output: Path | None, what: str, must_fail: bool = False
+) -> None:
+    """Success (with its output) or one ``error:`` line, exit 1 and no output. ``must_fail``:
+    the damage certainly made the input invalid, so exit 0 is an escape too."""
+    assert not (must_fail and code == 0), f"{what}: exit 0 on an invalid input"
     if code == 0:
         assert output is None or output.exists(), f"{what}: exit 0 without its output"
         return
@@ -303,7 +311,7 @@ def read_everything(path: Path) -> None:
     assert peak < PEAK_BYTES, f"reading {path.name} allocated {peak:,} bytes"
 
 
-def dataset_commands(capsys, path: Path, run: Path) -> None:
+def dataset_commands(capsys, path: Path, run: Path, must_fail: bool) -> None:
     read_everything(path)
     out = path.parent / "out"
     out.mkdir(exist_ok=True)
@@ -314,7 +322,7 @@ def dataset_commands(capsys, path: Path, run: Path) -> None:
         ("train", ["train", path, "--out", out / "run", *TINY], out / "run"),
     ):  # fmt: skip
         code, err = invoke(capsys, args)
-        check_outcome(code, err, output, f"{name} on {path.name}")
+        check_outcome(code, err, output, f"{name} on {path.name}", must_fail)
         shutil.rmtree(out / "run", ignore_errors=True)
         (out / "r.json").unlink(missing_ok=True)
 
@@ -345,8 +353,8 @@ def test_fuzz_amrkit_hdf5(damage, runs, capsys):
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "f.h5"
         write_native(path)
-        _apply(path, damage, damage_hdf5)
-        dataset_commands(capsys, path, runs["amrkit"])
+        applied = _apply(path, damage, damage_hdf5)
+        dataset_commands(capsys, path, runs["amrkit"], _invalid(applied, NATIVE_INVALID))
 
 
 @FUZZ
@@ -355,11 +363,14 @@ def test_fuzz_radioml2018_hdf5(damage, runs, capsys):
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "f.h5"
         write_rml2018(path)
-        _apply(path, damage, damage_hdf5)
-        dataset_commands(capsys, path, runs["radioml2018"])
+        applied = _apply(path, damage, damage_hdf5)
+        dataset_commands(capsys, path, runs["radioml2018"], _invalid(applied, RML2018_INVALID))
 
 
-def _apply(path: Path, damage: list, structural) -> None:
+def _apply(path: Path, damage: list, structural) -> list:
+    """Apply the damage in order; returns what was applied (a structural edit of a file an
+    earlier byte edit made unreadable is skipped)."""
+    done = []
     for how in damage:
         if how[0] in ("truncate", "overwrite", "random"):
             damage_bytes(path, how)
@@ -367,7 +378,40 @@ def _apply(path: Path, damage: list, structural) -> None:
             try:
                 structural(path, how)
             except (OSError, KeyError):  # an earlier byte damage made it unwritable
-                return
+                continue
+        done.append(how)
+    return done
+
+
+BAD_LABELS = (3, 99, 2**31, -1)  # outside 0..2 (int16 labels clip 2**31 to 32767)
+NATIVE_INVALID = {
+    "drop": {"iq", "label", "snr_db"},
+    "attr-missing": {"format", "format_version", "classes"},
+    "nonfinite": {"iq"},
+    "bad-label": {"label"},
+    "bad-split": set(),
+}
+RML2018_INVALID = {"drop": {"X", "Y", "Z"}, "attr-missing": set(), "nonfinite": {"X"},
+                   "bad-label": set()}  # fmt: skip
+
+
+def _invalid(applied: list, rules: dict) -> bool:
+    """True when some applied damage certainly makes the file invalid."""
+    for how in applied:
+        kind = how[0]
+        if kind in ("huge", "external", "virtual", "random"):
+            return True
+        if kind == "truncate" and how[1] < 0.999:
+            return True
+        if kind == "drop" and how[1] in rules["drop"]:
+            return True
+        if kind == "attr" and how[2] is None and how[1] in rules["attr-missing"]:
+            return True
+        if kind == "value" and how[1] in rules["nonfinite"] and not np.isfinite(how[3]):
+            return True
+        if kind == "value" and how[1] in rules["bad-label"] and how[3] in BAD_LABELS:
+            return True
+    return False
 
 
 NPZ_DAMAGE = st.one_of(
@@ -394,16 +438,20 @@ NPZ_DAMAGE = st.one_of(
        raw=st.lists(BYTE_DAMAGE, max_size=1))  # fmt: skip
 def test_fuzz_npz(damage, compress, raw, runs, capsys):
     members = npz_members()
+    must_fail = any(how[0] == "random" or (how[0] == "truncate" and how[1] < 0.999) for how in raw)
     for how in damage:
         kind, name = how[0], how[1]
         if kind == "drop":
+            must_fail |= name in ("iq", "label")
             members.pop(name, None)
         elif name not in members:
             continue
         elif kind == "object":
             members[name] = np.array([{"x": 1}, None], dtype=object)
+            must_fail = True
         elif kind == "lying":
             members[name] = lying_npy(how[2])
+            must_fail = True
         elif isinstance(members[name], bytes) or members[name].dtype.hasobject:
             continue  # already hand-made: leave it
         elif kind == "dtype":
@@ -411,13 +459,16 @@ def test_fuzz_npz(damage, compress, raw, runs, capsys):
         elif kind == "shape":
             members[name] = _reshaped(np.asarray(members[name]), how[2])
         else:
-            members[name] = _with_value(np.asarray(members[name]), how[2], how[3])
+            before = np.asarray(members[name])
+            members[name] = _with_value(before, how[2], how[3])
+            must_fail |= name == "iq" and before.dtype.kind == "f" and not np.isfinite(how[3])
+            must_fail |= name == "label" and before.dtype.kind == "i" and how[3] in BAD_LABELS
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "f.npz"
         write_npz(path, members, compress)
         for how in raw:
             damage_bytes(path, how)
-        dataset_commands(capsys, path, runs["npz"])
+        dataset_commands(capsys, path, runs["npz"], must_fail)
 
 
 FORBIDDEN = b"cos\nsystem\n(S'echo pwned'\ntR."
@@ -438,8 +489,16 @@ PICKLE_VALUES = st.one_of(
        raw=st.lists(BYTE_DAMAGE, max_size=1))  # fmt: skip
 def test_fuzz_radioml2016_pickle(edits, special, raw, runs, capsys):
     data = rml2016_dict()
+    must_fail = special is not None or any(
+        isinstance(how[0], str) and how[0] == "random" for how in raw
+    )
     for key, value in edits:
         data[key] = value
+    must_fail |= any(
+        isinstance(v, list)
+        or (isinstance(v, np.ndarray) and v.dtype.kind == "f" and np.isnan(v).any())
+        for v in data.values()
+    )
     blob = pickle.dumps(data, protocol=2)
     if special == "forbidden":
         blob = b"\x80\x02" + FORBIDDEN
@@ -454,7 +513,7 @@ def test_fuzz_radioml2016_pickle(edits, special, raw, runs, capsys):
         path.write_bytes(blob)
         for how in raw:
             damage_bytes(path, how)
-        dataset_commands(capsys, path, runs["radioml2016"])
+        dataset_commands(capsys, path, runs["radioml2016"], must_fail)
 
 
 # ---- SigMF / raw recordings through classify ------------------------------------------------
@@ -505,7 +564,9 @@ def test_fuzz_sigmf(edits, header, data_len, nan_at, raw_meta, runs, capsys):
         out = folder / "p.jsonl"
         code, err = invoke(capsys, ["classify", runs["amrkit"], folder / "f.sigmf-meta",
                                     "--out", out, "--no-resample"])  # fmt: skip
-        check_outcome(code, err, out, "classify")
+        named = meta["global"].get("core:dataset")
+        outside = named in ("../f.sigmf-data", "/etc/hostname")
+        check_outcome(code, err, out, "classify", must_fail=outside and raw_meta is None)
 
 
 def test_fuzz_counts_are_fixed():
