@@ -140,10 +140,17 @@ def open_radioml2016(
             and np.issubdtype(value.dtype, np.number)
             and not np.issubdtype(value.dtype, np.complexfloating)
         ):
-            desc = f"{value.dtype} {value.shape}" if isinstance(value, np.ndarray) else type(value)
-            raise AmrkitError(
-                f"{where!r}: entry {key!r} is {desc}; RadioML 2016 entries are real arrays "
-                "(n, 2, L)"
+            desc = (
+                f"{value.dtype} {value.shape}"
+                if isinstance(value, np.ndarray)
+                else type(value).__name__
+            )
+            raise input_error(
+                where,
+                f"entry {key!r}",
+                desc,
+                "a real array (n, 2, L) of frames",
+                "is it a RadioML 2016 file? (transpose (n, L, 2) entries)",
             )
         mod = key[0].decode("latin1") if isinstance(key[0], bytes) else key[0]
         if not mod.strip() or value.shape[2] < 1:

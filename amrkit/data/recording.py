@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from amrkit.data.frames import input_error
+from amrkit.data.frames import input_error, one_line
 from amrkit.errors import AmrkitError
 
 SUPPORTED_DATATYPES = ("cf32", "cf64", "ci32", "ci16", "ci8", "cu32", "cu16", "cu8")
@@ -291,7 +291,10 @@ def _open_sigmf(meta_path: Path, sample_rate_hz: float | None) -> Recording:
         raise AmrkitError(f"SigMF recording {where!r}: {str(exc).splitlines()[0]}") from None
     except Exception as exc:  # noqa: BLE001 - jsonschema.ValidationError and friends
         msg = getattr(exc, "message", None) or str(exc).splitlines()[0]
-        raise AmrkitError(f"SigMF metadata {where!r} is invalid: {msg}") from None
+        field = "/".join(str(k) for k in getattr(exc, "absolute_path", [])) or "metadata"
+        raise AmrkitError(
+            f"SigMF metadata {where!r} is invalid: {field}: {one_line(msg)}; fix the metadata"
+        ) from None
     g = sf.get_global_info()
     if g.get("core:metadata_only"):
         raise AmrkitError(f"SigMF recording {where!r} is metadata-only; it has no samples")

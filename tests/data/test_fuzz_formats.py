@@ -573,3 +573,151 @@ def test_fuzz_counts_are_fixed():
     """CI runs this many generated files per format (the floor the issue asks to report)."""
     assert settings.get_profile("amrkit-fuzz-ci").max_examples == EXAMPLES
     assert settings.get_profile("amrkit-fuzz-ci").derandomize
+
+
+# ---- the issue's kinds of damage, applied deterministically to every other reader ------------
+def _h5_edit(name, make):
+    def damage(path):
+        with h5py.File(path, "r+") as f:
+            data = f[name][...]
+            del f[name]
+            if make is not None:
+                f[name] = make(data)
+
+    return damage
+
+
+def _npz_edit(name, make):
+    def build(path):
+        members = npz_members()
+        if make is None:
+            members.pop(name)
+        else:
+            members[name] = make(members[name])
+        write_npz(path, members)
+
+    return build
+
+
+def _nan_at(data):
+    out = np.array(data, dtype=np.float32 if np.asarray(data).dtype.kind == "f" else None)
+    out.reshape(-1)[5] = np.nan
+    return out
+
+
+def _pickle_edit(edit):
+    def build(path):
+        data = rml2016_dict()
+        edit(data)
+        path.write_bytes(pickle.dumps(data, protocol=2))
+
+    return build
+
+
+def _pickle_set(key, value):
+    return _pickle_edit(lambda d: d.update({key: value}))
+
+
+def _two_hot(y):
+    y = y.copy()
+    y[3, 7] = 1
+    return y
+
+
+BYTES = {
+    "truncated": lambda p: p.write_bytes(p.read_bytes()[: p.stat().st_size // 2]),
+    "random_bytes": lambda p: p.write_bytes(np.random.default_rng(1).bytes(p.stat().st_size)),
+    "empty_file": lambda p: p.write_bytes(b""),
+}
+READER_DAMAGE = {  # format -> kind -> (build or damage a good file, words the error names)
+    "radioml2018": {
+        "no_labels": (_h5_edit("Y", None), "Y"),
+        "label_two_hot": (_h5_edit("Y", _two_hot), "Y"),
+        "iq_transposed": (_h5_edit("X", lambda x: x.transpose(0, 2, 1).copy()), "X shape"),
+        "iq_nan": (_h5_edit("X", _nan_at), "non-finite"),
+        "iq_int8": (_h5_edit("X", lambda x: (x * 30).astype(np.int8)), "X dtype"),
+    },
+    "npz": {
+        "no_labels": (_npz_edit("label", None), "label"),
+        "label_99": (_npz_edit("label", lambda v: np.where(np.arange(N) == 4, 99, v)), "label"),
+        "iq_transposed": (_npz_edit("iq", lambda v: v.transpose(0, 2, 1).copy()), "iq"),
+        "iq_nan": (_npz_edit("iq", _nan_at), "non-finite"),
+        "iq_bool": (_npz_edit("iq", lambda v: v > 0), "iq"),
+        "classes_numbers": (_npz_edit("classes", lambda v: np.arange(3)), "classes"),
+    },
+    "radioml2016": {
+        "not_a_dict": (lambda p: p.write_bytes(pickle.dumps([IQ], protocol=2)), "dict"),
+        "bad_key": (_pickle_set(("A",), IQ[:2]), "key"),
+        "iq_transposed": (_pickle_set(("A", 20), IQ[:2].transpose(0, 2, 1).copy()), "entry"),
+        "iq_nan": (_pickle_set(("A", 20), _nan_at(IQ[:10])), "non-finite"),
+        "iq_bool": (_pickle_set(("A", 20), IQ[:2] > 0), "entry"),
+        "forbidden_global": (lambda p: p.write_bytes(b"\x80\x02" + FORBIDDEN), "os.system"),
+    },
+}
+GOOD = {
+    "radioml2018": write_rml2018,
+    "npz": lambda p: write_npz(p, npz_members()),
+    "radioml2016": lambda p: p.write_bytes(pickle.dumps(rml2016_dict(), protocol=2)),
+}
+CASES = [(fmt, kind) for fmt, kinds in READER_DAMAGE.items() for kind in [*kinds, *BYTES]]
+
+
+@pytest.mark.parametrize(("fmt", "kind"), CASES)
+def test_same_damage_on_every_reader(fmt, kind, runs, capsys, tmp_path):
+    """info, evaluate and train on each damaged file: one line naming file and field, exit 1."""
+    path = tmp_path / f"damaged.{ {'npz': 'npz', 'radioml2016': 'pkl'}.get(fmt, 'h5') }"
+    if kind in BYTES:
+        GOOD[fmt](path)
+        BYTES[kind](path)
+        needle = ""
+    else:
+        build, needle = READER_DAMAGE[fmt][kind]
+        if fmt == "radioml2018":
+            GOOD[fmt](path)
+        build(path)
+    out = tmp_path / "out"
+    for name, args, output in (
+        ("info", ["info", path], None),
+        ("evaluate", ["evaluate", runs[fmt], path, "--split", "all", "--out", out / "r.json"],
+         out / "r.json"),
+        ("train", ["train", path, "--out", out / "run", *TINY], out / "run"),
+    ):  # fmt: skip
+        code, err = invoke(capsys, args)
+        check_outcome(code, err, output, f"{fmt}/{kind}/{name}", must_fail=True)
+        assert path.name in err and needle in err, f"{fmt}/{kind}/{name}: {err}"
+
+
+SIGMF_DAMAGE = {  # edit of (metadata, data bytes) -> words the error names
+    "dataset_outside": (lambda m, d: m["global"].update({"core:dataset": "../f.sigmf-data"}),
+                        "core:dataset"),
+    "dataset_absolute": (lambda m, d: m["global"].update({"core:dataset": "/etc/hostname"}),
+                         "core:dataset"),
+    "real_samples": (lambda m, d: m["global"].update({"core:datatype": "rf32_le"}), "real"),
+    "header_negative": (lambda m, d: m["captures"][0].update({"core:header_bytes": -4}),
+                        "header_bytes"),
+    "channels_text": (lambda m, d: m["global"].update({"core:num_channels": "two"}),
+                      "num_channels"),
+    "rate_zero": (lambda m, d: m["global"].update({"core:sample_rate": 0}), "sample_rate"),
+    "nan_sample": (lambda m, d: d.__setitem__(100, np.nan), "samples"),
+    "no_global": (lambda m, d: m.pop("global"), "global"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", sorted(SIGMF_DAMAGE))
+def test_same_damage_on_sigmf_recordings(kind, runs, capsys, tmp_path):
+    meta = {"global": {"core:datatype": "cf32_le", "core:sample_rate": 1e6,
+                       "core:version": "1.0.0"},
+            "captures": [{"core:sample_start": 0}], "annotations": []}  # fmt: skip
+    data = RNG.standard_normal(1024).astype(np.float32)
+    edit, needle = SIGMF_DAMAGE[kind]
+    edit(meta, data)
+    (tmp_path / "f.sigmf-data").write_bytes(data.tobytes())  # outside the recording's folder
+    folder = tmp_path / "rec"
+    folder.mkdir()
+    (folder / "f.sigmf-data").write_bytes(data.tobytes())
+    (folder / "f.sigmf-meta").write_text(json.dumps(meta))
+    out = folder / "p.jsonl"
+    code, err = invoke(capsys, ["classify", runs["amrkit"], folder / "f.sigmf-meta", "--out", out,
+                                "--no-resample"])  # fmt: skip
+    check_outcome(code, err, out, kind, must_fail=True)
+    assert needle in err, err
