@@ -174,3 +174,42 @@ def test_undamaged_copy_passes_every_command(good, tmp_path, capsys):
         code, out, err = cli(capsys, *args)
         assert code == 0, f"{name}: {err}"
         assert output is None or output.exists(), name
+
+
+def test_drop_nonfinite_skips_and_reports(good, tmp_path, capsys):
+    """--drop-nonfinite: the damaged frames are skipped, counted in the report and on stderr;
+    without it the same file is an error (the control)."""
+    src, run = good
+    path = tmp_path / "nan.h5"
+    shutil.copy(src, path)
+    with h5py.File(path, "r+") as f:
+        iq = f["iq"][...]
+        iq[[7, 40], 1, 5] = [np.nan, -np.inf]
+        f["iq"][...] = iq
+    report = tmp_path / "r.json"
+    args = ["evaluate", run, path, "--split", "all", "--out", report]
+    code, _, err = cli(capsys, *args)
+    assert code == 1 and "non-finite" in err and not report.exists()
+    code, _, err = cli(capsys, *args, "--drop-nonfinite")
+    assert code == 0, err
+    assert "skipped 2 frame(s) with NaN or inf samples" in err
+    result = json.loads(report.read_text())
+    assert result["data"]["dropped_nonfinite"] == 2 and result["num_frames"] == 90 - 2
+
+
+def test_open_frames_drop_nonfinite_keeps_the_finite_frames(good, tmp_path):
+    from amrkit.data.open import open_frames
+
+    path = tmp_path / "nan.h5"
+    shutil.copy(good[0], path)
+    with h5py.File(path, "r+") as f:
+        iq = f["iq"][...]
+        iq[3, 0, 0] = np.nan
+        f["iq"][...] = iq
+        label = f["label"][...]
+    with open_frames(path, drop_nonfinite=True) as frames:
+        assert len(frames) == 89 and frames.source["dropped_nonfinite"] == 1
+        np.testing.assert_array_equal(frames.label, np.delete(label, 3))
+        np.testing.assert_array_equal(frames.read(np.arange(3, 6)), iq[4:7])
+    with open_frames(good[0], drop_nonfinite=True) as frames:  # nothing to drop: all kept
+        assert len(frames) == 90 and frames.source["dropped_nonfinite"] == 0

@@ -240,12 +240,13 @@ def damage_hdf5(path: Path, how: tuple) -> None:
         else:  # another file holds the data: an external link or a virtual dataset
             other = path.with_name("other.h5")
             with h5py.File(other, "a") as g:
-                g[name] = data
+                target = f"{name}{len(g)}"  # a new name per edit
+                g[target] = data
             if kind == "external":
-                f[name] = h5py.ExternalLink(other.name, name)
+                f[name] = h5py.ExternalLink(other.name, target)
             else:
                 layout = h5py.VirtualLayout(data.shape, data.dtype)
-                layout[...] = h5py.VirtualSource(str(other), name, data.shape)
+                layout[...] = h5py.VirtualSource(str(other), target, data.shape)
                 f.create_virtual_dataset(name, layout)
 
 
@@ -383,7 +384,7 @@ def _apply(path: Path, damage: list, structural) -> list:
     return done
 
 
-BAD_LABELS = (3, 99, 2**31, -1)  # outside 0..2 (int16 labels clip 2**31 to 32767)
+BAD_LABELS = (3, 99)  # outside 0..2 in every integer dtype
 NATIVE_INVALID = {
     "drop": {"iq", "label", "snr_db"},
     "attr-missing": {"format", "format_version", "classes"},
@@ -396,22 +397,30 @@ RML2018_INVALID = {"drop": {"X", "Y", "Z"}, "attr-missing": set(), "nonfinite": 
 
 
 def _invalid(applied: list, rules: dict) -> bool:
-    """True when some applied damage certainly makes the file invalid."""
+    """True when the applied damage certainly left the file invalid. Each structural edit
+    rewrites its dataset or attribute whole, so the last one per name decides."""
+    broken = False  # byte damage no later edit undoes
+    links: dict[str, bool] = {}  # the dataset is refused as stored (link, VDS, huge, missing)
+    values: dict[str, bool] = {}  # its values are certainly invalid (copied by later edits)
     for how in applied:
         kind = how[0]
-        if kind in ("huge", "external", "virtual", "random"):
-            return True
-        if kind == "truncate" and how[1] < 0.999:
-            return True
-        if kind == "drop" and how[1] in rules["drop"]:
-            return True
-        if kind == "attr" and how[2] is None and how[1] in rules["attr-missing"]:
-            return True
-        if kind == "value" and how[1] in rules["nonfinite"] and not np.isfinite(how[3]):
-            return True
-        if kind == "value" and how[1] in rules["bad-label"] and how[3] in BAD_LABELS:
-            return True
-    return False
+        name = how[1] if kind != "attr" else "@" + how[1]
+        if kind == "random" or (kind == "truncate" and how[1] < 0.999):
+            broken = True
+        elif kind in ("huge", "external", "virtual"):
+            links[name] = True
+        elif kind == "drop":
+            links[name], values[name] = how[1] in rules["drop"], False
+        elif kind == "attr":
+            links[name] = how[2] is None and how[1] in rules["attr-missing"]
+        elif kind == "value":
+            nonfinite = how[1] in rules["nonfinite"] and not np.isfinite(how[3])
+            label = how[1] in rules["bad-label"] and how[3] in BAD_LABELS
+            links[name] = False
+            values[name] = values.get(name, False) or nonfinite or label
+        elif kind in ("dtype", "shape"):
+            links[name], values[name] = False, False  # may stay valid or not: no claim
+    return broken or any(links.values()) or any(values.values())
 
 
 NPZ_DAMAGE = st.one_of(
@@ -438,37 +447,42 @@ NPZ_DAMAGE = st.one_of(
        raw=st.lists(BYTE_DAMAGE, max_size=1))  # fmt: skip
 def test_fuzz_npz(damage, compress, raw, runs, capsys):
     members = npz_members()
-    must_fail = any(how[0] == "random" or (how[0] == "truncate" and how[1] < 0.999) for how in raw)
+    broken = any(how[0] == "random" or (how[0] == "truncate" and how[1] < 0.999) for how in raw)
+    bad: dict[str, bool] = {}  # member -> certainly invalid (the last edit of it decides)
     for how in damage:
         kind, name = how[0], how[1]
         if kind == "drop":
-            must_fail |= name in ("iq", "label")
+            bad[name] = name in ("iq", "label")
             members.pop(name, None)
         elif name not in members:
             continue
         elif kind == "object":
             members[name] = np.array([{"x": 1}, None], dtype=object)
-            must_fail = True
+            bad[name] = True
         elif kind == "lying":
             members[name] = lying_npy(how[2])
-            must_fail = True
+            bad[name] = True
         elif isinstance(members[name], bytes) or members[name].dtype.hasobject:
             continue  # already hand-made: leave it
         elif kind == "dtype":
             members[name] = _cast(members[name], how[2])
+            bad[name] = False
         elif kind == "shape":
             members[name] = _reshaped(np.asarray(members[name]), how[2])
+            bad[name] = False
         else:
             before = np.asarray(members[name])
             members[name] = _with_value(before, how[2], how[3])
-            must_fail |= name == "iq" and before.dtype.kind == "f" and not np.isfinite(how[3])
-            must_fail |= name == "label" and before.dtype.kind == "i" and how[3] in BAD_LABELS
+            bad[name] = bad.get(name, False) or (
+                (name == "iq" and before.dtype.kind == "f" and not np.isfinite(how[3]))
+                or (name == "label" and before.dtype.kind == "i" and how[3] in BAD_LABELS)
+            )
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "f.npz"
         write_npz(path, members, compress)
         for how in raw:
             damage_bytes(path, how)
-        dataset_commands(capsys, path, runs["npz"], must_fail)
+        dataset_commands(capsys, path, runs["npz"], broken or any(bad.values()))
 
 
 FORBIDDEN = b"cos\nsystem\n(S'echo pwned'\ntR."
