@@ -106,12 +106,14 @@ class FrameWriter:
 def is_native(path: str | Path) -> bool:
     try:
         with h5py.File(path, "r") as f:
-            return _attr(f, "format") == FORMAT
+            return read_attr(f, "format") == FORMAT
     except (OSError, AmrkitError):
         return False
 
 
-def _attr(f: h5py.File, key: str, default: Any = None) -> Any:
+def read_attr(f: h5py.File, key: str, default: Any = None) -> Any:
+    """File attribute ``key`` as a plain Python value (text decoded); one-line AmrkitError
+    when it cannot be decoded."""
     try:
         value = f.attrs.get(key, default)
     except (OSError, TypeError, ValueError) as exc:  # an attribute HDF5 cannot decode
@@ -122,6 +124,8 @@ def _attr(f: h5py.File, key: str, default: Any = None) -> Any:
             "a plain value",
             "regenerate the file with amrkit generate",
         ) from None
+    if isinstance(value, np.void):  # opaque bytes
+        value = value.tobytes()
     if isinstance(value, bytes):
         try:
             value = value.decode()
@@ -345,7 +349,7 @@ def _row_reader(iq: h5py.Dataset, where: str) -> Any:
 
 def _check_attrs(f: h5py.File, where: str) -> dict[str, Any]:
     """The file attributes, each checked for presence and type."""
-    fmt = _attr(f, "format")
+    fmt = read_attr(f, "format")
     if fmt != FORMAT:
         raise input_error(
             where,
@@ -354,7 +358,7 @@ def _check_attrs(f: h5py.File, where: str) -> dict[str, Any]:
             repr(FORMAT),
             "this is not an amrkit frame file; give --format for another format",
         )
-    version = _attr(f, "format_version")
+    version = read_attr(f, "format_version")
     if version != FORMAT_VERSION or isinstance(version, bool):
         raise input_error(
             where,
@@ -381,13 +385,13 @@ def _check_attrs(f: h5py.File, where: str) -> dict[str, Any]:
     if config is not None and not isinstance(config, dict):
         raise input_error(where, "attribute config", type(config).__name__, "a JSON object", _FIX)
     out: dict[str, Any] = {"classes": tuple(classes), "config": config}
-    out["config_text"] = _attr(f, "config")
+    out["config_text"] = read_attr(f, "config")
     for key, ok, expected in (
         ("sample_rate_hz", _positive_number, "a positive number of Hz"),
         ("samples_per_symbol", _positive_int, "a positive integer"),
         ("snr_convention", lambda v: isinstance(v, str), "text such as 'measured'"),
     ):  # fmt: skip
-        value = _attr(f, key)
+        value = read_attr(f, key)
         if value is not None and not ok(value):
             raise input_error(where, f"attribute {key}", repr(value), expected, _FIX)
         out[key] = value
@@ -403,7 +407,7 @@ def _positive_int(v: Any) -> bool:
 
 
 def _json_attr(f: h5py.File, key: str, where: str, required: bool) -> Any:
-    text = _attr(f, key)
+    text = read_attr(f, key)
     if text is None:
         if required:
             raise input_error(

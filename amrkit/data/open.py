@@ -109,17 +109,17 @@ def detect_format(path: str | Path) -> str:
     if head == _HDF5_MAGIC or _is_hdf5(p):
         import h5py
 
-        from amrkit.data.native import FORMAT
+        from amrkit.data.native import FORMAT, read_attr
         from amrkit.data.radioml import hdf5_open_error, is_radioml2018
 
         try:
             with h5py.File(p, "r") as f:
-                if f.attrs.get("format") in (FORMAT, FORMAT.encode()):
+                if read_attr(f, "format") == FORMAT:
                     return "amrkit"
                 if is_radioml2018(f):
                     return "radioml2018"
                 found = sorted(f.keys())
-        except OSError as exc:
+        except (OSError, RuntimeError, ValueError, KeyError, TypeError) as exc:
             raise hdf5_open_error(p, exc) from None
         raise AmrkitError(
             f"HDF5 file {str(p)!r} is neither an amrkit frame file nor RadioML 2018 "

@@ -262,7 +262,7 @@ def open_radioml2018(
     except AmrkitError:
         f.close()
         raise
-    except (OSError, KeyError, ValueError, TypeError) as exc:
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
         f.close()
         first = (str(exc).splitlines() or [type(exc).__name__])[0]
         raise AmrkitError(f"{where!r} is a damaged RadioML 2018 file ({first})") from None

@@ -169,7 +169,8 @@ def damage_bytes(path: Path, how: tuple) -> None:
 
 
 def _reshaped(data: np.ndarray, shape: object) -> np.ndarray:
-    n = data.shape[0] if data.ndim else 1
+    data = data.reshape(1) if data.ndim == 0 else data
+    n = data.shape[0]
     if shape == "n-1":
         return data[: max(0, n - 1)]
     if shape == "n+1":
