@@ -101,7 +101,8 @@ class FrameSet:
             raise input_error(
                 self.source.get("path", "dataset"),
                 "iq",
-                f"non-finite samples (NaN or inf) in {len(bad)} of the {len(uniq)} frames "
+                f"non-finite samples (NaN or inf, or beyond float32 range) in {len(bad)} of the "
+                f"{len(uniq)} frames "
                 f"read, the first at row {int(bad[0])}",
                 "finite samples",
                 NONFINITE_FIX,

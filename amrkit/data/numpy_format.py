@@ -287,9 +287,10 @@ def _frameset(
 
     def reader(rows: np.ndarray) -> np.ndarray:
         block = np.asarray(iq[np.asarray(rows, dtype=np.int64)])
-        if complex_iq:  # (n, L) complex → (n, 2, L)
-            return np.stack([block.real, block.imag], axis=1).astype(np.float32)
-        return block.astype(np.float32)
+        with np.errstate(over="ignore"):  # beyond float32 range: inf, reported by FrameSet.read
+            if complex_iq:  # (n, L) complex → (n, 2, L)
+                return np.stack([block.real, block.imag], axis=1).astype(np.float32)
+            return block.astype(np.float32)
 
     source: dict[str, Any] = {
         "path": where,

@@ -187,9 +187,10 @@ def open_radioml2016(
         rows = np.asarray(rows, dtype=np.int64)
         out = np.empty((len(rows), 2, L), dtype=np.float32)
         which = np.searchsorted(offsets, rows, side="right") - 1  # (n,) entry of each row
-        for k in np.unique(which):
-            sel = np.flatnonzero(which == k)
-            out[sel] = arrays[k][rows[sel] - offsets[k]]
+        with np.errstate(over="ignore"):  # beyond float32: inf, reported by FrameSet.read
+            for k in np.unique(which):
+                sel = np.flatnonzero(which == k)
+                out[sel] = arrays[k][rows[sel] - offsets[k]]
         return out
 
     return FrameSet(
@@ -342,7 +343,8 @@ def _radioml2018(f: Any, p: Path, class_names: Sequence[str] | None, normalize: 
             raise AmrkitError(
                 f"cannot read frames from {where!r} ({first}); is it complete?"
             ) from None
-        return np.ascontiguousarray(block.transpose(0, 2, 1), dtype=np.float32)  # (n, 2, L)
+        with np.errstate(over="ignore"):  # beyond float32: inf, reported by FrameSet.read
+            return np.ascontiguousarray(block.transpose(0, 2, 1), dtype=np.float32)  # (n, 2, L)
 
     return FrameSet(
         classes=classes,

@@ -50,9 +50,11 @@ def normalize_power(iq: np.ndarray) -> np.ndarray:
     Average power is ``mean(I**2 + Q**2)`` over the frame's L samples, the convention of
     amrkit's own frames. All-zero frames stay zero.
     """
-    power = np.einsum("ncl,ncl->n", iq, iq, dtype=np.float64) / max(1, iq.shape[2])  # (n,)
-    scale = np.where(power > 0, 1.0 / np.sqrt(np.where(power > 0, power, 1.0)), 0.0)
-    iq *= scale.astype(iq.dtype)[:, None, None]
+    # NaN/inf frames stay non-finite (inf * 0 is NaN), silently: the readers report them
+    with np.errstate(invalid="ignore", over="ignore"):
+        power = np.einsum("ncl,ncl->n", iq, iq, dtype=np.float64) / max(1, iq.shape[2])  # (n,)
+        scale = np.where(power > 0, 1.0 / np.sqrt(np.where(power > 0, power, 1.0)), 0.0)
+        iq *= scale.astype(iq.dtype)[:, None, None]
     return iq
 
 
