@@ -201,7 +201,7 @@ def test_object_dtype_and_persistent_ids_are_refused():
     ("payload", "pattern"),
     [([1, 2, 3], "not the RadioML 2016 dict"),
      ({"QPSK": np.zeros((2, 2, 8), np.float32)}, "keys are \\(modulation, snr\\)"),
-     ({("QPSK", 0): np.zeros((2, 3, 8), np.float32)}, "real arrays \\(n, 2, L\\)"),
+     ({("QPSK", 0): np.zeros((2, 3, 8), np.float32)}, "expected a real array \\(n, 2, L\\)"),
      ({("A", 0): np.zeros((2, 2, 8), np.float32), ("B", 0): np.zeros((2, 2, 16), np.float32)},
       "one length")],
 )  # fmt: skip
