@@ -104,22 +104,8 @@ def is_pickle(path: str | Path) -> bool:
     return len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5
 
 
-def open_radioml2016(
-    path: str | Path,
-    class_names: Sequence[str] | None = None,
-    normalize: bool = True,
-) -> FrameSet:
-    """Open a RadioML 2016.10a/10b pickle; ``class_names``, if given, must match the file's."""
-    from amrkit.data.safe_pickle import safe_load
-
-    p = Path(path)
-    where = str(p)
-    data = safe_load(p)
-    if not isinstance(data, dict) or not data:
-        raise AmrkitError(
-            f"{where!r} holds a {type(data).__name__}, not the RadioML 2016 dict "
-            "{(modulation, snr): array (n, 2, L)}; is it a RadioML 2016 file?"
-        )
+def _rml2016_entries(data: dict, where: str) -> tuple[list[tuple[str, float, Any]], int]:
+    """(modulation, snr, frames (n, 2, L)) of each dict entry, checked; and L."""
     entries = []
     frame_length = None
     for key, value in data.items():
@@ -169,6 +155,26 @@ def open_radioml2016(
                 f"{frame_length}; all frames must have one length"
             )
         entries.append((mod, float(key[1]), value))
+    return entries, int(frame_length)
+
+
+def open_radioml2016(
+    path: str | Path,
+    class_names: Sequence[str] | None = None,
+    normalize: bool = True,
+) -> FrameSet:
+    """Open a RadioML 2016.10a/10b pickle; ``class_names``, if given, must match the file's."""
+    from amrkit.data.safe_pickle import safe_load
+
+    p = Path(path)
+    where = str(p)
+    data = safe_load(p)
+    if not isinstance(data, dict) or not data:
+        raise AmrkitError(
+            f"{where!r} holds a {type(data).__name__}, not the RadioML 2016 dict "
+            "{(modulation, snr): array (n, 2, L)}; is it a RadioML 2016 file?"
+        )
+    entries, frame_length = _rml2016_entries(data, where)
     entries.sort(key=lambda e: (e[0], e[1]))
     classes = tuple(sorted({e[0] for e in entries}))
     if class_names is not None and tuple(class_names) != classes:
