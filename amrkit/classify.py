@@ -385,6 +385,13 @@ def check_annotation_path(recording: Recording, path: str | Path | None = None) 
             f"--annotate-out {str(target)!r} is the recording itself; amrkit never modifies the "
             "original, choose another name"
         )
+    data_folder = recording.data_path.resolve().parent
+    if target.absolute().parent.resolve() != data_folder:
+        raise AmrkitError(
+            f"--annotate-out {str(target)!r} is not in the folder of the data file "
+            f"{str(recording.data_path)!r}; readers (amrkit included) refuse metadata that names "
+            f"data outside its own folder, so write it into {str(data_folder)!r}"
+        )
     return check_writable(target)
 
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import math
 import os
+import socket
+import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -130,3 +134,99 @@ def read_json(path: str | Path) -> Any:
         raise AmrkitError(
             f"{str(p)!r} is not valid JSON ({exc.msg} at line {exc.lineno})"
         ) from None
+
+
+# ---- one writer per output folder ---------------------------------------------------------
+LOCK_SUFFIX = ".amrkit.lock"
+
+
+def lock_path(folder: str | Path) -> Path:
+    """The lock of output folder ``folder``: ``.<name>.amrkit.lock`` beside it (inside, it
+    would make a new folder non-empty). Symlinks and ``..`` are resolved first, so two
+    spellings of one folder share one lock."""
+    real = Path(os.path.realpath(folder))
+    return real.parent / f".{real.name}{LOCK_SUFFIX}"
+
+
+def _lock_owner(fd: int) -> dict[str, Any]:
+    try:
+        data = json.loads(os.pread(fd, 4096, 0).decode("utf-8") or "{}")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _make_parents(folder: Path) -> list[Path]:
+    """Create the missing folders above ``folder`` (deepest last); returns the created ones."""
+    missing = [a for a in folder.parents if not a.exists()][::-1]
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise AmrkitError(
+            f"cannot create folder {str(folder.parent)!r} ({exc.strerror}); choose a writable "
+            "location"
+        ) from None
+    return missing
+
+
+def _acquire(lock: Path, folder: Path, option: str) -> int:
+    for _ in range(8):  # retried only while another process releases (unlinks) the lock
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise AmrkitError(
+                f"{option} {str(folder)!r}: cannot create the lock {str(lock)!r} "
+                f"({exc.strerror}); choose a writable location"
+            ) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # held: name the owner
+            owner = _lock_owner(fd)
+            os.close(fd)
+            raise AmrkitError(
+                f"{option} {str(folder)!r} is being written by another amrkit process (pid "
+                f"{owner.get('pid', '?')} on {owner.get('host', '?')}, since "
+                f"{owner.get('started', '?')}; lock {str(lock)!r}); wait for it to finish or "
+                "choose another folder"
+            ) from None
+        try:
+            same = os.stat(lock).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:  # not a lock file its previous owner unlinked while we waited for it
+            return fd
+        os.close(fd)
+    raise AmrkitError(f"{option} {str(folder)!r}: could not take the lock {str(lock)!r}; retry")
+
+
+@contextlib.contextmanager
+def output_lock(folder: str | Path, option: str = "--out") -> Iterator[Path]:
+    """Hold the lock of output folder ``folder`` for the block: one writer at a time.
+
+    The lock file (:func:`lock_path`) records the owner's pid, host, start time and command
+    line; a second process gets a one-line AmrkitError naming that pid. The lock is an
+    ``flock`` on the file, which the kernel drops when its owner dies (even by SIGKILL), so a
+    lock file left by a dead process is stale and simply taken over. Folders created above
+    ``folder`` for the lock are removed again if they are still empty on exit.
+    """
+    folder = Path(folder)
+    lock = lock_path(folder)
+    created = _make_parents(lock.parent / "x")
+    fd = _acquire(lock, folder, option)
+    try:
+        owner = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "argv": sys.argv,
+        }
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(owner).encode(), 0)
+        yield lock
+    finally:
+        with contextlib.suppress(OSError):
+            lock.unlink()  # before unlocking: a waiter that opened this inode retries
+        os.close(fd)
+        for d in reversed(created):
+            with contextlib.suppress(OSError):
+                d.rmdir()  # only if empty

@@ -347,12 +347,15 @@ def test_annotations_for_a_raw_recording(models, tmp_path):
     raw.write_bytes(encode(z, "ci8"))
     rec = open_recording(raw, format="ci8", sample_rate_hz=RATE)
     result = classify_recording(load_predictor(models["run"]), rec)
-    target = tmp_path / "sub" / "labels.sigmf-meta"
+    with pytest.raises(AmrkitError, match="not in the folder of the data file"):
+        write_annotations(result, rec, tmp_path / "sub" / "labels.sigmf-meta")  # ../capture.cs8
+    assert not (tmp_path / "sub").exists()
+    target = tmp_path / "labels.sigmf-meta"
     write_annotations(result, rec, target)
     meta = json.loads(target.read_text())
     SigMFFile(metadata=meta).validate()
     assert meta["global"]["core:datatype"] == "ci8"
-    assert meta["global"]["core:dataset"] == "../capture.cs8"
+    assert meta["global"]["core:dataset"] == "capture.cs8"
     assert len(meta["annotations"]) == 6
     again = open_recording(target)  # amrkit reads its own annotated file back
     np.testing.assert_array_equal(again.read(0, 100), rec.read(0, 100))

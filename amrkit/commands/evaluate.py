@@ -24,6 +24,12 @@ def evaluate(
     snr_min: options.SnrMinOpt = None,
     snr_max: options.SnrMaxOpt = None,
     split_seed: options.SplitSeedOpt = None,
+    drop_nonfinite: bool = typer.Option(
+        False,
+        "--drop-nonfinite",
+        help="Skip frames holding NaN or inf samples (and report how many) instead of "
+        "stopping with an error.",
+    ),
     batch_size: int = typer.Option(1024, "--batch-size", min=1, help="Frames per inference batch."),
     threads: options.InferThreadsOpt = None,
     device: str = typer.Option("cpu", "--device", help="cpu, cuda (cuda:N) or auto."),
@@ -91,8 +97,12 @@ def evaluate(
             top_confused=top_confused,
             progress=progress,
             split_seed=split_seed,
+            drop_nonfinite=drop_nonfinite,
             **options.open_options(format, classes, classes_file, snr_min, snr_max),
         )
+    dropped = result["data"].get("dropped_nonfinite")
+    if dropped:
+        err.print(f"skipped {dropped:,} frame(s) with NaN or inf samples", highlight=False)
     if plot is not None:
         from amrkit.metrics.plots import plot_accuracy_vs_snr, plot_confusion
 

@@ -85,7 +85,11 @@ def train(
     json_out: bool = typer.Option(False, "--json", help="Print metrics.json to stdout."),
 ) -> None:
     """Train a CNN on split 0, validate on split 1 each epoch, test the best weights on split 2."""
+    import contextlib
+    import os
+
     from amrkit.config import load_mapping
+    from amrkit.fileio import output_lock
     from amrkit.train.config import make_config
     from amrkit.train.runner import DataOptions, train_model
 
@@ -109,20 +113,23 @@ def train(
         given |= set(load_mapping(config))
     cfg = make_config(config, **overrides)
     open_kw = options.open_options(format, classes, classes_file, snr_min, snr_max)
-    metrics = train_model(
-        data,
-        model,
-        out,
-        cfg,
-        given=given,
-        resume=resume,
-        force=force,
-        device=device,
-        threads=threads,
-        deterministic=deterministic,
-        data_options=DataOptions(**open_kw),
-        progress=not quiet,
-    )
+    # one writer per run folder; under torchrun only rank 0 writes (and locks)
+    lead = os.environ.get("RANK", "0") == "0"
+    with output_lock(out) if lead else contextlib.nullcontext():
+        metrics = train_model(
+            data,
+            model,
+            out,
+            cfg,
+            given=given,
+            resume=resume,
+            force=force,
+            device=device,
+            threads=threads,
+            deterministic=deterministic,
+            data_options=DataOptions(**open_kw),
+            progress=not quiet,
+        )
     if not metrics:  # not rank 0 under torchrun
         return
     if json_out:

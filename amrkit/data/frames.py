@@ -19,6 +19,26 @@ from amrkit.errors import AmrkitError
 
 # reads rows (sorted, unique, int64 indices into the backing store) → (n, 2, L) float32
 RowReader = Callable[[np.ndarray], np.ndarray]
+NONFINITE_FIX = "repair the file, or pass --drop-nonfinite (train, evaluate) to skip such frames"
+
+
+def one_line(value: object, limit: int = 120) -> str:
+    """``value`` as text on one line, at most ``limit`` characters (for error messages)."""
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def input_error(where: object, field: str, found: object, expected: str, fix: str) -> AmrkitError:
+    """The one-line error of a bad input file: the file, the field, what was found, what was
+    expected and the fix."""
+    return AmrkitError(
+        f"{str(where)!r}: {field}: found {one_line(found)}, expected {expected}; {fix}"
+    )
+
+
+def _frames_ok(iq: np.ndarray) -> np.ndarray:
+    """(n,) bool: frames of ``iq`` (n, 2, L) whose samples are all finite."""
+    return np.isfinite(iq).all(axis=tuple(range(1, iq.ndim)))
 
 
 @dataclass
@@ -73,9 +93,57 @@ class FrameSet:
         rows = self.rows[idx]
         order = np.argsort(rows, kind="stable")
         uniq, inverse = np.unique(rows[order], return_inverse=True)
-        data = self.reader(uniq)  # (u, 2, L)
+        data = self._read_rows(uniq)  # (u, 2, L)
+        # NaN/inf propagate through a float64 sum (float32 values cannot overflow it): one
+        # cheap pass over what was read anyway, no boolean temporary for finite batches
+        if not np.isfinite(np.add.reduce(data, axis=None, dtype=np.float64)):
+            bad = uniq[~_frames_ok(data)]
+            raise input_error(
+                self.source.get("path", "dataset"),
+                "iq",
+                f"non-finite samples (NaN or inf, or beyond float32 range) in {len(bad)} of the "
+                f"{len(uniq)} frames "
+                f"read, the first at row {int(bad[0])}",
+                "finite samples",
+                NONFINITE_FIX,
+            )
         out = np.empty((len(idx), 2, self.frame_length), dtype=np.float32)
         out[order] = data[inverse]
+        return out
+
+    def _read_rows(self, rows: np.ndarray) -> np.ndarray:
+        data = self.reader(rows)
+        if data.shape != (len(rows), 2, self.frame_length):  # a reader bug or a lying file
+            raise AmrkitError(
+                f"{self.source.get('path', 'dataset')!r}: read {data.shape} for {len(rows)} "
+                f"frames of {self.frame_length} samples; the file is inconsistent"
+            )
+        return data
+
+    def nonfinite_positions(self, batch_size: int = 4096) -> np.ndarray:
+        """Positions of the frames holding NaN or inf samples (one pass over the frames)."""
+        bad = []
+        for start in range(0, len(self), batch_size):
+            pos = np.arange(start, min(len(self), start + batch_size), dtype=np.int64)
+            rows = self.rows[pos]
+            order = np.argsort(rows, kind="stable")
+            uniq, inverse = np.unique(rows[order], return_inverse=True)
+            ok = _frames_ok(self._read_rows(uniq))[inverse]  # (len(pos),) in sorted order
+            bad.append(pos[order][~ok])
+        return np.sort(np.concatenate(bad)) if bad else np.empty(0, np.int64)
+
+    def check_values(self, batch_size: int = 4096) -> None:
+        """Read every frame once; raises AmrkitError at the first non-finite one."""
+        for _ in self.iter_batches(None, batch_size):
+            pass
+
+    def drop_nonfinite(self, batch_size: int = 4096) -> FrameSet:
+        """This set without frames holding NaN or inf; ``source["dropped_nonfinite"]`` counts
+        them (reported by the commands, recorded by runs)."""
+        bad = self.nonfinite_positions(batch_size)
+        keep = np.setdiff1d(np.arange(len(self), dtype=np.int64), bad, assume_unique=True)
+        out = self.subset(keep)
+        out.source = {**self.source, "dropped_nonfinite": int(len(bad))}
         return out
 
     def iter_batches(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from amrkit.data.frames import FrameSet
+from amrkit.data.frames import FrameSet, input_error, one_line
 from amrkit.errors import AmrkitError
 from amrkit.fileio import atomic_path
 
@@ -105,18 +106,108 @@ class FrameWriter:
 def is_native(path: str | Path) -> bool:
     try:
         with h5py.File(path, "r") as f:
-            return f.attrs.get("format") == FORMAT
-    except OSError:
+            return read_attr(f, "format") == FORMAT
+    except (OSError, AmrkitError):
         return False
 
 
-def _attr(f: h5py.File, key: str, default: Any = None) -> Any:
-    value = f.attrs.get(key, default)
+def read_attr(f: h5py.File, key: str, default: Any = None) -> Any:
+    """File attribute ``key`` as a plain Python value (text decoded); one-line AmrkitError
+    when it cannot be decoded."""
+    try:
+        value = f.attrs.get(key, default)
+    except (OSError, TypeError, ValueError) as exc:  # an attribute HDF5 cannot decode
+        raise input_error(
+            f.filename,
+            f"attribute {key}",
+            f"unreadable ({exc})",
+            "a plain value",
+            "regenerate the file with amrkit generate",
+        ) from None
+    if isinstance(value, np.void):  # opaque bytes
+        value = value.tobytes()
     if isinstance(value, bytes):
-        value = value.decode()
+        try:
+            value = value.decode()
+        except UnicodeDecodeError:
+            raise input_error(
+                f.filename,
+                f"attribute {key}",
+                "bytes that are not UTF-8",
+                "text",
+                "regenerate the file with amrkit generate",
+            ) from None
     if isinstance(value, np.generic):
         value = value.item()
     return value
+
+
+# ---- HDF5 inputs: only the file itself, never more than it stores ------------------------
+def hdf5_dataset(f: h5py.File, name: str, where: str, fix: str) -> h5py.Dataset:
+    """Dataset ``name`` of ``f``, refused when it would read another file (external link,
+    virtual dataset, external raw storage) or declares more data than the file holds."""
+    link = f.get(name, getlink=True)
+    if link is None:
+        raise input_error(where, name, "no such dataset", f"a dataset {name!r}", fix)
+    if isinstance(link, h5py.ExternalLink):
+        raise input_error(
+            where,
+            name,
+            f"an external link to {link.filename!r}",
+            "data stored in this file",
+            "amrkit reads nothing outside its input file; copy the linked data into it "
+            "(e.g. with h5copy)",
+        )
+    try:
+        dset = f[name]
+    except (KeyError, OSError) as exc:  # dangling soft link, damaged object header
+        raise input_error(where, name, f"unreadable ({one_line(exc)})", "a dataset", fix) from None
+    if not isinstance(dset, h5py.Dataset):
+        raise input_error(where, name, type(dset).__name__.lower(), "a dataset", fix)
+    if dset.is_virtual or dset.external:
+        what = "a virtual dataset" if dset.is_virtual else "external raw storage"
+        raise input_error(
+            where,
+            name,
+            f"{what} (its data lives in other files)",
+            "data stored in this file",
+            "amrkit reads nothing outside its input file; store the array in it "
+            "(e.g. h5repack -l CONTI makes a self-contained copy)",
+        )
+    _check_declared_size(dset, name, where)
+    return dset
+
+
+def _check_declared_size(dset: h5py.Dataset, name: str, where: str) -> None:
+    """Never trust a declared shape: the file must store the data it declares.
+
+    Uncompressed data needs ``storage >= logical`` bytes (unwritten chunks would read as
+    zeros: a file of 10^12 "frames" can be a few KiB); compressed data at most deflate's
+    ~1032:1 ratio. Contiguous data must end inside the file (truncated copies).
+    """
+    logical = int(np.prod(dset.shape, dtype=np.float64)) * dset.dtype.itemsize
+    stored = int(dset.id.get_storage_size())
+    filters = dset.id.get_create_plist().get_nfilters()
+    limit = stored if filters == 0 else 1100 * stored + 2**20
+    if logical > limit:
+        raise input_error(
+            where,
+            name,
+            f"shape {tuple(dset.shape)} ({logical:,} bytes) but {stored:,} bytes stored",
+            "the declared data to be in the file",
+            "the file is truncated or incomplete; copy or generate it again",
+        )
+    size = Path(where).stat().st_size
+    offset = dset.id.get_offset() if dset.chunks is None else None
+    end = (offset or 0) + stored if offset is not None else stored
+    if end > size:
+        raise input_error(
+            where,
+            name,
+            f"data ending at byte {end:,} of a {size:,}-byte file",
+            "data inside the file",
+            "the file is truncated; copy or download it again",
+        )
 
 
 def read_rows(dset: h5py.Dataset, rows: np.ndarray) -> np.ndarray:
@@ -141,52 +232,199 @@ def read_rows(dset: h5py.Dataset, rows: np.ndarray) -> np.ndarray:
     return out
 
 
+_FIX = "regenerate the file with amrkit generate (or repair it)"
+
+
 def open_native(path: str | Path) -> FrameSet:
-    """Open an amrkit HDF5 file; I/Q stays on disk until read."""
+    """Open an amrkit HDF5 file; I/Q stays on disk until read.
+
+    Everything but the samples is checked here (attributes, dtypes, shapes, declared sizes,
+    labels and splits); samples are checked for NaN/inf as they are read (FrameSet.read).
+    """
     p = Path(path)
+    where = str(p)
     try:
         f = h5py.File(p, "r")
     except OSError as exc:
-        raise AmrkitError(
-            f"cannot open {str(p)!r} as HDF5 ({exc}); is it a complete file?"
-        ) from None
-    if _attr(f, "format") != FORMAT:
+        from amrkit.data.radioml import hdf5_open_error
+
+        raise hdf5_open_error(p, exc) from None
+    try:
+        return _open(f, p)
+    except AmrkitError:
         f.close()
-        raise AmrkitError(
-            f"{str(p)!r} is not an amrkit frame file (attribute format != {FORMAT!r})"
+        raise
+    except (KeyError, ValueError, TypeError, OSError, RuntimeError) as exc:
+        f.close()
+        raise AmrkitError(f"{where!r} is a damaged amrkit frame file ({one_line(exc)})") from None
+
+
+def _open(f: h5py.File, p: Path) -> FrameSet:
+    where = str(p)
+    attrs = _check_attrs(f, where)
+    iq = hdf5_dataset(f, "iq", where, _FIX)
+    if iq.dtype != np.float32:
+        raise input_error(
+            where,
+            "iq dtype",
+            iq.dtype,
+            "float32 (amrkit-frames v1)",
+            "convert iq to float32 or regenerate the file",
         )
-    version = _attr(f, "format_version")
-    if version != FORMAT_VERSION:
-        f.close()
-        raise AmrkitError(
-            f"{str(p)!r} has format_version {version}; this amrkit reads {FORMAT_VERSION}"
+    if iq.ndim != 3 or iq.shape[1] != 2 or iq.shape[2] < 1:
+        hint = (
+            "store it as (N, 2, L): transpose the last two axes"
+            if iq.ndim == 3 and iq.shape[2] == 2
+            else _FIX
+        )
+        raise input_error(where, "iq shape", tuple(iq.shape), "(N, 2, L) with L >= 1", hint)
+    n = int(iq.shape[0])
+    columns = {}
+    for name, kinds, what in (
+        ("label", "iu", "integers"), ("snr_db", "fiu", "numbers"), ("split", "iu", "integers")
+    ):  # fmt: skip
+        if name == "split" and name not in f:
+            continue
+        dset = hdf5_dataset(f, name, where, _FIX)
+        if dset.dtype.kind not in kinds or dset.shape != (n,):
+            raise input_error(
+                where,
+                name,
+                f"{dset.dtype} {tuple(dset.shape)}",
+                f"{what} of shape ({n},), one per frame of iq",
+                _FIX,
+            )
+        columns[name] = dset[...]
+    label = columns["label"].astype(np.int64)
+    classes = attrs["classes"]
+    if n and (label.min() < 0 or label.max() >= len(classes)):
+        bad = int(np.flatnonzero((label < 0) | (label >= len(classes)))[0])
+        raise input_error(
+            where,
+            "label",
+            f"{label[bad]} at row {bad}",
+            f"0..{len(classes) - 1} (indices into the {len(classes)} classes)",
+            _FIX,
+        )
+    split = columns.get("split")
+    if split is not None and n and split.max(initial=0) > 2:
+        bad = int(np.flatnonzero(split > 2)[0])
+        raise input_error(
+            where, "split", f"{split[bad]} at row {bad}", "0 (train), 1 (val) or 2 (test)", _FIX
+        )
+    config_text = attrs["config_text"]
+    return FrameSet(
+        classes=classes,
+        frame_length=int(iq.shape[2]),
+        label=label,
+        snr_db=columns["snr_db"].astype(np.float32),
+        split=None if split is None else split.astype(np.uint8),
+        reader=_row_reader(iq, where),
+        rows=np.arange(n, dtype=np.int64),
+        sample_rate_hz=attrs["sample_rate_hz"],
+        samples_per_symbol=attrs["samples_per_symbol"],
+        snr_convention=attrs["snr_convention"],
+        source={
+            "path": where,
+            "format": FORMAT,
+            "config_hash": hashlib.sha256((config_text or "").encode()).hexdigest()[:16],
+        },
+        config=attrs["config"],
+        close=f.close,
+    )
+
+
+def _row_reader(iq: h5py.Dataset, where: str) -> Any:
+    def reader(rows: np.ndarray) -> np.ndarray:
+        try:
+            return read_rows(iq, rows)
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise AmrkitError(
+                f"{where!r}: iq: cannot read frames ({one_line(exc)}); the file is damaged or "
+                "truncated, copy or generate it again"
+            ) from None
+
+    return reader
+
+
+def _check_attrs(f: h5py.File, where: str) -> dict[str, Any]:
+    """The file attributes, each checked for presence and type."""
+    fmt = read_attr(f, "format")
+    if fmt != FORMAT:
+        raise input_error(
+            where,
+            "attribute format",
+            repr(fmt),
+            repr(FORMAT),
+            "this is not an amrkit frame file; give --format for another format",
+        )
+    version = read_attr(f, "format_version")
+    if version != FORMAT_VERSION or isinstance(version, bool):
+        raise input_error(
+            where,
+            "attribute format_version",
+            repr(version),
+            str(FORMAT_VERSION),
+            "this amrkit reads version 1 files; regenerate the file",
+        )
+    classes = _json_attr(f, "classes", where, required=True)
+    if (
+        not isinstance(classes, list)
+        or not classes
+        or not all(isinstance(c, str) and c.strip() for c in classes)
+        or len(set(classes)) != len(classes)
+    ):
+        raise input_error(
+            where,
+            "attribute classes",
+            repr(classes),
+            'a JSON list of distinct class names, e.g. ["BPSK", "QPSK"]',
+            _FIX,
+        )
+    config = _json_attr(f, "config", where, required=False)
+    if config is not None and not isinstance(config, dict):
+        raise input_error(where, "attribute config", type(config).__name__, "a JSON object", _FIX)
+    out: dict[str, Any] = {"classes": tuple(classes), "config": config}
+    out["config_text"] = read_attr(f, "config")
+    for key, ok, expected in (
+        ("sample_rate_hz", _positive_number, "a positive number of Hz"),
+        ("samples_per_symbol", _positive_int, "a positive integer"),
+        ("snr_convention", lambda v: isinstance(v, str), "text such as 'measured'"),
+    ):  # fmt: skip
+        value = read_attr(f, key)
+        if value is not None and not ok(value):
+            raise input_error(where, f"attribute {key}", repr(value), expected, _FIX)
+        out[key] = value
+    return out
+
+
+def _positive_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
+
+
+def _positive_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v > 0
+
+
+def _json_attr(f: h5py.File, key: str, where: str, required: bool) -> Any:
+    text = read_attr(f, key)
+    if text is None:
+        if required:
+            raise input_error(
+                where,
+                f"attribute {key}",
+                "nothing (missing)",
+                'a JSON list such as ["BPSK", "QPSK"]',
+                _FIX,
+            )
+        return None
+    if not isinstance(text, str):
+        raise input_error(
+            where, f"attribute {key}", f"{type(text).__name__} {text!r}", "JSON text", _FIX
         )
     try:
-        classes = tuple(json.loads(_attr(f, "classes")))
-        iq = f["iq"]
-        config_text = _attr(f, "config")
-        config = json.loads(config_text) if config_text else None
-        n = iq.shape[0]
-        fs = FrameSet(
-            classes=classes,
-            frame_length=int(iq.shape[2]),
-            label=f["label"][...].astype(np.int64),
-            snr_db=f["snr_db"][...].astype(np.float32),
-            split=f["split"][...].astype(np.uint8) if "split" in f else None,
-            reader=lambda rows: read_rows(iq, rows),
-            rows=np.arange(n, dtype=np.int64),
-            sample_rate_hz=_attr(f, "sample_rate_hz"),
-            samples_per_symbol=_attr(f, "samples_per_symbol"),
-            snr_convention=_attr(f, "snr_convention"),
-            source={
-                "path": str(p),
-                "format": FORMAT,
-                "config_hash": hashlib.sha256((config_text or "").encode()).hexdigest()[:16],
-            },
-            config=config,
-            close=f.close,
-        )
-    except (KeyError, ValueError, OSError) as exc:
-        f.close()
-        raise AmrkitError(f"{str(p)!r} is a damaged amrkit frame file ({exc})") from None
-    return fs
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise input_error(
+            where, f"attribute {key}", f"text that is not JSON ({exc.msg})", "JSON text", _FIX
+        ) from None

@@ -39,6 +39,11 @@ ALIASES = {
     "numpy": "npz",
 }
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+# frames whose float32 I/Q total at most this are checked for NaN/inf when the file is
+# opened (so `info` and `train` fail before writing anything); larger selections are checked
+# as their frames are read, without a second pass over a large file
+CHECK_AT_OPEN_BYTES = 256 * 2**20
+_CHECK_BATCH_BYTES = 2**18  # frames read at a time by those checks (bounded memory)
 
 
 def parse_classes(text: str | Sequence[str] | None) -> tuple[str, ...] | None:
@@ -96,22 +101,25 @@ def canonical_format(format: str) -> str:
 def detect_format(path: str | Path) -> str:
     """The dataset format of ``path`` from its content (magic bytes, HDF5 datasets)."""
     p = Path(path)
-    with open(p, "rb") as f:
-        head = f.read(8)
+    try:
+        with open(p, "rb") as f:
+            head = f.read(8)
+    except OSError as exc:
+        raise AmrkitError(f"cannot read dataset {str(p)!r} ({exc.strerror}); check it") from None
     if head == _HDF5_MAGIC or _is_hdf5(p):
         import h5py
 
-        from amrkit.data.native import FORMAT
+        from amrkit.data.native import FORMAT, read_attr
         from amrkit.data.radioml import hdf5_open_error, is_radioml2018
 
         try:
             with h5py.File(p, "r") as f:
-                if f.attrs.get("format") in (FORMAT, FORMAT.encode()):
+                if read_attr(f, "format") == FORMAT:
                     return "amrkit"
                 if is_radioml2018(f):
                     return "radioml2018"
                 found = sorted(f.keys())
-        except OSError as exc:
+        except (OSError, RuntimeError, ValueError, KeyError, TypeError) as exc:
             raise hdf5_open_error(p, exc) from None
         raise AmrkitError(
             f"HDF5 file {str(p)!r} is neither an amrkit frame file nor RadioML 2018 "
@@ -150,12 +158,19 @@ def open_frames(
     split_seed: int = 0,
     *,
     normalize: bool = True,
+    drop_nonfinite: bool = False,
 ) -> FrameSet:
     """Open ``path`` (format detected from content unless given) and apply the filters.
 
     ``classes_file`` names the classes of files that do not (RadioML 2018, ``.npz`` without
     ``classes``); for files that do, it must list the same names in the same order.
     ``normalize`` scales external frames to unit average power per frame on read.
+
+    Every reader checks metadata, dtypes, shapes, declared sizes and labels on open. Frames
+    holding NaN or inf are an error (:data:`CHECK_AT_OPEN_BYTES`: checked here for small
+    selections, as they are read for large ones) unless ``drop_nonfinite``, which skips
+    them (one pass over the selected frames) and counts them in
+    ``source["dropped_nonfinite"]``.
     """
     p = Path(path)
     if not p.exists():
@@ -197,6 +212,16 @@ def open_frames(
             frames = frames.filter(wanted, snr_min, snr_max)
         if len(frames) == 0:
             raise AmrkitError(f"no frames left in {str(p)!r} after filtering; relax the filters")
+        batch = max(1, _CHECK_BATCH_BYTES // (8 * frames.frame_length))
+        if drop_nonfinite:
+            frames = frames.drop_nonfinite(batch)
+            if len(frames) == 0:
+                raise AmrkitError(
+                    f"every selected frame of {str(p)!r} holds NaN or inf samples; "
+                    "nothing is left to use"
+                )
+        elif len(frames) * 8 * frames.frame_length <= CHECK_AT_OPEN_BYTES:
+            frames.check_values(batch)
     except BaseException:
         frames.close()
         raise

@@ -31,15 +31,36 @@ from typing import Any
 
 import numpy as np
 
-from amrkit.data.frames import FrameSet
+from amrkit.data.frames import FrameSet, input_error
 from amrkit.data.recording import normalize_power
 from amrkit.errors import AmrkitError
 
 RML2018_CLASSES: tuple[str, ...] = (
-    "OOK", "4ASK", "8ASK", "BPSK", "QPSK", "8PSK", "16PSK", "32PSK", "16APSK", "32APSK",
-    "64APSK", "128APSK", "16QAM", "32QAM", "64QAM", "128QAM", "256QAM", "AM-SSB-WC",
-    "AM-SSB-SC", "AM-DSB-WC", "AM-DSB-SC", "FM", "GMSK", "OQPSK",
-)  # fmt: skip
+    "OOK",
+    "4ASK",
+    "8ASK",
+    "BPSK",
+    "QPSK",
+    "8PSK",
+    "16PSK",
+    "32PSK",
+    "16APSK",
+    "32APSK",
+    "64APSK",
+    "128APSK",
+    "16QAM",
+    "32QAM",
+    "64QAM",
+    "128QAM",
+    "256QAM",
+    "AM-SSB-WC",
+    "AM-SSB-SC",
+    "AM-DSB-WC",
+    "AM-DSB-SC",
+    "FM",
+    "GMSK",
+    "OQPSK",
+)
 _LABEL_CHUNK = 1 << 16  # rows of Y read at once
 _GATHER = 4096  # scattered rows per HDF5 point selection
 
@@ -83,22 +104,8 @@ def is_pickle(path: str | Path) -> bool:
     return len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5
 
 
-def open_radioml2016(
-    path: str | Path,
-    class_names: Sequence[str] | None = None,
-    normalize: bool = True,
-) -> FrameSet:
-    """Open a RadioML 2016.10a/10b pickle; ``class_names``, if given, must match the file's."""
-    from amrkit.data.safe_pickle import safe_load
-
-    p = Path(path)
-    where = str(p)
-    data = safe_load(p)
-    if not isinstance(data, dict) or not data:
-        raise AmrkitError(
-            f"{where!r} holds a {type(data).__name__}, not the RadioML 2016 dict "
-            "{(modulation, snr): array (n, 2, L)}; is it a RadioML 2016 file?"
-        )
+def _rml2016_entries(data: dict, where: str) -> tuple[list[tuple[str, float, Any]], int]:
+    """(modulation, snr, frames (n, 2, L)) of each dict entry, checked; and L."""
     entries = []
     frame_length = None
     for key, value in data.items():
@@ -119,10 +126,26 @@ def open_radioml2016(
             and np.issubdtype(value.dtype, np.number)
             and not np.issubdtype(value.dtype, np.complexfloating)
         ):
-            desc = f"{value.dtype} {value.shape}" if isinstance(value, np.ndarray) else type(value)
-            raise AmrkitError(
-                f"{where!r}: entry {key!r} is {desc}; RadioML 2016 entries are real arrays "
-                "(n, 2, L)"
+            desc = (
+                f"{value.dtype} {value.shape}"
+                if isinstance(value, np.ndarray)
+                else type(value).__name__
+            )
+            raise input_error(
+                where,
+                f"entry {key!r}",
+                desc,
+                "a real array (n, 2, L) of frames",
+                "is it a RadioML 2016 file? (transpose (n, L, 2) entries)",
+            )
+        mod = key[0].decode("latin1") if isinstance(key[0], bytes) else key[0]
+        if not mod.strip() or value.shape[2] < 1:
+            raise input_error(
+                where,
+                f"entry {key!r}",
+                f"modulation {mod!r}, frames {value.shape}",
+                "a non-empty modulation name and frames of >= 1 sample",
+                "is it a RadioML 2016 file?",
             )
         if frame_length is None:
             frame_length = value.shape[2]
@@ -131,8 +154,27 @@ def open_radioml2016(
                 f"{where!r}: entry {key!r} has frames of {value.shape[2]} samples, others "
                 f"{frame_length}; all frames must have one length"
             )
-        mod = key[0].decode("latin1") if isinstance(key[0], bytes) else key[0]
         entries.append((mod, float(key[1]), value))
+    return entries, int(frame_length)
+
+
+def open_radioml2016(
+    path: str | Path,
+    class_names: Sequence[str] | None = None,
+    normalize: bool = True,
+) -> FrameSet:
+    """Open a RadioML 2016.10a/10b pickle; ``class_names``, if given, must match the file's."""
+    from amrkit.data.safe_pickle import safe_load
+
+    p = Path(path)
+    where = str(p)
+    data = safe_load(p)
+    if not isinstance(data, dict) or not data:
+        raise AmrkitError(
+            f"{where!r} holds a {type(data).__name__}, not the RadioML 2016 dict "
+            "{(modulation, snr): array (n, 2, L)}; is it a RadioML 2016 file?"
+        )
+    entries, frame_length = _rml2016_entries(data, where)
     entries.sort(key=lambda e: (e[0], e[1]))
     classes = tuple(sorted({e[0] for e in entries}))
     if class_names is not None and tuple(class_names) != classes:
@@ -151,9 +193,10 @@ def open_radioml2016(
         rows = np.asarray(rows, dtype=np.int64)
         out = np.empty((len(rows), 2, L), dtype=np.float32)
         which = np.searchsorted(offsets, rows, side="right") - 1  # (n,) entry of each row
-        for k in np.unique(which):
-            sel = np.flatnonzero(which == k)
-            out[sel] = arrays[k][rows[sel] - offsets[k]]
+        with np.errstate(over="ignore"):  # beyond float32: inf, reported by FrameSet.read
+            for k in np.unique(which):
+                sel = np.flatnonzero(which == k)
+                out[sel] = arrays[k][rows[sel] - offsets[k]]
         return out
 
     return FrameSet(
@@ -202,23 +245,9 @@ def read_sparse_rows(dset: Any, rows: np.ndarray, min_run: int = 8) -> np.ndarra
 
 
 def is_radioml2018(f: Any) -> bool:
-    """An open h5py.File with the X / Y / Z datasets of RadioML 2018."""
-    return all(name in f and hasattr(f[name], "shape") for name in ("X", "Y", "Z"))
-
-
-def _check_stored(dset: Any, file_size: int, where: str) -> None:
-    """Contiguous datasets must lie inside the file (catches truncated downloads early)."""
-    if dset.chunks is not None:
-        return
-    offset = dset.id.get_offset()
-    if offset is None:
-        return
-    if offset + dset.id.get_storage_size() > file_size:
-        raise AmrkitError(
-            f"{where!r} is truncated: dataset {dset.name} ends at byte "
-            f"{offset + dset.id.get_storage_size()} but the file has {file_size}; "
-            "download it again"
-        )
+    """An open h5py.File with X / Y / Z entries, RadioML 2018's names. Links are not
+    followed (an external one would open another file); opening checks what they are."""
+    return all(f.get(name, getlink=True) is not None for name in ("X", "Y", "Z"))
 
 
 def open_radioml2018(
@@ -240,36 +269,47 @@ def open_radioml2018(
     except AmrkitError:
         f.close()
         raise
-    except (OSError, KeyError, ValueError, TypeError) as exc:
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
         f.close()
         first = (str(exc).splitlines() or [type(exc).__name__])[0]
         raise AmrkitError(f"{where!r} is a damaged RadioML 2018 file ({first})") from None
     return fs
 
 
+_FIX2018 = "is it a RadioML 2018 file? (X (N, L, 2) float32, Y one-hot (N, C), Z (N, 1))"
+
+
 def _radioml2018(f: Any, p: Path, class_names: Sequence[str] | None, normalize: bool) -> FrameSet:
+    from amrkit.data.native import hdf5_dataset
+
     where = str(p)
     if not is_radioml2018(f):
         raise AmrkitError(
             f"{where!r} has datasets {sorted(f.keys())}; RadioML 2018 needs X, Y and Z"
         )
-    X, Y, Z = f["X"], f["Y"], f["Z"]
-    if X.ndim != 3 or X.shape[2] != 2:
+    X, Y, Z = (hdf5_dataset(f, name, where, _FIX2018) for name in ("X", "Y", "Z"))
+    if X.ndim != 3 or X.shape[2] != 2 or X.shape[1] < 1:
         hint = (
-            " (it looks like (N, 2, L): amrkit's own layout, not RadioML 2018's; transpose it "
-            "or save it as .npz with iq)"
+            "it looks like (N, 2, L): amrkit's own layout, not RadioML 2018's; transpose it "
+            "or save it as .npz with iq"
             if X.ndim == 3 and X.shape[1] == 2
-            else ""
+            else _FIX2018
         )
-        raise AmrkitError(f"{where!r}: X has shape {X.shape}, expected (N, L, 2){hint}")
+        raise input_error(where, "X shape", tuple(X.shape), "(N, L, 2) with L >= 1", hint)
+    if X.dtype.kind != "f":
+        raise input_error(
+            where, "X dtype", X.dtype, "floating point (float32)", "convert X to float32"
+        )
+    for dset, kinds in ((Y, "biuf"), (Z, "iuf")):
+        if dset.dtype.kind not in kinds:
+            raise input_error(
+                where, f"{dset.name.lstrip('/')} dtype", dset.dtype, "numbers", _FIX2018
+            )
     n, L = int(X.shape[0]), int(X.shape[1])
-    if Y.ndim != 2 or Y.shape[0] != n:
+    if Y.ndim != 2 or Y.shape[0] != n or Y.shape[1] < 1:
         raise AmrkitError(f"{where!r}: Y has shape {Y.shape}, expected one-hot (N={n}, classes)")
     if Z.shape not in ((n,), (n, 1)):
         raise AmrkitError(f"{where!r}: Z has shape {Z.shape}, expected SNRs (N={n}, 1)")
-    size = p.stat().st_size
-    for dset in (X, Y, Z):
-        _check_stored(dset, size, where)
     num_classes = int(Y.shape[1])
     if class_names is None:
         if num_classes != len(RML2018_CLASSES):
@@ -288,21 +328,29 @@ def _radioml2018(f: Any, p: Path, class_names: Sequence[str] | None, normalize: 
     label = np.empty(n, dtype=np.int64)
     for start in range(0, n, _LABEL_CHUNK):
         y = Y[start : start + _LABEL_CHUNK]  # (c, C)
-        if len(y) and not np.all(y.max(axis=1) > 0):
-            bad = start + int(np.flatnonzero(~(y.max(axis=1) > 0))[0])
-            raise AmrkitError(f"{where!r}: row {bad} of Y has no positive entry; Y must be one-hot")
+        hot = (y > 0).sum(axis=1) == 1  # (c,)
+        if not (hot.all() and np.isfinite(y).all()):
+            bad = int(np.flatnonzero(~(hot & np.isfinite(y).all(axis=1)))[0])
+            raise input_error(
+                where,
+                "Y",
+                f"row {start + bad} = {y[bad][:8].tolist()}",
+                "one-hot rows (one positive entry each, all finite)",
+                _FIX2018,
+            )
         label[start : start + len(y)] = np.argmax(y, axis=1)
     snr = np.asarray(Z[...], dtype=np.float32).reshape(n)
 
     def reader(rows: np.ndarray) -> np.ndarray:
         try:
             block = read_sparse_rows(X, rows)  # (n, L, 2)
-        except OSError as exc:
+        except (OSError, ValueError, RuntimeError) as exc:
             first = (str(exc).splitlines() or ["read error"])[0]
             raise AmrkitError(
                 f"cannot read frames from {where!r} ({first}); is it complete?"
             ) from None
-        return np.ascontiguousarray(block.transpose(0, 2, 1), dtype=np.float32)  # (n, 2, L)
+        with np.errstate(over="ignore"):  # beyond float32: inf, reported by FrameSet.read
+            return np.ascontiguousarray(block.transpose(0, 2, 1), dtype=np.float32)  # (n, 2, L)
 
     return FrameSet(
         classes=classes,

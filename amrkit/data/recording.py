@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from amrkit.data.frames import input_error, one_line
 from amrkit.errors import AmrkitError
 
 SUPPORTED_DATATYPES = ("cf32", "cf64", "ci32", "ci16", "ci8", "cu32", "cu16", "cu8")
@@ -48,9 +50,11 @@ def normalize_power(iq: np.ndarray) -> np.ndarray:
     Average power is ``mean(I**2 + Q**2)`` over the frame's L samples, the convention of
     amrkit's own frames. All-zero frames stay zero.
     """
-    power = np.einsum("ncl,ncl->n", iq, iq, dtype=np.float64) / max(1, iq.shape[2])  # (n,)
-    scale = np.where(power > 0, 1.0 / np.sqrt(np.where(power > 0, power, 1.0)), 0.0)
-    iq *= scale.astype(iq.dtype)[:, None, None]
+    # NaN/inf frames stay non-finite (inf * 0 is NaN), silently: the readers report them
+    with np.errstate(invalid="ignore", over="ignore"):
+        power = np.einsum("ncl,ncl->n", iq, iq, dtype=np.float64) / max(1, iq.shape[2])  # (n,)
+        scale = np.where(power > 0, 1.0 / np.sqrt(np.where(power > 0, power, 1.0)), 0.0)
+        iq *= scale.astype(iq.dtype)[:, None, None]
     return iq
 
 
@@ -165,9 +169,19 @@ class Recording:
         self.stats.note("max_read", stop - start)
         mm = self._memmap()
         try:
-            return to_complex64(mm[start:stop], self.fmt)
+            out = to_complex64(mm[start:stop], self.fmt)
         finally:
             del mm
+        if self.fmt.kind == "f" and not np.isfinite(out.view(np.float32).sum(dtype=np.float64)):
+            bad = start + int(np.flatnonzero(~np.isfinite(out))[0])
+            raise input_error(
+                self.meta_path or self.data_path,
+                "samples",
+                f"NaN or inf at sample {bad} (or beyond float32 range)",
+                "finite samples",
+                "repair the recording (or cut out the damaged part)",
+            )
+        return out
 
     def iter_chunks(self, chunk: int = DEFAULT_CHUNK) -> Iterator[np.ndarray]:
         """Consecutive complex64 chunks covering the recording."""
@@ -262,6 +276,11 @@ def _open_sigmf(meta_path: Path, sample_rate_hz: float | None) -> Recording:
         raise AmrkitError(f"SigMF metadata {where!r} has no 'global' object; is it SigMF?")
     metadata.setdefault("captures", [])
     metadata.setdefault("annotations", [])
+    named = metadata["global"].get("core:dataset")
+    if named is not None:
+        if not isinstance(named, str) or not named:
+            raise input_error(where, "core:dataset", repr(named), "a file name", "fix the metadata")
+        _inside(meta_path, meta_path.parent / named, "core:dataset")
     try:
         import warnings
 
@@ -274,7 +293,10 @@ def _open_sigmf(meta_path: Path, sample_rate_hz: float | None) -> Recording:
         raise AmrkitError(f"SigMF recording {where!r}: {str(exc).splitlines()[0]}") from None
     except Exception as exc:  # noqa: BLE001 - jsonschema.ValidationError and friends
         msg = getattr(exc, "message", None) or str(exc).splitlines()[0]
-        raise AmrkitError(f"SigMF metadata {where!r} is invalid: {msg}") from None
+        field = "/".join(str(k) for k in getattr(exc, "absolute_path", [])) or "metadata"
+        raise AmrkitError(
+            f"SigMF metadata {where!r} is invalid: {field}: {one_line(msg)}; fix the metadata"
+        ) from None
     g = sf.get_global_info()
     if g.get("core:metadata_only"):
         raise AmrkitError(f"SigMF recording {where!r} is metadata-only; it has no samples")
@@ -284,21 +306,25 @@ def _open_sigmf(meta_path: Path, sample_rate_hz: float | None) -> Recording:
             f"{meta_path.name[: -len(SIGMF_META)] + SIGMF_DATA!r} next to it"
         )
     fmt = parse_datatype(g.get("core:datatype", ""), f"{where}: core:datatype")
-    channels = int(g.get("core:num_channels", 1) or 1)
-    if channels != 1:
+    channels = g.get("core:num_channels", 1)
+    if channels != 1 or isinstance(channels, bool):
         raise AmrkitError(
             f"SigMF recording {where!r} has {channels} channels; amrkit classifies one channel "
             "(split the channels into separate recordings)"
         )
     captures = metadata.get("captures") or []
-    header = int(captures[0].get("core:header_bytes", 0)) if captures else 0
-    if any(c.get("core:header_bytes", 0) for c in captures[1:]):
+    header = _count(captures[0], "core:header_bytes", where) if captures else 0
+    if any(_count(c, "core:header_bytes", where) for c in captures[1:]):
         raise AmrkitError(
             f"SigMF recording {where!r} has header bytes inside the data (later captures); "
             "only a header before the first sample is supported"
         )
-    trailing = int(g.get("core:trailing_bytes", 0) or 0)
+    trailing = _count(g, "core:trailing_bytes", where)
     rate = g.get("core:sample_rate")
+    if rate is not None and not _positive(rate):
+        raise input_error(
+            where, "core:sample_rate", repr(rate), "a positive number of Hz", "fix the metadata"
+        )
     if (
         rate is not None
         and sample_rate_hz is not None
@@ -313,7 +339,7 @@ def _open_sigmf(meta_path: Path, sample_rate_hz: float | None) -> Recording:
         raise AmrkitError(
             f"SigMF recording {where!r} has no core:sample_rate; pass --sample-rate (Hz)"
         )
-    data_path = Path(data_path)
+    data_path = _inside(meta_path, Path(data_path), "the data file")
     n, rest = _file_samples(data_path, fmt, header, trailing)
     return Recording(
         data_path,
@@ -324,6 +350,39 @@ def _open_sigmf(meta_path: Path, sample_rate_hz: float | None) -> Recording:
         meta_path=meta_path,
         metadata=metadata,
         ignored_bytes=rest,
+    )
+
+
+def _inside(meta_path: Path, path: Path, field: str) -> Path:
+    """``path`` if it resolves (symlinks, ``..``) inside the metadata's own folder; amrkit
+    reads nothing outside its input (path traversal)."""
+    folder = os.path.realpath(meta_path.parent)
+    real = os.path.realpath(path)
+    if os.path.commonpath([folder, real]) != folder:
+        raise input_error(
+            meta_path,
+            field,
+            f"{str(path)!r}, which resolves to {real!r} outside {folder!r}",
+            "a data file in the metadata's own folder",
+            "amrkit reads nothing outside its input; move the data file next to the metadata",
+        )
+    return path
+
+
+def _count(obj: Any, key: str, where: str) -> int:
+    """A non-negative integer field of a SigMF object (0 when absent)."""
+    value = obj.get(key, 0) if isinstance(obj, dict) else None
+    if value is None or isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise input_error(where, key, repr(value), "an integer >= 0", "fix the metadata")
+    return value
+
+
+def _positive(value: Any) -> bool:
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value > 0
     )
 
 

@@ -16,6 +16,7 @@ expects raw array bytes from Python 2 pickles.
 from __future__ import annotations
 
 import io
+import os
 import pickle
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -90,11 +91,33 @@ def safe_loads(data: bytes, where: str = "<bytes>") -> Any:
     return _load(io.BytesIO(data), where)
 
 
+class _Bounded:
+    """A file for the unpickler that refuses reads past its end before allocating them: a
+    pickle declaring a 2**40-byte string in a 1 KiB file fails at once, not in malloc."""
+
+    def __init__(self, f: BinaryIO, size: int, where: str) -> None:
+        self._f, self._size, self._where = f, size, where
+
+    def read(self, n: int = -1) -> bytes:
+        left = self._size - self._f.tell()
+        if n is not None and n > left:
+            raise pickle.UnpicklingError(
+                f"the pickle asks for {n:,} bytes but {max(0, left):,} remain in the file"
+            )
+        return self._f.read(n)
+
+    def readline(self) -> bytes:
+        return self._f.readline()
+
+
 def safe_load(path: str | Path) -> Any:
     """Unpickle the file at ``path`` allowing only plain data (see the module docstring)."""
     p = Path(path)
-    with open(p, "rb") as f:
-        return _load(f, str(p))
+    try:
+        with open(p, "rb") as f:
+            return _load(_Bounded(f, os.fstat(f.fileno()).st_size, str(p)), str(p))
+    except OSError as exc:
+        raise AmrkitError(f"cannot read {str(p)!r} ({exc.strerror})") from None
 
 
 def _load(f: BinaryIO, where: str) -> Any:
@@ -103,7 +126,10 @@ def _load(f: BinaryIO, where: str) -> Any:
     except ForbiddenPickle:
         raise
     except MemoryError:
-        raise AmrkitError(f"{where!r} is too large to unpickle in this machine's memory") from None
+        raise AmrkitError(
+            f"{where!r} declares an object larger than this machine's memory; the file is "
+            "damaged, or too large to unpickle here"
+        ) from None
     except Exception as exc:  # noqa: BLE001 - truncated/corrupt pickles raise many types
         first = (str(exc).splitlines() or [type(exc).__name__])[0]
         raise AmrkitError(

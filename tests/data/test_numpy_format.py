@@ -86,15 +86,15 @@ def test_uncompressed_iq_is_memory_mapped(tmp_path):
     ("members", "pattern"),
     [({"iq": np.zeros((4, 2, 8), np.float32)}, "lacks member\\(s\\) label"),
      ({"iq": np.zeros((4, 3, 8), np.float32), "label": np.zeros(4, int), "classes": ["A"]},
-      "expected real \\(N, 2, L\\) or complex \\(N, L\\)"),
+      "iq: found float32 \\(4, 3, 8\\), expected real numbers \\(N, 2, L\\) or complex"),
      ({"iq": np.zeros((4, 2, 8), np.float32), "label": np.array([0, 1, 2, 5]),
-       "classes": ["A", "B", "C"]}, "labels span 0..5"),
+       "classes": ["A", "B", "C"]}, "label: found 5 at row 3, expected 0..2"),
      ({"iq": np.zeros((4, 2, 8), np.float32), "label": np.zeros(3, int), "classes": ["A"]},
-      "label has shape"),
+      "label: found shape \\(3,\\), expected \\(4,\\)"),
      ({"iq": np.zeros((4, 2, 8), np.float32), "label": np.zeros(4, int), "classes": ["A"],
-       "snr_db": np.zeros(2)}, "snr_db has 2 entries"),
+       "snr_db": np.zeros(2)}, "snr_db: found float64 \\(2,\\), expected 4 numbers"),
      ({"iq": np.zeros((4, 2, 8), np.float32), "label": np.array([None] * 4, dtype=object)},
-      "will not load")],
+      "label: found dtype object")],
 )  # fmt: skip
 def test_malformed_npz(tmp_path, members, pattern):
     path = tmp_path / "bad.npz"

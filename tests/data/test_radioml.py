@@ -201,7 +201,7 @@ def test_object_dtype_and_persistent_ids_are_refused():
     ("payload", "pattern"),
     [([1, 2, 3], "not the RadioML 2016 dict"),
      ({"QPSK": np.zeros((2, 2, 8), np.float32)}, "keys are \\(modulation, snr\\)"),
-     ({("QPSK", 0): np.zeros((2, 3, 8), np.float32)}, "real arrays \\(n, 2, L\\)"),
+     ({("QPSK", 0): np.zeros((2, 3, 8), np.float32)}, "expected a real array \\(n, 2, L\\)"),
      ({("A", 0): np.zeros((2, 2, 8), np.float32), ("B", 0): np.zeros((2, 2, 16), np.float32)},
       "one length")],
 )  # fmt: skip
@@ -296,7 +296,7 @@ def test_rml2018_subset_needs_classes_file(tmp_path):
 def test_rml2018_wrong_axis_order(tmp_path):
     path = tmp_path / "swapped.h5"
     _write_rml2018(path, x_layout="N2L")
-    with pytest.raises(AmrkitError, match=r"X has shape \(48, 2, 64\), expected \(N, L, 2\)"):
+    with pytest.raises(AmrkitError, match=r"X shape: found \(48, 2, 64\), expected \(N, L, 2\)"):
         open_frames(path)
 
 
@@ -315,7 +315,7 @@ def test_rml2018_bad_one_hot(tmp_path):
     _write_rml2018(path, n=10)
     with h5py.File(path, "r+") as f:
         f["Y"][3] = 0
-    with pytest.raises(AmrkitError, match="row 3 of Y"):
+    with pytest.raises(AmrkitError, match="Y: found row 3 = "):
         open_frames(path)
 
 
