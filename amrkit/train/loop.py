@@ -20,6 +20,9 @@ from amrkit.train.augment import EpochAugment, parse_augment
 from amrkit.train.config import TrainConfig
 from amrkit.train.data import SplitData, epoch_order, shard_order, steps_per_epoch
 
+# the training loss of a batch: (logits (b, C), x (b, 2, L), y (b,)) -> scalar
+LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
 
 @dataclass
 class EpochStats:
@@ -104,18 +107,21 @@ def train_one_epoch(
     *,
     stats: EpochStats | None = None,
     on_step: Callable[[EpochStats], None] | None = None,
+    loss_fn: LossFn | None = None,
 ) -> EpochStats:
     """One pass of SGD over ``batches`` (x (b, 2, L), y (b,)); returns the updated sums.
 
     ``stats`` continues a partly done epoch; ``on_step(stats)`` runs after every step (progress
     bar, mid-epoch checkpoints); it calls ``stats.sync()`` when it needs the running numbers.
+    ``loss_fn(logits, x, y)``: the training loss (default cross-entropy; a
+    :class:`amrkit.train.distill.Distiller` adds a teacher's soft targets).
     """
     stats = EpochStats() if stats is None else stats
     model.train()
     t0 = time.perf_counter()
     for x, y in batches:
         logits = model(x)
-        loss = F.cross_entropy(logits, y)
+        loss = F.cross_entropy(logits, y) if loss_fn is None else loss_fn(logits, x, y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -182,6 +188,7 @@ def fit(
     dist: Dist | None = None,
     on_step: Callable[[TrainState, EpochStats], None] | None = None,
     on_epoch: Callable[[TrainState], None] | None = None,
+    loss_fn: LossFn | None = None,
 ) -> TrainState:
     """Train epochs ``state.epoch + 1 .. cfg.epochs``, validating after each, keeping the best.
 
@@ -215,7 +222,9 @@ def fit(
             if on_step is not None:
                 on_step(state, stats)
 
-        stats = train_one_epoch(model, optimizer, batches, stats=state.partial, on_step=step_done)
+        stats = train_one_epoch(
+            model, optimizer, batches, stats=state.partial, on_step=step_done, loss_fn=loss_fn
+        )
         t0 = time.perf_counter()
         if dist.world > 1:  # BN running stats differ per rank: use rank 0's everywhere
             for buf in plain.buffers():

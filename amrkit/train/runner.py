@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from amrkit.train.checkpoint import (
 )
 from amrkit.train.config import TrainConfig, resume_config
 from amrkit.train.data import load_split, steps_per_epoch
+from amrkit.train.distill import Distiller, Teacher, load_teacher
 from amrkit.train.init import initialize, param_groups
 from amrkit.train.loop import Dist, EpochStats, TrainState, evaluate, fit
 from amrkit.train.run import RUN_FILE, WEIGHTS_FILE, is_run_dir, save_run_info, save_weights
@@ -143,6 +144,8 @@ class _Job:
     progress: bool
     spec: CNNSpec | None = None
     ckpt: dict[str, Any] | None = None
+    teacher: Teacher | None = None
+    on_epoch: Callable[[TrainState], None] | None = None  # the caller's, after each epoch
     runtime: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -164,6 +167,7 @@ def train_model(
     deterministic: bool = True,
     data_options: DataOptions = DataOptions(),
     progress: bool = True,
+    on_epoch: Callable[[TrainState], None] | None = None,
 ) -> dict[str, Any]:
     """Train ``model`` on ``data`` into run folder ``out``; returns metrics.json's content.
 
@@ -172,6 +176,9 @@ def train_model(
 
     ``given``: the config fields the user set explicitly (checked against the stored run on
     ``resume``; default: every field of ``config``).
+
+    ``on_epoch(state)``: called on rank 0 after each epoch's files are written (the search's
+    successive halving raises from it to stop a trial; the run stays resumable).
     """
     dist, local_rank = _dist_from_env()
     if threads is not None:
@@ -192,6 +199,7 @@ def train_model(
         else open_frames(data, split_seed=cfg.seed, **to_dict(data_options))
     )
     job = _Job(frames, out, cfg, mode, stored, dist, dev, data_options, progress)
+    job.on_epoch = on_epoch
     try:
         return _train(job, model)
     finally:
@@ -226,6 +234,7 @@ def _train(job: _Job, model: str | CNNSpec | None) -> dict[str, Any]:
     job.spec = _spec_of(job, model)
     check_spec_fits(job.spec, job.frames.frame_length)
     job.ckpt = _checkpoint_of(job)
+    job.teacher = _teacher_of(job)
 
     # ---- everything checked: from here on we write --------------------------------------
     dist, dev = job.dist, job.dev
@@ -306,6 +315,20 @@ def _checkpoint_of(job: _Job) -> dict[str, Any] | None:
     return ckpt
 
 
+def _teacher_of(job: _Job) -> Teacher | None:
+    """The distillation teacher (``cfg.teacher``); on resume it must be the recorded one."""
+    if job.cfg.teacher is None:
+        return None
+    teacher = load_teacher(job.cfg.teacher, job.frames.classes, job.frames.frame_length)
+    recorded = (job.stored or {}).get("teacher")
+    if recorded is not None and recorded["weights_sha256"] != teacher.info["weights_sha256"]:
+        raise AmrkitError(
+            f"--resume: the teacher {job.cfg.teacher!r} has changed since this run started "
+            "(other model.pt); restore it or start over with --force"
+        )
+    return teacher
+
+
 def _barrier(dist: Dist) -> None:
     if dist.world > 1:
         torch.distributed.barrier()
@@ -338,6 +361,7 @@ def _prepare_out(job: _Job) -> None:
             dataset=job.frames.identity(),
             data_options=to_dict(job.data_options),
             runtime=job.runtime,
+            **({"teacher": job.teacher.info} if job.teacher is not None else {}),
         )
     _barrier(job.dist)
 
@@ -362,6 +386,9 @@ def _run(job: _Job) -> dict[str, Any]:
         steps = steps_per_epoch(len(train) // dist.world, max(1, cfg.batch_size // dist.world))
         reporter = _Reporter(cfg, steps, enabled=job.progress and job.lead)
         hooks = _Hooks(job, net, optimizer, reporter)
+        loss_fn = None
+        if job.teacher is not None:
+            loss_fn = Distiller(job.teacher.model.to(dev), cfg.kd_temperature, cfg.kd_alpha)
         with hooks.reporter:
             state = fit(
                 model,
@@ -374,6 +401,7 @@ def _run(job: _Job) -> dict[str, Any]:
                 dist=dist,
                 on_step=hooks.on_step,
                 on_epoch=hooks.on_epoch,
+                loss_fn=loss_fn,
             )
 
     metrics: dict[str, Any] = {}
@@ -450,6 +478,8 @@ class _Hooks:
                 save_weights(self.job.out, self.net)
             write_history(self.job.out / HISTORY_FILE, state.history)
         self.checkpoint(state)
+        if self.job.lead and self.job.on_epoch is not None:
+            self.job.on_epoch(state)
 
 
 def _test(job: _Job, net: AmrCNN) -> dict[str, Any]:
