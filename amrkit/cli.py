@@ -17,7 +17,17 @@ import typer
 
 from amrkit.errors import AmrkitError
 
-GROUPS = ("data", "models", "train", "evaluate", "quant", "simulate", "reproduce", "classify")
+GROUPS = (
+    "data",
+    "models",
+    "train",
+    "evaluate",
+    "quant",
+    "simulate",
+    "reproduce",
+    "classify",
+    "prune",
+)
 
 app = typer.Typer(
     name="amrkit",

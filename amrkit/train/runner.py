@@ -146,6 +146,8 @@ class _Job:
     ckpt: dict[str, Any] | None = None
     teacher: Teacher | None = None
     on_epoch: Callable[[TrainState], None] | None = None  # the caller's, after each epoch
+    init_weights: dict[str, torch.Tensor] | None = None  # instead of cfg.init (fine-tuning)
+    extra_info: dict[str, Any] = field(default_factory=dict)  # more run.json keys
     runtime: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -168,6 +170,8 @@ def train_model(
     data_options: DataOptions = DataOptions(),
     progress: bool = True,
     on_epoch: Callable[[TrainState], None] | None = None,
+    init_weights: dict[str, torch.Tensor] | None = None,
+    extra_info: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train ``model`` on ``data`` into run folder ``out``; returns metrics.json's content.
 
@@ -179,6 +183,8 @@ def train_model(
 
     ``on_epoch(state)``: called on rank 0 after each epoch's files are written (the search's
     successive halving raises from it to stop a trial; the run stays resumable).
+    ``init_weights``: a state_dict to start from instead of ``config.init`` (pruning's
+    fine-tuning); ``extra_info``: more keys for run.json (where the run came from).
     """
     dist, local_rank = _dist_from_env()
     if threads is not None:
@@ -199,7 +205,8 @@ def train_model(
         else open_frames(data, split_seed=cfg.seed, **to_dict(data_options))
     )
     job = _Job(frames, out, cfg, mode, stored, dist, dev, data_options, progress)
-    job.on_epoch = on_epoch
+    job.on_epoch, job.init_weights = on_epoch, init_weights
+    job.extra_info = dict(extra_info or {})
     try:
         return _train(job, model)
     finally:
@@ -362,6 +369,7 @@ def _prepare_out(job: _Job) -> None:
             data_options=to_dict(job.data_options),
             runtime=job.runtime,
             **({"teacher": job.teacher.info} if job.teacher is not None else {}),
+            **job.extra_info,
         )
     _barrier(job.dist)
 
@@ -418,6 +426,8 @@ def _build(job: _Job) -> tuple[AmrCNN, torch.optim.Optimizer, TrainState]:
     torch.manual_seed(cfg.seed)  # PyTorch's default init draws from the global stream
     net = AmrCNN(job.spec)
     initialize(net, cfg.init, torch.Generator().manual_seed(cfg.seed))
+    if job.init_weights is not None:
+        net.load_state_dict(job.init_weights)
     net = net.to(dev)
     torch.manual_seed(cfg.seed + 1 + job.dist.rank)  # stream for random layers (none in AmrCNN)
     optimizer = torch.optim.SGD(
