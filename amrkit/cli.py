@@ -27,6 +27,7 @@ GROUPS = (
     "reproduce",
     "classify",
     "prune",
+    "search",
 )
 
 app = typer.Typer(
