@@ -132,7 +132,7 @@ def _check_out(out: Path) -> None:
             f"--out {str(out)!r} is a non-empty folder without {SEARCH_FILE}; give a new folder "
             "or the folder of the search to continue"
         )
-    check_writable(out, create=False)
+    check_writable(out / SEARCH_FILE, create=False)
 
 
 def _open(job: Job) -> FrameSet:

@@ -5,6 +5,7 @@ the next worker to start a trial marks it failed and re-queues its parameters on
 from __future__ import annotations
 
 import re
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -35,22 +36,32 @@ def make_storage(url: str, cfg: SearchConfig) -> RDBStorage:
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 120}  # several processes share the file
-    try:
-        with warnings.catch_warnings():  # heartbeats are "experimental" since Optuna 2.8
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return RDBStorage(
-                url,
-                engine_kwargs=kwargs,
-                heartbeat_interval=cfg.heartbeat_s,
-                grace_period=3 * cfg.heartbeat_s,
-                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
+    for attempt in range(6):
+        try:
+            with warnings.catch_warnings():  # heartbeats are "experimental" since Optuna 2.8
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return RDBStorage(
+                    url,
+                    engine_kwargs=kwargs,
+                    heartbeat_interval=cfg.heartbeat_s,
+                    grace_period=3 * cfg.heartbeat_s,
+                    heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
+                )
+        except Exception as exc:  # noqa: BLE001 - SQLAlchemy/driver errors become one line
+            # workers starting together race to create the schema: the loser retries
+            text = str(exc)
+            racing = type(exc).__name__ == "IntegrityError" or any(
+                w in text for w in ("locked", "already exists", "duplicate key")
             )
-    except Exception as exc:  # noqa: BLE001 - SQLAlchemy/driver errors become one line
-        first = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
-        raise AmrkitError(
-            f"--storage {redact(url)!r} cannot be opened ({type(exc).__name__}: {first}); "
-            "give an sqlite:///path or a reachable postgresql://user:pw@host/db URL"
-        ) from None
+            if racing and attempt < 5:
+                time.sleep(0.5 * (attempt + 1))
+                continue
+            first = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+            raise AmrkitError(
+                f"--storage {redact(url)!r} cannot be opened ({type(exc).__name__}: {first}); "
+                "give an sqlite:///path or a reachable postgresql://user:pw@host/db URL"
+            ) from None
+    raise AssertionError("unreachable")
 
 
 def open_study(
