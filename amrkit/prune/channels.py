@@ -8,6 +8,7 @@ the widths themselves come from the spec, so the pruned model's metrics are the 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import replace
 
@@ -21,12 +22,14 @@ from amrkit.models import AmrCNN, CNNSpec
 
 
 def scaled_spec(spec: CNNSpec, keep: float, min_filters: int = 1) -> CNNSpec:
-    """``spec`` with every conv layer's filters x ``keep`` (rounded, >= ``min_filters``)."""
-    layers = tuple(
-        replace(c, filters=max(min(min_filters, c.filters), round(c.filters * keep)))
-        for c in spec.layers
-    )
-    return replace(spec, layers=layers)
+    """``spec`` with every conv layer's filters x ``keep`` (rounded, >= ``min_filters``); a
+    grouped layer keeps the largest group count that still divides its channels."""
+    layers, cin = [], spec.in_channels
+    for c in spec.layers:
+        filters = max(min(min_filters, c.filters), round(c.filters * keep))
+        layers.append(replace(c, filters=filters, groups=math.gcd(c.groups, cin, filters)))
+        cin = filters
+    return replace(spec, layers=tuple(layers))
 
 
 def prune_widths(

@@ -14,6 +14,7 @@ from amrkit.config import load_mapping, replace
 from amrkit.data.frames import FrameSet
 from amrkit.data.open import open_frames
 from amrkit.data.split import resolve_split_seed
+from amrkit.errors import AmrkitError
 from amrkit.fileio import write_json
 from amrkit.metrics.network import network_metrics
 from amrkit.models import AmrCNN
@@ -81,6 +82,11 @@ def prune_run(
     """
     check_out(out, train_kw.get("resume", False), train_kw.get("force", False))
     loaded = load_run(run)
+    if loaded.spec.grouped:
+        raise AmrkitError(
+            f"run {str(run)!r} has grouped conv layers ({loaded.spec.short()}); pruning handles "
+            "plain conv layers only (prune a run without gNN layers)"
+        )
     seed = resolve_split_seed(split_seed, loaded.info, str(run))
     train_config = train_config or finetune_config()
     frames = open_frames(data, split_seed=seed, **data_options.__dict__)

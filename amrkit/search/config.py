@@ -27,6 +27,7 @@ class SearchConfig:
     max_layers: int = 8
     filters: tuple[int, ...] = DEFAULT_FILTERS
     kernels: tuple[int, ...] = DEFAULT_KERNELS
+    groups: tuple[int, ...] = (1,)  # grouped-conv choices, e.g. (1, 2, 4): a cheaper block
     objectives: tuple[str, ...] = OBJECTIVES
     # ---- proxy trials: a subset of the frames, few epochs, successive halving ----------
     proxy_train_per_class: int = 300
@@ -65,7 +66,7 @@ class SearchConfig:
                 f"max_layers {self.max_layers} < min_layers {self.min_layers}; give "
                 "min_layers <= max_layers"
             )
-        for name in ("filters", "kernels"):
+        for name in ("filters", "kernels", "groups"):
             values = getattr(self, name)
             object.__setattr__(self, name, tuple(sorted(set(values))))
             if not values or any(not isinstance(v, int) or v < 1 for v in values):

@@ -1,13 +1,16 @@
 """The searched family: a :class:`CNNSpec` from a trial's choices, fitted to the budgets.
 
-Per layer: filters, kernel, max-pool after it; the depth. Pools that would shrink the frame
-below one sample are dropped from the end. A sample over the MAC/INT8-byte budget is
-narrowed uniformly (the widest such narrowing, as pruning does), so every trial that is
-trained meets the budget; a budget nothing in the family meets is an error up front.
+Per layer: filters, kernel, max-pool after it, and (``groups`` choices) a grouped conv; the
+depth. A group count that does not divide the layer's channels is reduced to one that does.
+Pools that would shrink the frame below one sample are dropped from the end. A sample over
+the MAC/INT8-byte budget is narrowed uniformly (the widest such narrowing, as pruning does),
+so every trial that is trained meets the budget; a budget nothing in the family meets is an
+error up front.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -55,14 +58,21 @@ def sample_spec(trial: Suggest, cfg: SearchConfig, frame_length: int, num_classe
                 trial.suggest_categorical(f"filters{i + 1}", cfg.filters),
                 trial.suggest_categorical(f"kernel{i + 1}", cfg.kernels),
                 pool=trial.suggest_categorical(f"pool{i + 1}", (True, False)),
+                groups=(
+                    trial.suggest_categorical(f"groups{i + 1}", cfg.groups)
+                    if len(cfg.groups) > 1
+                    else cfg.groups[0]
+                ),
             )
         )
     allowed = max_pools(frame_length)
-    kept, out = 0, []
+    kept, cin, out = 0, 2, []
     for layer in layers:  # pools beyond what the frame allows are dropped
         pool = layer.pool and kept < allowed
         kept += pool
-        out.append(replace(layer, pool=pool))
+        groups = math.gcd(layer.groups, cin, layer.filters)  # a group count that divides
+        out.append(replace(layer, pool=pool, groups=groups))
+        cin = layer.filters
     return CNNSpec(tuple(out), name="search", num_classes=num_classes)
 
 

@@ -105,3 +105,15 @@ def test_successive_halving_rule():
 def test_bad_search_configs(changes, needle):
     with pytest.raises(AmrkitError, match=needle):
         SearchConfig(**changes)
+
+
+def test_grouped_layers_get_a_group_count_that_divides():
+    params = {"depth": 2}
+    for i, f in ((1, 6), (2, 8)):
+        params |= {f"filters{i}": f, f"kernel{i}": 2, f"pool{i}": False, f"groups{i}": 4}
+    cfg = SearchConfig(groups=(1, 2, 4), filters=(6, 8), min_layers=2)
+    spec = sample_spec(optuna.trial.FixedTrial(params), cfg, 64, 3)
+    assert [c.groups for c in spec.layers] == [2, 2]  # gcd(4, 2 in, 6) and gcd(4, 6 in, 8)
+    full = sizes(spec, 64)["macs"]
+    narrowed = fit_budget(spec, 64, SearchConfig(max_macs=full // 2))
+    assert narrowed is not None and sizes(narrowed, 64)["macs"] <= full // 2  # still valid
