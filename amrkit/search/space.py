@@ -1,9 +1,9 @@
 """The searched family: a :class:`CNNSpec` from a trial's choices, fitted to the budgets.
 
-Per layer: filters, kernel, max-pool after it, and (``groups`` choices) a grouped conv; the
-depth. A group count that does not divide the layer's channels is reduced to one that does.
-Pools that would shrink the frame below one sample are dropped from the end. A sample over
-the MAC/INT8-byte budget is narrowed uniformly (the widest such narrowing, as pruning does),
+The depth; per layer the filters, the kernel and (``groups`` choices) a grouped conv; the
+number of leading layers followed by a max-pool. A group count that does not divide the
+layer's channels is reduced to one that does. A sample over the MAC/INT8-byte budget is
+narrowed uniformly (the widest such narrowing, as pruning does),
 so every trial that is trained meets the budget; a budget nothing in the family meets is an
 error up front.
 """
@@ -11,7 +11,6 @@ error up front.
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from typing import Any, Protocol
 
 from amrkit.errors import AmrkitError
@@ -49,31 +48,30 @@ def max_pools(frame_length: int, pool_size: int = 2) -> int:
 
 
 def sample_spec(trial: Suggest, cfg: SearchConfig, frame_length: int, num_classes: int) -> CNNSpec:
-    """The trial's choices as a spec (before fitting it to the budget)."""
+    """The trial's choices as a spec (before fitting it to the budget).
+
+    Pooling: a max-pool after each of the first ``pools`` layers (pooling early is what cuts
+    MACs; every reference network does it), at most as many as the frame allows."""
     depth = trial.suggest_int("depth", cfg.min_layers, cfg.max_layers)
-    layers = []
+    pools = trial.suggest_int("pools", 0, min(depth, max_pools(frame_length)))
+    layers, cin = [], 2
     for i in range(depth):
+        filters = trial.suggest_categorical(f"filters{i + 1}", cfg.filters)
+        groups = (
+            trial.suggest_categorical(f"groups{i + 1}", cfg.groups)
+            if len(cfg.groups) > 1
+            else cfg.groups[0]
+        )
         layers.append(
             ConvSpec(
-                trial.suggest_categorical(f"filters{i + 1}", cfg.filters),
+                filters,
                 trial.suggest_categorical(f"kernel{i + 1}", cfg.kernels),
-                pool=trial.suggest_categorical(f"pool{i + 1}", (True, False)),
-                groups=(
-                    trial.suggest_categorical(f"groups{i + 1}", cfg.groups)
-                    if len(cfg.groups) > 1
-                    else cfg.groups[0]
-                ),
+                pool=i < pools,
+                groups=math.gcd(groups, cin, filters),  # a group count that divides
             )
         )
-    allowed = max_pools(frame_length)
-    kept, cin, out = 0, 2, []
-    for layer in layers:  # pools beyond what the frame allows are dropped
-        pool = layer.pool and kept < allowed
-        kept += pool
-        groups = math.gcd(layer.groups, cin, layer.filters)  # a group count that divides
-        out.append(replace(layer, pool=pool, groups=groups))
-        cin = layer.filters
-    return CNNSpec(tuple(out), name="search", num_classes=num_classes)
+        cin = filters
+    return CNNSpec(tuple(layers), name="search", num_classes=num_classes)
 
 
 def fit_budget(spec: CNNSpec, frame_length: int, cfg: SearchConfig) -> CNNSpec | None:

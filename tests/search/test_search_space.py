@@ -16,15 +16,25 @@ from amrkit.search.pareto import dominates, pareto_front, spread
 from amrkit.search.space import check_budget, fit_budget, sample_spec, sizes, smallest_spec
 
 
-def test_sample_spec_follows_the_choices_and_drops_impossible_pools():
-    params = {"depth": 4}
+def test_sample_spec_follows_the_choices_and_pools_the_first_layers():
+    params = {"depth": 4, "pools": 3}
     for i in range(1, 5):
-        params |= {f"filters{i}": 8 * i, f"kernel{i}": 4, f"pool{i}": True}
+        params |= {f"filters{i}": 8 * i, f"kernel{i}": 4}
     spec = sample_spec(optuna.trial.FixedTrial(params), SearchConfig(), 8, 5)
     assert [c.filters for c in spec.layers] == [8, 16, 24, 32]
-    assert [c.pool for c in spec.layers] == [True, True, True, False]  # 8 -> 4 -> 2 -> 1
+    assert [c.pool for c in spec.layers] == [True, True, True, False]
     assert spec.num_classes == 5
-    spec.check_frame_length(8)
+    spec.check_frame_length(8)  # 8 -> 4 -> 2 -> 1
+
+
+def test_the_space_offers_no_more_pools_than_the_frame_allows():
+    seen = set()
+    for seed in range(20):
+        trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed)).ask()
+        spec = sample_spec(trial, SearchConfig(min_layers=5, max_layers=6), 8, 3)
+        spec.check_frame_length(8)
+        seen.add(spec.num_pools)
+    assert max(seen) == 3 and min(seen) < 3
 
 
 specs = st.lists(
@@ -108,9 +118,9 @@ def test_bad_search_configs(changes, needle):
 
 
 def test_grouped_layers_get_a_group_count_that_divides():
-    params = {"depth": 2}
+    params = {"depth": 2, "pools": 0}
     for i, f in ((1, 6), (2, 8)):
-        params |= {f"filters{i}": f, f"kernel{i}": 2, f"pool{i}": False, f"groups{i}": 4}
+        params |= {f"filters{i}": f, f"kernel{i}": 2, f"groups{i}": 4}
     cfg = SearchConfig(groups=(1, 2, 4), filters=(6, 8), min_layers=2)
     spec = sample_spec(optuna.trial.FixedTrial(params), cfg, 64, 3)
     assert [c.groups for c in spec.layers] == [2, 2]  # gcd(4, 2 in, 6) and gcd(4, 6 in, 8)
