@@ -49,20 +49,20 @@ def _study(url):
 
 
 def test_two_workers_share_one_sqlite_study(tiny_h5, tiny_config, tmp_path):
-    config = _config_file(tmp_path, tiny_config(trials=8))
+    config = _config_file(tmp_path, tiny_config(trials=6))
     out = tmp_path / "s"
     procs = [_worker(tiny_h5, out, config, k) for k in (1, 2)]
     for p in procs:
         _finish(p)
     trials = _study(default_storage(out)).get_trials()
     counted = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
-    assert 8 <= len(counted) <= 9  # each worker checks the count after its trial
+    assert 6 <= len(counted) <= 7  # each worker checks the count after its trial
     assert {t.user_attrs["worker"] for t in counted} == {1, 2}  # both did trials
     assert len({t.number for t in trials}) == len(trials)
 
 
 def test_killed_worker_loses_only_its_trial_and_a_restart_continues(tiny_h5, tiny_config, tmp_path):
-    config = _config_file(tmp_path, tiny_config(trials=5, heartbeat_s=1))
+    config = _config_file(tmp_path, tiny_config(trials=4, heartbeat_s=1))
     out = tmp_path / "s"
     url = default_storage(out)
     proc = _worker(tiny_h5, out, config, 1)
@@ -96,7 +96,7 @@ def test_killed_worker_loses_only_its_trial_and_a_restart_continues(tiny_h5, tin
     retried = [t for t in trials if t.system_attrs.get("failed_trial") == running.number]
     assert len(retried) == 1 and retried[0].params == by_number[running.number].params
     counted = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
-    assert len(counted) == 5
+    assert len(counted) == 4
 
 
 def _pg_bin() -> Path | None:
@@ -137,14 +137,14 @@ def postgres():
 
 
 def test_two_workers_share_a_postgresql_study(postgres, tiny_h5, tiny_config, tmp_path):
-    config = _config_file(tmp_path, tiny_config(trials=6))
+    config = _config_file(tmp_path, tiny_config(trials=5))
     procs = [  # two "machines": separate folders, one study on the server
         _worker(tiny_h5, tmp_path / f"m{k}", config, k, "--storage", postgres) for k in (1, 2)
     ]
     reports = [_finish(p) for p in procs]
     trials = _study(postgres).get_trials()
     counted = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
-    assert 6 <= len(counted) <= 7
+    assert 5 <= len(counted) <= 6
     assert {t.user_attrs["worker"] for t in counted} == {1, 2}
     assert not (tmp_path / "m1" / "study.db").exists()  # nothing went to SQLite
-    assert all(len(r["trials"]) == len(trials) for r in reports[-1:])
+    assert all(r["pareto_json"] is None for r in reports)  # workers leave the final stage
