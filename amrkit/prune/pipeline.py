@@ -106,30 +106,43 @@ def prune_run(
             "pruned": {**_sizes(target, length), "val_accuracy": _accuracy(pruned, frames, "val")},
             "kept_channels": kept,
         }
-        metrics = train_model(
-            frames,
-            target,
-            out,
-            train_config,
-            init_weights=pruned.state_dict(),
-            extra_info={"pruned_from": origin},
-            data_options=data_options,
-            **train_kw,
-        )
-        if not metrics:  # not rank 0 under torchrun
-            return {}
-        report = {
-            **origin,
-            "original_test_accuracy": _accuracy(loaded.model, frames, "test"),
-            "test_accuracy": metrics["test_accuracy"],
-            "best_val_accuracy": metrics["best_val_accuracy"],
-            "finetune_epochs": metrics["epochs"],
-            "out": str(out),
-        }
-        write_json(Path(out) / PRUNE_FILE, report)
-        return report
+        train_kw["data_options"] = data_options
+        return _finetune(loaded, pruned, frames, out, train_config, origin, **train_kw)
     finally:
         frames.close()
+
+
+def _finetune(
+    loaded: Any,
+    pruned: AmrCNN,
+    frames: FrameSet,
+    out: str | Path,
+    train_config: TrainConfig,
+    origin: dict[str, Any],
+    **train_kw: Any,
+) -> dict[str, Any]:
+    """Fine-tune the pruned model into run folder ``out``; write and return prune.json."""
+    metrics = train_model(
+        frames,
+        pruned.spec,
+        out,
+        train_config,
+        init_weights=pruned.state_dict(),
+        extra_info={"pruned_from": origin},
+        **train_kw,
+    )
+    if not metrics:  # not rank 0 under torchrun
+        return {}
+    report = {
+        **origin,
+        "original_test_accuracy": _accuracy(loaded.model, frames, "test"),
+        "test_accuracy": metrics["test_accuracy"],
+        "best_val_accuracy": metrics["best_val_accuracy"],
+        "finetune_epochs": metrics["epochs"],
+        "out": str(out),
+    }
+    write_json(Path(out) / PRUNE_FILE, report)
+    return report
 
 
 def _sizes(spec: Any, frame_length: int) -> dict[str, Any]:

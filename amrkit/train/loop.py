@@ -176,6 +176,23 @@ def _augmented(
         yield aug(x, order[step * batch_size : step * batch_size + len(y)]), y
 
 
+def _end_epoch(state: TrainState, row: dict[str, Any], plain: nn.Module) -> None:
+    """Record epoch ``row["epoch"]`` in ``state``; keep the weights if validation is best
+    (higher accuracy, ties to the lower loss)."""
+    state.history.append(row)
+    state.epoch, state.step, state.partial = row["epoch"], 0, EpochStats()
+    val_acc, val_loss = row["val_acc"], row["val_loss"]
+    if val_acc > state.best_val_accuracy or (
+        val_acc == state.best_val_accuracy and val_loss < state.best_val_loss
+    ):
+        state.best_epoch, state.best_val_accuracy, state.best_val_loss = (
+            row["epoch"],
+            val_acc,
+            val_loss,
+        )
+        state.best_model = {k: v.detach().cpu().clone() for k, v in plain.state_dict().items()}
+
+
 def fit(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -242,29 +259,17 @@ def fit(
             ],
             device,
         )
-        val_acc, val_loss = vcorrect / max(1, vn), vloss / max(1, vn)
-        state.history.append(
-            {
-                "epoch": epoch + 1,
-                "lr": lr,
-                "train_loss": loss_sum / max(1, seen),
-                "train_acc": correct / max(1, seen),
-                "val_loss": val_loss,
-                "val_acc": val_acc,
-                "seconds": secs / dist.world,
-                "train_frames": int(seen),
-            }
-        )
-        state.epoch, state.step, state.partial = epoch + 1, 0, EpochStats()
-        if val_acc > state.best_val_accuracy or (
-            val_acc == state.best_val_accuracy and val_loss < state.best_val_loss
-        ):
-            state.best_epoch, state.best_val_accuracy, state.best_val_loss = (
-                epoch + 1,
-                val_acc,
-                val_loss,
-            )
-            state.best_model = {k: v.detach().cpu().clone() for k, v in plain.state_dict().items()}
+        row = {
+            "epoch": epoch + 1,
+            "lr": lr,
+            "train_loss": loss_sum / max(1, seen),
+            "train_acc": correct / max(1, seen),
+            "val_loss": vloss / max(1, vn),
+            "val_acc": vcorrect / max(1, vn),
+            "seconds": secs / dist.world,
+            "train_frames": int(seen),
+        }
+        _end_epoch(state, row, plain)
         if on_epoch is not None:
             on_epoch(state)
     return state
