@@ -78,6 +78,27 @@ def _accumulate_gradients(
         F.cross_entropy(model(x), y, reduction="sum").backward()
 
 
+@torch.no_grad()
+def recalibrate_bn(model: AmrCNN, batches: Iterable[tuple[torch.Tensor, torch.Tensor]]) -> int:
+    """Batch-norm running statistics recomputed over ``batches`` (removing a layer's inputs
+    shifts its output statistics): the average of the batches' means and (unbiased)
+    variances, as PyTorch's ``momentum=None``; returns the frames seen."""
+    bns = [b.bn for b in model.blocks]
+    saved = [bn.momentum for bn in bns]
+    for bn in bns:
+        bn.reset_running_stats()
+        bn.momentum = None  # cumulative average over all batches
+    model.train()
+    seen = 0
+    for x, _ in batches:
+        model(x)
+        seen += len(x)
+    for bn, m in zip(bns, saved, strict=True):
+        bn.momentum = m
+    model.eval()
+    return seen
+
+
 def prune_channels(
     model: AmrCNN,
     target: CNNSpec,

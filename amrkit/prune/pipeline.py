@@ -18,7 +18,7 @@ from amrkit.errors import AmrkitError
 from amrkit.fileio import write_json
 from amrkit.metrics.network import network_metrics
 from amrkit.models import AmrCNN
-from amrkit.prune.channels import prune_channels, prune_widths
+from amrkit.prune.channels import prune_channels, prune_widths, recalibrate_bn
 from amrkit.prune.config import PruneConfig
 from amrkit.quant.pipeline import check_data
 from amrkit.train.config import TrainConfig, make_config
@@ -98,6 +98,7 @@ def prune_run(
         target = prune_widths(loaded.spec, length, target_macs, config.min_filters)
         grads = _gradient_batches(frames, config.taylor_frames, config.seed)
         pruned, kept = prune_channels(loaded.model, target, config.method, grads)
+        recalibrate_bn(pruned, _gradient_batches(frames, config.taylor_frames, config.seed))
         origin = {
             "run": str(Path(run).resolve()),
             "config": config.__dict__,

@@ -13,7 +13,7 @@ from amrkit.cli import main
 from amrkit.errors import AmrkitError
 from amrkit.metrics.network import network_metrics
 from amrkit.models import build, get_spec
-from amrkit.prune.channels import prune_channels, prune_widths
+from amrkit.prune.channels import prune_channels, prune_widths, recalibrate_bn
 from amrkit.train.run import load_run
 
 
@@ -82,6 +82,21 @@ def test_taylor_drops_a_dead_channel_that_l1_keeps():
     _, kept_l1 = prune_channels(model, target, "l1")
     _, kept_taylor = prune_channels(model, target, "taylor", batches)
     assert 3 in kept_l1[0] and 3 not in kept_taylor[0]
+
+
+def test_batch_norm_recalibration_averages_the_batch_statistics():
+    model = build(get_spec("4x4p,6x2")).eval()
+    x = torch.randn(40, 2, 32, generator=torch.Generator().manual_seed(0))
+    batches = [(x[:20], None), (x[20:], None)]
+    assert recalibrate_bn(model, batches) == 40
+    with torch.no_grad():
+        pre = model.blocks[0].conv(torch.nn.functional.pad(x, model.blocks[0].pad))  # (40, 4, 32)
+    bn = model.blocks[0].bn
+    # equal batches: the mean of the batch means is the mean over all frames
+    assert torch.allclose(bn.running_mean, pre.mean(dim=(0, 2)), atol=1e-5)
+    want = (pre[:20].var(dim=(0, 2)) + pre[20:].var(dim=(0, 2))) / 2  # unbiased, per batch
+    assert torch.allclose(bn.running_var, want, rtol=1e-4, atol=1e-6)
+    assert bn.momentum == 0.1 and not model.training
 
 
 def test_budget_errors_name_the_smallest():
