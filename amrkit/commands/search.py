@@ -36,7 +36,7 @@ def search(
     ),
     proxy_epochs: int | None = typer.Option(None, "--proxy-epochs", help="Epochs per trial [4]."),
     proxy_frames: int | None = typer.Option(
-        None, "--proxy-frames", help="Training frames per class in a trial [300]."
+        None, "--proxy-frames", help="Training frames per class in a trial [1000]."
     ),
     final_epochs: int | None = typer.Option(
         None, "--final-epochs", help="Epochs of the Pareto models' full training [12]."

@@ -30,13 +30,16 @@ class SearchConfig:
     groups: tuple[int, ...] = (1,)  # grouped-conv choices, e.g. (1, 2, 4): a cheaper block
     objectives: tuple[str, ...] = OBJECTIVES
     # ---- proxy trials: a subset of the frames, few epochs, successive halving ----------
-    proxy_train_per_class: int = 300
-    proxy_val_per_class: int = 100
+    # (a proxy needs a few hundred SGD steps to rank models at all: 300 frames per class and
+    # 3 epochs at batch 128 gave near-chance proxy accuracies on the 11-class matlab data)
+    proxy_train_per_class: int = 1000
+    proxy_val_per_class: int = 200
     proxy_epochs: int = 4
     proxy_lr_drop_epoch: int = 3
+    proxy_batch_size: int = 64
     halving_eta: int = 3  # keep the top 1/eta at each rung (epochs 1, eta, eta^2, ...)
     halving_min_trials: int = 3  # no pruning before this many peers reached a rung
-    batch_size: int = 128  # proxy and final
+    batch_size: int = 256  # the Pareto models' full training
     lr: float = 0.02
     augment: str = "none"
     teacher: str | None = None  # distill from this run in proxy and final training
@@ -56,7 +59,7 @@ class SearchConfig:
             _int_at_least(self, name, 1)
         for name in ("proxy_val_per_class", "proxy_epochs", "final_epochs", "max_final"):
             _int_at_least(self, name, 1)
-        for name in ("batch_size", "threads", "heartbeat_s", "golden_frames"):
+        for name in ("batch_size", "proxy_batch_size", "threads", "heartbeat_s", "golden_frames"):
             _int_at_least(self, name, 1)
         _int_at_least(self, "halving_eta", 2)
         _int_at_least(self, "halving_min_trials", 1)

@@ -75,27 +75,31 @@ def sample_spec(trial: Suggest, cfg: SearchConfig, frame_length: int, num_classe
 
 
 def fit_budget(spec: CNNSpec, frame_length: int, cfg: SearchConfig) -> CNNSpec | None:
-    """``spec`` if it meets the budget, else its widest uniform narrowing that does; None if
-    even one filter per layer is over."""
+    """``spec`` if it meets the budget, else its widest uniform narrowing that does (no layer
+    below the smallest width offered, ``min(cfg.filters)``: no 1-filter bottlenecks); None
+    if even that is over."""
     if fits(spec, frame_length, cfg):
         return spec
-    if not fits(scaled_spec(spec, 0.0), frame_length, cfg):
+    floor = cfg.filters[0]
+    if not fits(scaled_spec(spec, 0.0, floor), frame_length, cfg):
         return None
     lo, hi = 0.0, 1.0
     for _ in range(30):
         mid = (lo + hi) / 2
-        if fits(scaled_spec(spec, mid), frame_length, cfg):
+        if fits(scaled_spec(spec, mid, floor), frame_length, cfg):
             lo = mid
         else:
             hi = mid
-    return scaled_spec(spec, lo)
+    return scaled_spec(spec, lo, floor)
 
 
 def smallest_spec(cfg: SearchConfig, frame_length: int, num_classes: int) -> CNNSpec:
-    """The family's cheapest member: fewest layers, one filter, the shortest kernel, all pools
-    the frame allows (fewest MACs and fewest bytes at once)."""
+    """The family's cheapest member: fewest layers, the smallest width, the shortest kernel,
+    all pools the frame allows (fewest MACs and fewest bytes at once)."""
     allowed = max_pools(frame_length)
-    layers = tuple(ConvSpec(1, cfg.kernels[0], pool=i < allowed) for i in range(cfg.min_layers))
+    layers = tuple(
+        ConvSpec(cfg.filters[0], cfg.kernels[0], pool=i < allowed) for i in range(cfg.min_layers)
+    )
     return CNNSpec(layers, name="smallest", num_classes=num_classes)
 
 
@@ -108,8 +112,8 @@ def check_budget(cfg: SearchConfig, frame_length: int, num_classes: int) -> None
     raise AmrkitError(
         f"no model in the search family meets --max-macs {cfg.max_macs} / --max-int8-kb "
         f"{_kb(cfg.max_int8_bytes)}: the smallest ({small.short()}, {cfg.min_layers} layers of "
-        f"1 filter) has {s['macs']:,} MACs and {s['int8_bytes']:,} INT8 bytes at "
-        f"L = {frame_length}; raise the budget or lower min_layers"
+        f"{cfg.filters[0]} filters) has {s['macs']:,} MACs and {s['int8_bytes']:,} INT8 bytes at "
+        f"L = {frame_length}; raise the budget, or lower min_layers or the smallest of filters"
     )
 
 

@@ -96,7 +96,7 @@ def open_study(
 def _search_key(cfg: SearchConfig) -> dict[str, Any]:
     """What must agree to join a study (all but trials, threads, final-stage settings)."""
     free = {"trials", "threads", "max_final", "golden_frames", "final_epochs",
-            "final_lr_drop_epoch", "heartbeat_s", "latency_min_time"}  # fmt: skip
+            "final_lr_drop_epoch", "heartbeat_s", "latency_min_time", "batch_size"}  # fmt: skip
     return {k: v for k, v in cfg.to_dict().items() if k not in free}
 
 

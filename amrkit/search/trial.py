@@ -46,7 +46,7 @@ def train_config(cfg: SearchConfig, final: bool) -> TrainConfig:
     epochs = cfg.final_epochs if final else cfg.proxy_epochs
     return TrainConfig(
         epochs=epochs,
-        batch_size=cfg.batch_size,
+        batch_size=cfg.batch_size if final else cfg.proxy_batch_size,
         lr=cfg.lr,
         lr_drop_epoch=cfg.final_lr_drop_epoch if final else cfg.proxy_lr_drop_epoch,
         seed=cfg.seed,

@@ -59,6 +59,7 @@ TINY = {
     "final_epochs": 1,
     "max_final": 1,
     "batch_size": 32,
+    "proxy_batch_size": 32,
     "lr": 0.05,
     "golden_frames": 32,
     "latency_min_time": 0.05,

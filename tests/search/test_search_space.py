@@ -48,7 +48,10 @@ specs = st.lists(
 def test_fit_budget_meets_the_budget_or_says_none(spec, macs, nbytes):
     cfg = SearchConfig(max_macs=macs, max_int8_bytes=nbytes)
     fitted = fit_budget(spec, 1024, cfg)
-    narrowest = CNNSpec(tuple(ConvSpec(1, c.kernel, c.pool) for c in spec.layers))
+    floor = cfg.filters[0]  # narrowing stops at the smallest width offered (4)
+    narrowest = CNNSpec(
+        tuple(ConvSpec(min(floor, c.filters), c.kernel, c.pool) for c in spec.layers)
+    )
     s_min = sizes(narrowest.with_classes(11), 1024)
     if fitted is None:
         assert s_min["macs"] > macs or s_min["int8_bytes"] > nbytes
@@ -57,7 +60,10 @@ def test_fit_budget_meets_the_budget_or_says_none(spec, macs, nbytes):
     assert s["macs"] <= macs and s["int8_bytes"] <= nbytes
     # same structure, only narrower
     assert [(c.kernel, c.pool) for c in fitted.layers] == [(c.kernel, c.pool) for c in spec.layers]
-    assert all(a.filters <= b.filters for a, b in zip(fitted.layers, spec.layers, strict=True))
+    assert all(
+        min(floor, b.filters) <= a.filters <= b.filters
+        for a, b in zip(fitted.layers, spec.layers, strict=True)
+    )
     if sizes(spec, 1024)["macs"] <= macs and sizes(spec, 1024)["int8_bytes"] <= nbytes:
         assert fitted == spec  # control: within budget, nothing changes
 
