@@ -53,6 +53,7 @@ def plot_pareto(result: dict[str, Any], path: str | Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib import ticker
 
     from amrkit.fileio import atomic_path
 
@@ -79,7 +80,12 @@ def plot_pareto(result: dict[str, Any], path: str | Path) -> Path:
         for m, marker in zip(PAPER_MODELS, ("s", "D", "^"), strict=True):
             x = m["macs"] / scale if key == "macs" else m["memory_mb"] * 2**20 / scale
             ax.scatter([x], [100 * m["accuracy"]], marker=marker, s=40, label=m["name"])
+        budget = result.get("budgets", {}).get("max_" + key)
+        if budget:
+            ax.axvline(budget / scale, ls="--", c="0.4", lw=1, label="budget")
         ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
         ax.set_xlabel(label)
         ax.set_ylabel("top-1 accuracy (%)")
         ax.grid(True, which="both", alpha=0.3)
