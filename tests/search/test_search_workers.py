@@ -83,9 +83,11 @@ def test_killed_worker_loses_only_its_trial_and_a_restart_continues(tiny_h5, tin
     assert running is not None, "the worker never reached a second trial"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    completed_before = {
-        t.number: t.values for t in _study(url).get_trials() if t.state == TrialState.COMPLETE
-    }
+    after_kill = _study(url).get_trials()  # the trial seen running may have ended meanwhile
+    lost = [t for t in after_kill if t.state == TrialState.RUNNING]
+    assert len(lost) == 1  # the dead worker held exactly one trial
+    running = lost[0]
+    completed_before = {t.number: t.values for t in after_kill if t.state == TrialState.COMPLETE}
     time.sleep(3.5)  # the heartbeat grace period (3 x 1 s) passes
     _finish(_worker(tiny_h5, out, config, 1))
     trials = _study(url).get_trials()
