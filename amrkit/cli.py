@@ -26,6 +26,7 @@ GROUPS = (
     "simulate",
     "reproduce",
     "classify",
+    "deploy",
     "prune",
     "search",
 )

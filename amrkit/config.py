@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
 import types
 import typing
 from collections.abc import Mapping
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from amrkit.errors import AmrkitError
+from amrkit.fileio import json_safe
 
 T = TypeVar("T")
 
@@ -44,17 +44,7 @@ def _plain(value: Any) -> Any:
 
 def to_json(cfg: Any) -> str:
     """Canonical JSON (sorted keys; ``inf`` written as the string "inf")."""
-    return json.dumps(_json_safe(to_dict(cfg)), sort_keys=True)
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return "inf" if value > 0 else ("-inf" if value < 0 else "nan")
-    if isinstance(value, list):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    return value
+    return json.dumps(json_safe(to_dict(cfg)), sort_keys=True)
 
 
 def config_hash(cfg: Any, length: int = 16) -> str:
@@ -62,7 +52,7 @@ def config_hash(cfg: Any, length: int = 16) -> str:
     text = (
         to_json(cfg)
         if dataclasses.is_dataclass(cfg)
-        else json.dumps(_json_safe(_plain(cfg)), sort_keys=True)
+        else json.dumps(json_safe(_plain(cfg)), sort_keys=True)
     )
     return hashlib.sha256(text.encode()).hexdigest()[:length]
 

@@ -1,24 +1,24 @@
 """One way to run any amrkit model artifact: a trained run directory or an ONNX file.
 
-``evaluate``, ``quantize``, ``classify`` and the report all go through
-:func:`load_predictor`, so FP32 PyTorch, FP32 ONNX and INT8 ONNX are measured by one path.
-
-ONNX files written by amrkit carry metadata (``metadata_props``):
-``amrkit.classes`` (JSON list), ``amrkit.frame_length``, ``amrkit.sample_rate_hz``,
-``amrkit.version``, ``amrkit.spec`` (JSON of the CNNSpec), ``amrkit.precision``
-("fp32" or "int8"), and ``amrkit.split_seed`` (the derived split of the training data).
+``evaluate``, ``classify`` and the report's evaluations go through :func:`load_predictor`,
+so FP32 PyTorch, FP32 ONNX and INT8 ONNX are measured by one path (``quantize`` measures its
+files with the same session factory, :func:`amrkit.runtime.ort_session`). The artifacts
+themselves — run directories, ONNX metadata — are read by :mod:`amrkit.artifacts`.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
+from amrkit import artifacts
+from amrkit.artifacts import load_run, read_model_info
 from amrkit.errors import AmrkitError
+from amrkit.runtime import ort_session
+from amrkit.runtime.device import ort_device, torch_device
 
 
 class Predictor(Protocol):
@@ -79,81 +79,14 @@ class OnnxPredictor:
         return np.concatenate(parts).astype(np.float32, copy=False)
 
 
-DEVICES = ("cpu", "cuda", "auto")
-
-
-def resolve_device(device: str | None) -> str:
-    """``cpu``, ``cuda[:N]`` or ``auto`` (cuda when available) → a torch device string."""
-    text = (device or "cpu").strip().lower()
-    if text == "auto":
-        import torch
-
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if text == "cpu":
-        return "cpu"
-    if text == "cuda" or (text.startswith("cuda:") and text[5:].isdigit()):
-        import torch
-
-        if not torch.cuda.is_available():
-            raise AmrkitError(
-                f"--device {device} requested but no CUDA device is available; use --device cpu"
-            )
-        return text
-    raise AmrkitError(f"--device {device!r} is not one of cpu, cuda, cuda:N, auto")
-
-
-def onnx_metadata(path: str | Path) -> dict[str, str]:
-    import onnx
-
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as exc:  # noqa: BLE001 - protobuf/IO errors → one line
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise AmrkitError(f"{str(path)!r} is not a readable ONNX model ({first})") from None
-    return {p.key: p.value for p in model.metadata_props}
-
-
-def _onnx_device(device: str | None) -> str:
-    """Like :func:`resolve_device`, but CUDA means ONNX Runtime's CUDA provider, not torch's."""
-    text = (device or "cpu").strip().lower()
-    if text == "auto":
-        import onnxruntime as ort
-
-        return "cuda" if "CUDAExecutionProvider" in ort.get_available_providers() else "cpu"
-    if text == "cpu" or text == "cuda" or (text.startswith("cuda:") and text[5:].isdigit()):
-        return text
-    raise AmrkitError(f"--device {device!r} is not one of cpu, cuda, cuda:N, auto")
-
-
-def make_session(path: str | Path, threads: int | None = None, device: str = "cpu") -> Any:
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    if threads:
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-    providers = ["CPUExecutionProvider"]
-    if device.startswith("cuda"):
-        if "CUDAExecutionProvider" not in ort.get_available_providers():
-            raise AmrkitError(
-                f"--device {device}: this onnxruntime has no CUDAExecutionProvider "
-                f"(available: {', '.join(ort.get_available_providers())}); use --device cpu"
-            )
-        index = int(device.split(":")[1]) if ":" in device else 0
-        providers = [("CUDAExecutionProvider", {"device_id": index}), "CPUExecutionProvider"]
-    try:
-        return ort.InferenceSession(str(path), opts, providers=providers)
-    except Exception as exc:  # noqa: BLE001 - ORT raises many types; report one line
-        raise AmrkitError(
-            f"ONNX Runtime cannot load {str(path)!r}: {str(exc).splitlines()[0]}"
-        ) from None
-
-
-def load_predictor(path: str | Path, device: str = "cpu", threads: int | None = None) -> Predictor:
+def load_predictor(
+    path: str | Path, device: str | None = None, threads: int | None = None
+) -> Predictor:
     """A run directory → TorchPredictor; an ``.onnx`` file → OnnxPredictor.
 
-    ``device``: cpu, cuda, cuda:N or auto; ``threads``: intra-op threads (torch: process-wide
-    ``torch.set_num_threads``; ONNX Runtime: per session).
+    ``device``: cpu, cuda, cuda:N or auto (:mod:`amrkit.runtime.device`); ``threads``:
+    intra-op threads (torch: process-wide ``torch.set_num_threads``; ONNX Runtime: per
+    session).
     """
     p = Path(path)
     if threads is not None and threads < 1:
@@ -161,65 +94,27 @@ def load_predictor(path: str | Path, device: str = "cpu", threads: int | None = 
     if p.is_dir():
         import torch
 
-        from amrkit.train.run import load_run
-
-        device = resolve_device(device)
+        dev = torch_device(device)
         if threads:
             torch.set_num_threads(threads)
         run = load_run(p)
+        model = run.model.to(dev)
         return TorchPredictor(
-            run.model.to(device),
-            run.classes,
-            run.frame_length,
-            run.sample_rate_hz,
-            device,
-            info=run.info,
+            model, run.classes, run.frame_length, run.sample_rate_hz, dev, info=run.info
         )
     if p.suffix.lower() == ".onnx" and p.is_file():
-        meta = onnx_metadata(p)
-        if "amrkit.classes" not in meta:
-            raise AmrkitError(
-                f"{str(p)!r} has no amrkit metadata (amrkit.classes); "
-                "export it with 'amrkit export'"
-            )
-        precision = meta.get("amrkit.precision", "fp32")
-        rate = meta.get("amrkit.sample_rate_hz")
-        try:
-            classes = tuple(json.loads(meta["amrkit.classes"]))
-            frame_length = int(meta["amrkit.frame_length"])
-            sample_rate = float(rate) if rate not in (None, "", "None", "null") else None
-        except (KeyError, ValueError, TypeError) as exc:
-            raise AmrkitError(
-                f"{str(p)!r} has damaged amrkit metadata ({type(exc).__name__}: {exc}); "
-                "re-export it with 'amrkit export'"
-            ) from None
+        info = read_model_info(p)
         return OnnxPredictor(
-            make_session(p, threads, _onnx_device(device)),
-            classes,
-            frame_length,
-            sample_rate,
-            kind=f"onnx-{precision}",
-            info=meta,
+            ort_session(p, threads=threads, device=ort_device(device)),
+            info.classes,
+            info.frame_length,
+            info.sample_rate_hz,
+            kind=f"onnx-{info.precision}",
+            info=info.metadata,
         )
     raise AmrkitError(f"model {str(p)!r} is neither a run directory nor an existing .onnx file")
 
 
 def check_compatible(pred: Predictor, classes: tuple[str, ...], frame_length: int) -> None:
     """Model and data must agree on classes (same names, same order) and frame length."""
-    if tuple(pred.classes) != tuple(classes):
-        if set(pred.classes) <= set(classes):
-            fix = f"select them in the model's order with --classes {','.join(pred.classes)}"
-        else:
-            missing = [c for c in pred.classes if c not in classes]
-            fix = (
-                f"the data lacks {', '.join(missing)}; use data with the model's classes "
-                "or train a model on this data"
-            )
-        raise AmrkitError(
-            f"model classes {list(pred.classes)} differ from the data's {list(classes)}; {fix}"
-        )
-    if pred.frame_length != frame_length:
-        raise AmrkitError(
-            f"model frame length {pred.frame_length} differs from the data's {frame_length}; "
-            "use data with the model's frame length"
-        )
+    artifacts.check_compatible(pred.classes, pred.frame_length, classes, frame_length)

@@ -79,8 +79,8 @@ def write_sigmf(base, z, datatype="cf32_le", rate=RATE, annotations=None):
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
+    from amrkit.artifacts import save_run_info, save_weights
     from amrkit.models import build
-    from amrkit.train.run import save_run_info, save_weights
 
     root = tmp_path_factory.mktemp("models")
     rng = np.random.default_rng(0)

@@ -11,16 +11,16 @@ import onnx
 import pytest
 import torch
 
+from amrkit.artifacts import save_run_info, save_weights
 from amrkit.errors import AmrkitError
 from amrkit.infer import (
     OnnxPredictor,
     check_compatible,
     load_predictor,
-    make_session,
-    resolve_device,
 )
 from amrkit.models import build, get_spec
-from amrkit.train.run import save_run_info, save_weights
+from amrkit.runtime import ort_session
+from amrkit.runtime.device import ort_device, torch_device
 
 # the legacy (TorchScript) exporter is used on purpose: it keeps Pad nodes and fixed batches
 pytestmark = pytest.mark.filterwarnings(
@@ -33,16 +33,20 @@ pytestmark = pytest.mark.filterwarnings(
 CLASSES = ("BPSK", "QPSK", "8PSK")
 
 
-def test_resolve_device():
-    assert resolve_device("cpu") == "cpu"
-    assert resolve_device(None) == "cpu"
-    assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+def test_one_device_rule():
+    assert torch_device("cpu") == "cpu"
+    assert torch_device(None) == torch_device("auto")  # the default is auto everywhere
+    assert torch_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert torch_device("cpu", local_rank=1) == "cpu"
     for bad in ("tpu", "cuda:x", "gpu"):
         with pytest.raises(AmrkitError, match="not one of cpu, cuda, cuda:N, auto"):
-            resolve_device(bad)
+            torch_device(bad)
+        with pytest.raises(AmrkitError, match="not one of cpu, cuda, cuda:N, auto"):
+            ort_device(bad)
     if not torch.cuda.is_available():
-        with pytest.raises(AmrkitError, match="no CUDA device is available; use --device cpu"):
-            resolve_device("cuda")
+        for word in ("cuda", "cuda:1"):
+            with pytest.raises(AmrkitError, match="no CUDA device is available; use --device cpu"):
+                torch_device(word)
 
 
 def test_check_compatible_messages():
@@ -122,10 +126,10 @@ def test_load_predictor_errors(model, tmp_path):
     broken.write_bytes(b"\x00garbage")
     with pytest.raises(AmrkitError, match="not a readable ONNX model"):
         load_predictor(broken)
-    with pytest.raises(AmrkitError, match="ONNX Runtime cannot load"):
-        make_session(broken)
+    with pytest.raises(AmrkitError, match="ONNX Runtime cannot load|not a readable ONNX model"):
+        ort_session(broken)
     import onnxruntime as ort
 
     if "CUDAExecutionProvider" not in ort.get_available_providers():
         with pytest.raises(AmrkitError, match="no CUDAExecutionProvider"):
-            make_session(bare, device="cuda")
+            ort_session(bare, device="cuda")

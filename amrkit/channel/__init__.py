@@ -8,6 +8,7 @@ from amrkit.channel.clock import (
     frequency_shift,
     resample_window,
 )
+from amrkit.channel.impairments import Impairments
 from amrkit.channel.multipath import (
     apply_multipath,
     average_path_powers,
@@ -17,13 +18,15 @@ from amrkit.channel.multipath import (
     rician_knots,
     sos_fading,
 )
-from amrkit.channel.noise import CONVENTIONS, add_awgn, noise_power
+from amrkit.channel.noise import CONVENTIONS, add_awgn, add_awgn_uniforms, frame_power, noise_power
 from amrkit.channel.params import ChannelModel
 
 __all__ = [
     "CONVENTIONS",
     "ChannelModel",
+    "Impairments",
     "add_awgn",
+    "add_awgn_uniforms",
     "apply_clock_offset",
     "apply_multipath",
     "average_path_powers",
@@ -31,6 +34,7 @@ __all__ = [
     "draw_ppm",
     "fractional_delay_taps",
     "frequency_offset_hz",
+    "frame_power",
     "frequency_shift",
     "interpolate_gains",
     "rician_knots",

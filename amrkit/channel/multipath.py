@@ -11,6 +11,8 @@ filtered once for the whole batch (one FFT), then weighted by its own time-varyi
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from scipy import fft as sfft
 
@@ -139,6 +141,43 @@ def rician_gains(
     return knots
 
 
+@lru_cache(maxsize=32)
+def _fractional_spectra(
+    delays: tuple[float, ...], t_len: int
+) -> tuple[tuple[int, ...], np.ndarray]:
+    """The fractional paths' indices and their taps' spectra (F, nfft) complex64 (cached:
+    the same for every chunk of frames)."""
+    frac = tuple(p for p, tau in enumerate(delays) if abs(tau - round(tau)) > 1e-12)
+    if not frac:
+        return frac, np.zeros((0, 0), dtype=np.complex64)
+    taps = fractional_delay_taps(delays)[list(frac)]  # (F, M)
+    nfft = sfft.next_fast_len(t_len + taps.shape[1] - 1)
+    h = sfft.fft(taps, nfft, axis=1).astype(np.complex64)  # (F, N)
+    h.flags.writeable = False
+    return frac, h
+
+
+@lru_cache(maxsize=32)
+def _time_ramp(t_len: int) -> np.ndarray:
+    """``t/(T−1)`` as complex64: (T,)."""
+    ramp = (np.arange(t_len, dtype=np.float32) / np.float32(max(t_len - 1, 1))).astype(np.complex64)
+    ramp.flags.writeable = False
+    return ramp
+
+
+def _weighted_spectra(
+    a: np.ndarray, b: np.ndarray, frac: tuple[int, ...], h: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``Σ_p A_p H_p`` and ``Σ_p B_p H_p`` over the fractional paths: (n, N) complex64 each."""
+    ha = a[:, frac[0], None] * h[0]  # (n, N)
+    hb = b[:, frac[0], None] * h[0]
+    tmp = np.empty_like(ha)
+    for row, p in enumerate(frac[1:], start=1):
+        ha += np.multiply(a[:, p, None], h[row], out=tmp)
+        hb += np.multiply(b[:, p, None], h[row], out=tmp)
+    return ha, hb
+
+
 def apply_multipath(x: np.ndarray, knots: np.ndarray, delays: tuple[float, ...]) -> np.ndarray:
     """``y[t] = Σ_p g_p(t) (h_p * x)[t]`` for a batch: (n, T) complex64.
 
@@ -147,23 +186,16 @@ def apply_multipath(x: np.ndarray, knots: np.ndarray, delays: tuple[float, ...])
     ``y = Σ A_p z_p + t/(T−1) · Σ B_p z_p`` and, for the fractional paths, both sums are
     formed in the frequency domain: one FFT of ``x``, two inverse FFTs, whatever the number
     of paths. Integer delays are exact shifts. The output is causal and delayed by
-    :data:`FD_LEAD` samples (the channel filter delay).
+    :data:`FD_LEAD` samples (the channel filter delay). Row by row: any subset of rows gives
+    exactly those rows of the whole.
     """
     n, t_len = x.shape
     a = knots[:, :, 0]  # (n, P)
     b = knots[:, :, -1] - a
-    frac = [p for p, tau in enumerate(delays) if abs(tau - round(tau)) > 1e-12]
-    whole = [p for p in range(len(delays)) if p not in frac]
+    frac, h = _fractional_spectra(tuple(float(d) for d in delays), t_len)
     if frac:
-        taps = fractional_delay_taps(delays)[frac]  # (F, M)
-        nfft = sfft.next_fast_len(t_len + taps.shape[1] - 1)
-        spec = sfft.fft(x, nfft, axis=1)  # (n, N)
-        h = sfft.fft(taps, nfft, axis=1).astype(np.complex64)  # (F, N)
-        ha = a[:, frac[0], None] * h[0]  # (n, N): Σ_p A_p H_p
-        hb = b[:, frac[0], None] * h[0]
-        for row, p in enumerate(frac[1:], start=1):
-            ha += a[:, p, None] * h[row]
-            hb += b[:, p, None] * h[row]
+        ha, hb = _weighted_spectra(a, b, frac, h)
+        spec = sfft.fft(x, h.shape[1], axis=1)  # (n, N)
         ha *= spec
         hb *= spec
         u = sfft.ifft(ha, axis=1, overwrite_x=True)[:, :t_len]
@@ -171,11 +203,13 @@ def apply_multipath(x: np.ndarray, knots: np.ndarray, delays: tuple[float, ...])
     else:
         u = np.zeros((n, t_len), dtype=np.complex64)
         v = np.zeros((n, t_len), dtype=np.complex64)
-    for p in whole:
+    tmp = np.empty((n, t_len), dtype=np.complex64)
+    for p in (p for p in range(len(delays)) if p not in frac):
         shift = FD_LEAD + int(round(delays[p]))
         if shift < t_len:
-            u[:, shift:] += a[:, p, None] * x[:, : t_len - shift]
-            v[:, shift:] += b[:, p, None] * x[:, : t_len - shift]
-    v *= (np.arange(t_len, dtype=np.float32) / np.float32(max(t_len - 1, 1))).astype(np.complex64)
+            part = tmp[:, : t_len - shift]
+            u[:, shift:] += np.multiply(a[:, p, None], x[:, : t_len - shift], out=part)
+            v[:, shift:] += np.multiply(b[:, p, None], x[:, : t_len - shift], out=part)
+    v *= _time_ramp(t_len)
     u += v
     return u

@@ -9,16 +9,25 @@ from __future__ import annotations
 
 import numpy as np
 
-from amrkit.signals.fastmath import complex_normal
+from amrkit.signals.fastmath import normal_from_uniforms, normal_uniforms
 
-CONVENTIONS = ("measured", "matlab")
+CONVENTIONS = ("measured", "matlab")  # the SNR conventions (``--snr-convention``)
+
+
+def frame_power(x: np.ndarray, keepdims: bool = False) -> np.ndarray:
+    """Mean power ``mean|x|²`` of each frame of ``x`` (n, L) complex64: (n,) float32.
+
+    Summed over the interleaved float32 I/Q (NumPy's pairwise sum), the one definition used
+    for the ``measured`` SNR and for the final normalization.
+    """
+    return np.square(x.view(np.float32)).mean(axis=1, keepdims=keepdims) * 2
 
 
 def noise_power(x: np.ndarray, snr_db: np.ndarray, convention: str = "measured") -> np.ndarray:
     """Per-frame complex noise power: (n,) float64 (0 where the SNR is inf)."""
     snr = np.asarray(snr_db, dtype=np.float64)
     if convention == "measured":
-        ref = np.square(x.view(np.float32)).mean(axis=1).astype(np.float64) * 2
+        ref = frame_power(x).astype(np.float64)
     elif convention == "matlab":
         ref = np.ones(x.shape[0])
     else:
@@ -30,8 +39,16 @@ def add_awgn(
     x: np.ndarray, snr_db: np.ndarray, rng: np.random.Generator, convention: str = "measured"
 ) -> np.ndarray:
     """``x`` plus circular complex Gaussian noise: (n, L) complex64."""
+    return add_awgn_uniforms(x, snr_db, normal_uniforms(rng, x.shape), convention)
+
+
+def add_awgn_uniforms(
+    x: np.ndarray, snr_db: np.ndarray, uniforms: np.ndarray, convention: str = "measured"
+) -> np.ndarray:
+    """:func:`add_awgn` with the noise's draws given: ``uniforms`` (2, n, L) float32 from
+    ``normal_uniforms(rng, x.shape)``. Row by row, so frames may be processed in chunks."""
     sigma = np.sqrt(noise_power(x, snr_db, convention) / 2).astype(np.float32)[:, None]
-    w = complex_normal(rng, x.shape)  # unit variance per component
+    w = normal_from_uniforms(uniforms)  # unit variance per component
     w *= sigma
     w += x
     return w

@@ -15,7 +15,10 @@ def generate(
         ..., help="Output HDF5 file (written to a temp file, then renamed)."
     ),
     preset: str = typer.Option(
-        "matlab", "--preset", help="Base parameters; 'matlab' is the reference."
+        "matlab",
+        "--preset",
+        help="Base parameters: 'matlab' (the reference) or 'wide' (receiver impairments "
+        "drawn per frame, SNR -10…30 dB; see docs/data.md).",
     ),
     config: str | None = typer.Option(
         None,
@@ -65,6 +68,24 @@ def generate(
         help="A speech/music WAV file to use as the analog source instead of the "
         "built-in synthetic one.",
     ),
+    cfo: float | None = typer.Option(
+        None,
+        "--cfo",
+        help="Largest receiver frequency offset, a fraction of the sample rate, drawn per "
+        "frame from ±this (e.g. 0.01) [0; wide: 0.01].",
+    ),
+    phase_noise: float | None = typer.Option(
+        None, "--phase-noise", help="Largest phase-noise linewidth in Hz, drawn per frame [0]."
+    ),
+    iq_imbalance: str | None = typer.Option(
+        None,
+        "--iq-imbalance",
+        help="Largest I/Q gain (dB) and phase (degrees) imbalance, drawn per frame: DB,DEG "
+        "(e.g. 1,5) [0,0].",
+    ),
+    dc_offset: float | None = typer.Option(
+        None, "--dc-offset", help="Largest DC offset relative to the frame RMS, per frame [0]."
+    ),
     seed: int | None = typer.Option(
         None, "--seed", help="Random seed; same seed ⇒ same bytes [0]."
     ),
@@ -72,7 +93,7 @@ def generate(
         1, "--workers", help="Worker processes; the output does not depend on this."
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
-    json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    json_out: options.JsonOpt = False,
 ) -> None:
     """Synthesize a modulation dataset (the paper's 11 classes with the reference channel)."""
     from amrkit.config import replace
@@ -102,7 +123,30 @@ def generate(
         cfg = replace(base, **overrides)
     else:
         cfg = preset_config(preset, **overrides)
+    cfg = _with_impairments(cfg, cfo, phase_noise, iq_imbalance, dc_offset)
     _run_generate(cfg, path, workers, quiet, json_out)
+
+
+def _with_impairments(
+    cfg: Any, cfo: float | None, phase_noise: float | None, iq: str | None, dc: float | None
+) -> Any:
+    """``cfg`` with the given impairment ranges (None = keep the preset's/config's)."""
+    import dataclasses
+
+    given: dict[str, Any] = {"cfo_max": cfo, "phase_noise_hz": phase_noise, "dc_offset": dc}
+    if iq is not None:
+        parts = iq.split(",")
+        try:
+            given["iq_gain_db"], given["iq_phase_deg"] = (float(p) for p in parts)
+        except ValueError:
+            raise AmrkitError(
+                f"--iq-imbalance {iq!r} must be two numbers DB,DEG (gain in dB, phase in "
+                "degrees), e.g. 1,5"
+            ) from None
+    given = {k: v for k, v in given.items() if v is not None}
+    if not given:
+        return cfg
+    return dataclasses.replace(cfg, impairments=dataclasses.replace(cfg.impairments, **given))
 
 
 def _parse_names(text: str | None) -> tuple[str, ...] | None:

@@ -6,6 +6,8 @@ from typing import Any
 
 import typer
 
+from amrkit.commands import options
+
 
 def _console() -> Any:
     """Rich console; 120 columns when the output is not a terminal (pipes, files)."""
@@ -31,7 +33,7 @@ def models(
         min=1,
         help="Input length in samples the MACs are counted for.",
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    as_json: options.JsonOpt = False,
 ) -> None:
     """List the registered models with their learnables, MACs and parameter memory."""
     from amrkit.fileio import dumps_json
@@ -104,7 +106,7 @@ def metrics(
         help="fp32 (default) or int8 (int8 weights, int32 biases) for names, specs and runs; "
         "an .onnx file's stored types are measured.",
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+    as_json: options.JsonOpt = False,
 ) -> None:
     """Learnables, MACs and parameter memory per layer, in the paper's convention."""
     from amrkit.fileio import dumps_json

@@ -30,10 +30,10 @@ def export(
     as_json: options.JsonOpt = False,
 ) -> None:
     """Export a run to FP32 ONNX: BN folded, dynamic batch, fixed frame length, metadata."""
+    from amrkit.artifacts import load_run
     from amrkit.errors import AmrkitError
     from amrkit.export.onnx_export import export_run
     from amrkit.fileio import dumps_json
-    from amrkit.train.run import load_run
 
     if out.suffix.lower() != ".onnx":
         raise AmrkitError(f"--out {str(out)!r} must end in .onnx, e.g. model.onnx")
@@ -90,15 +90,28 @@ def quantize(
     per_tensor: bool = typer.Option(
         False, "--per-tensor", help="One weight scale per tensor (default: per channel)."
     ),
+    target: str | None = typer.Option(
+        None,
+        "--target",
+        help="portable (default): 7-bit weights and uint8 activations, which every ONNX "
+        "Runtime CPU kernel (AVX2, AVX-512, VNNI, Arm) computes exactly, as the golden model "
+        "and the C code do. vnni: full-range 8-bit weights; exact with VNNI/AMX/Arm int32 "
+        "dot products, and on other x86 CPUs only with session.x64quantprecision (set by "
+        "amrkit; slower), since their u8s8 kernels add product pairs in saturating int16.",
+    ),
     activation_type: str | None = typer.Option(
-        None, "--activation-type", help="Activation integers: int8 or uint8 (default int8)."
+        None,
+        "--activation-type",
+        help="Activation integers: uint8 (default) or int8 (only with --target vnni).",
     ),
     exclude: str | None = typer.Option(
         None, "--exclude", help="Layers kept in FP32, e.g. conv1,fc (names: conv1..convN, fc)."
     ),
     qat: bool = typer.Option(False, "--qat", help="Quantization-aware training, then export."),
     epochs: int | None = typer.Option(None, "--epochs", help="QAT epochs (default 3)."),
-    bits: int | None = typer.Option(None, "--bits", help="QAT weight bits, 4..8 (default 8)."),
+    bits: int | None = typer.Option(
+        None, "--bits", help="QAT weight bits, 4..7 (portable, default 7) or 8 (--target vnni)."
+    ),
     lr: float | None = typer.Option(None, "--lr", help="QAT learning rate (default 0.001)."),
     batch_size: int | None = typer.Option(
         None, "--batch-size", help="QAT batch size (default 128)."
@@ -112,41 +125,24 @@ def quantize(
     snr_min: options.SnrMinOpt = None,
     snr_max: options.SnrMaxOpt = None,
     split_seed: options.SplitSeedOpt = None,
-    as_json: bool = typer.Option(False, "--json", help="Print quantization.json to stdout."),
+    as_json: options.JsonOpt = False,
 ) -> None:
     """Quantize a run to INT8 (QDQ ONNX): post-training with calibration, or --qat."""
-    from amrkit.config import from_file, replace
-    from amrkit.errors import AmrkitError
+    from amrkit.artifacts import load_run
     from amrkit.fileio import dumps_json
-    from amrkit.quant.config import PTQConfig, QATConfig
-    from amrkit.train.run import load_run
 
-    if not qat:
-        given = [
-            f
-            for f, v in (("--epochs", epochs), ("--lr", lr), ("--batch-size", batch_size))
-            if v is not None
-        ]
-        if given:
-            raise AmrkitError(f"{', '.join(given)} only apply with --qat; add --qat or drop them")
-        if bits not in (None, 8):
-            raise AmrkitError(
-                f"--bits {bits}: post-training quantization is 8-bit; use --qat for 4..7 bits"
-            )
-    cls = QATConfig if qat else PTQConfig
     overrides: dict[str, Any] = {
         "calib_frames": calib_frames,
         "method": method,
         "percentile": percentile,
         "per_channel": False if per_tensor else None,
         "activation_type": activation_type,
+        "target": target,
         "exclude": tuple(x.strip() for x in exclude.split(",") if x.strip()) if exclude else None,
         "seed": seed,
     }
-    if qat:
-        overrides.update(epochs=epochs, weight_bits=bits, lr=lr, batch_size=batch_size)
-    cfg = from_file(cls, config) if config is not None else cls()
-    cfg = replace(cfg, **overrides)
+    qat_only = {"epochs": epochs, "weight_bits": bits, "lr": lr, "batch_size": batch_size}
+    cfg = _quant_config(qat, config, overrides, qat_only)
     loaded = load_run(run)  # fails early on a non-run path
     from amrkit.data.open import open_frames
     from amrkit.data.split import resolve_split_seed
@@ -164,10 +160,36 @@ def quantize(
         result = run_quantize(
             loaded, cfg, frames, out, plot=plot, threads=threads, on_epoch=on_epoch
         )
-    d = result.details
     if as_json:
-        typer.echo(dumps_json(d), nl=False)
+        typer.echo(dumps_json(result.details), nl=False)
         return
+    _print_summary(result)
+
+
+def _quant_config(
+    qat: bool, config: Path | None, overrides: dict[str, Any], qat_only: dict[str, Any]
+) -> Any:
+    """PTQConfig or QATConfig from --config and the flags; QAT flags without --qat are an
+    error."""
+    from amrkit.config import from_file, replace
+    from amrkit.errors import AmrkitError
+    from amrkit.quant.config import PTQConfig, QATConfig
+
+    if not qat:
+        flag = {"epochs": "--epochs", "weight_bits": "--bits", "lr": "--lr"}
+        given = [flag.get(k, "--batch-size") for k, v in qat_only.items() if v is not None]
+        if given:
+            raise AmrkitError(
+                f"{', '.join(given)} only apply with --qat (post-training quantization takes "
+                "its weight bits from --target: portable 7, vnni 8); add --qat or drop them"
+            )
+    cls = QATConfig if qat else PTQConfig
+    cfg = from_file(cls, config) if config is not None else cls()
+    return replace(cfg, **overrides, **(qat_only if qat else {}))
+
+
+def _print_summary(result: Any) -> None:
+    d = result.details
     acc = d["accuracy"]
     rt = d["onnxruntime"]
     typer.echo(
@@ -190,6 +212,22 @@ def quantize(
         )
     )
     typer.echo(f"ONNX Runtime integer kernels: {', '.join(rt['integer_kernels'])}")
+    gm = rt["golden_match"]
+    typer.echo(
+        f"target {d['target']}: largest int16 pair sum {d['max_pair_sum']:,} (limit "
+        f"{d['pair_limit']:,}), accumulator bound {d['max_acc_bound']:,}; golden model vs "
+        f"ONNX Runtime on this CPU ({', '.join(gm['isa']) or gm['cpu']}): "
+        + (
+            "not applicable (FP32 layers)"
+            if not gm["applicable"]
+            else f"bit-exact on {gm['frames']} frames"
+            if gm["bit_exact"]
+            else f"{gm['frames_with_different_outputs']} of {gm['frames']} frames differ "
+            f"(max {gm['output_max_lsb']} LSB)"
+        )
+    )
+    for line in d["warnings"]:
+        typer.echo(f"warning: {line}", err=True)
     typer.echo(f"wrote {result.out_dir}/ ({', '.join(d['files'].values())})")
 
 

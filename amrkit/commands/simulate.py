@@ -26,9 +26,11 @@ def simulate(
     ),
     batch_size: int = typer.Option(256, "--batch-size", help="Frames per batch."),
     rounding: str = typer.Option(
-        "half_even",
+        "float32",
         "--rounding",
-        help="Requantization ties: half_even (as ONNX Runtime), half_away, half_up.",
+        help="Requantization rounding: float32 (ONNX Runtime's float32 product acc*M, "
+        "then ties to even; in integers), half_even / half_away / half_up (the exact product "
+        "rounded once, ties as named).",
     ),
     no_ort: bool = typer.Option(False, "--no-ort", help="Skip the ONNX Runtime comparison."),
     threads: int | None = typer.Option(None, "--threads", help="ONNX Runtime threads."),
@@ -53,8 +55,8 @@ def simulate(
     if threads is not None and threads < 1:
         raise AmrkitError(f"--threads {threads} must be >= 1")
     integer_model = load_integer_model(model, rounding=rounding)
+    from amrkit.artifacts import onnx_metadata
     from amrkit.data.split import resolve_split_seed
-    from amrkit.infer import onnx_metadata
 
     seed = resolve_split_seed(split_seed, onnx_metadata(model), repr(str(model)))
     open_kw = options.open_options(format, classes, classes_file, snr_min, snr_max)
@@ -99,6 +101,18 @@ def _print(result: dict) -> None:
             f"within {result['output_max_lsb']} LSB"
         )
     console.print(line)
+    if "runtime" in result:
+        rt = result["runtime"]
+        verdict = (
+            "ONNX Runtime matched the golden model bit for bit"
+            if result["bit_exact"]
+            else "ONNX Runtime did NOT match the golden model "
+            f"(up to {result['output_max_lsb']} LSB)"
+        )
+        console.print(
+            f"{verdict} on this CPU: {rt['cpu']} [{', '.join(rt['isa']) or 'no SIMD flags'}]; "
+            f"kernel: {rt['kernel']}"
+        )
     inp = result["input"]
     console.print(
         f"input: float → {inp['dtype']} at the boundary (scale {inp['scale']:.6g}, "
@@ -116,7 +130,7 @@ def _print(result: dict) -> None:
         "bound",
         "bits",
         "multiplier",
-        "vs ORT LSB (alone)",
+        "vs ORT LSB (alone, diagnostic)",
     ):
         table.add_column(col, justify="left" if col in ("layer", "kind") else "right")
     for r in result["layers"]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import logging
 import warnings
 from dataclasses import dataclass, field
@@ -25,8 +24,8 @@ import onnx
 import torch
 
 from amrkit import __version__
+from amrkit.artifacts import metadata_for
 from amrkit.errors import AmrkitError
-from amrkit.export.deploy import DeployCNN
 from amrkit.export.graph import (
     clean_io,
     fold_pads,
@@ -35,7 +34,8 @@ from amrkit.export.graph import (
     set_metadata,
 )
 from amrkit.fileio import atomic_path
-from amrkit.models import AmrCNN, CNNSpec
+from amrkit.models import AmrCNN
+from amrkit.models.deploy import DeployCNN
 
 OPSET = 20
 INPUT_NAME = "iq"
@@ -49,28 +49,6 @@ class ExportResult:
     frames_checked: int
     layers: list[str]
     metadata: dict[str, str] = field(default_factory=dict)
-
-
-def metadata_for(
-    spec: CNNSpec,
-    classes: tuple[str, ...] | list[str],
-    frame_length: int,
-    sample_rate_hz: float | None,
-    precision: str = "fp32",
-    **extra: Any,
-) -> dict[str, str]:
-    """The ``amrkit.*`` metadata entries (docs/CONVENTIONS.md)."""
-    meta = {
-        "amrkit.classes": json.dumps(list(classes)),
-        "amrkit.frame_length": str(int(frame_length)),
-        "amrkit.sample_rate_hz": "" if sample_rate_hz is None else repr(float(sample_rate_hz)),
-        "amrkit.version": __version__,
-        "amrkit.spec": json.dumps(spec.to_dict(), sort_keys=True),
-        "amrkit.precision": precision,
-    }
-    for key, value in extra.items():
-        meta[f"amrkit.{key}"] = value if isinstance(value, str) else json.dumps(value)
-    return meta
 
 
 @contextlib.contextmanager
@@ -148,16 +126,9 @@ def check_structure(model: onnx.ModelProto) -> None:
 
 def ort_logits(model: onnx.ModelProto | bytes | str | Path, iq: np.ndarray) -> np.ndarray:
     """Run a model with ONNX Runtime (CPU, 1 thread) on (n, 2, L) float32 frames."""
-    import onnxruntime as ort
+    from amrkit.runtime import ort_session
 
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    source = model.SerializeToString() if isinstance(model, onnx.ModelProto) else model
-    sess = ort.InferenceSession(
-        source if isinstance(source, bytes) else str(source),
-        opts,
-        providers=["CPUExecutionProvider"],
-    )
+    sess = ort_session(model, threads=1)
     name = sess.get_inputs()[0].name
     return sess.run(None, {name: np.ascontiguousarray(iq, dtype=np.float32)})[0]
 
@@ -229,11 +200,11 @@ def export_run(
     check_iq: np.ndarray | None = None,
     atol: float = 1e-4,
 ) -> ExportResult:
-    """``amrkit export``: a run directory (or a loaded :class:`amrkit.train.run.Run`) → ONNX.
+    """``amrkit export``: a run directory (or a loaded :class:`amrkit.artifacts.Run`) → ONNX.
 
     A run trained on a derived split records its seed as ``amrkit.split_seed``.
     """
-    from amrkit.train.run import Run, load_run
+    from amrkit.artifacts import Run, load_run
 
     loaded = run if isinstance(run, Run) else load_run(run)
     return export_model(

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from amrkit.artifacts import check_compatible
 from amrkit.errors import AmrkitError
 from amrkit.fileio import dumps_json
 from amrkit.golden.ops import (
@@ -48,6 +49,7 @@ from amrkit.golden.ops import (
     rounding_shift,
     signed_bits,
 )
+from amrkit.runtime import cpu_info, kernel_info, ort_session
 
 __all__ = [
     "IntegerModel",
@@ -93,7 +95,7 @@ class IntegerModel:
     output_scale: np.ndarray  # (1,) or (classes,)
     output_zero_point: int
     output_shape: tuple[int, ...]
-    rounding: str = "half_even"
+    rounding: str = "float32"
     source: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
     onnx_names: dict[str, str] = field(default_factory=dict)  # ONNX Q output → tensor id
@@ -230,7 +232,7 @@ class IntegerModel:
         return self.dequantize_output(y), y
 
 
-def load_integer_model(path: str | Path, rounding: str = "half_even") -> IntegerModel:
+def load_integer_model(path: str | Path, rounding: str = "float32") -> IntegerModel:
     """Read an INT8 QDQ ONNX file into an :class:`IntegerModel` (no onnxruntime involved)."""
     from amrkit.golden.lower import lower
 
@@ -257,20 +259,8 @@ def load_integer_model(path: str | Path, rounding: str = "half_even") -> Integer
 
 
 # ---- ONNX Runtime comparison -------------------------------------------------------------
-def _ort_session(model_bytes: bytes | str, threads: int | None = None) -> Any:
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    if threads:
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-    try:
-        return ort.InferenceSession(model_bytes, opts, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # noqa: BLE001 - ORT raises many types; report one line
-        raise AmrkitError(
-            f"ONNX Runtime cannot load the model: {str(exc).splitlines()[0]}"
-        ) from None
+def _ort_session(model: bytes | str, threads: int | None = None) -> Any:
+    return ort_session(model, threads=threads)
 
 
 def compare_activations(
@@ -334,22 +324,17 @@ def compare_activations(
 
 # ---- simulate ----------------------------------------------------------------------------
 def check_data(model: IntegerModel, classes: tuple[str, ...], frame_length: int) -> None:
-    if model.frame_length != frame_length:
-        raise AmrkitError(
-            f"model frame length {model.frame_length} differs from the data's {frame_length}; "
-            "use data with the model's frame length"
-        )
+    """The data must fit the model (:func:`amrkit.artifacts.check_compatible`); a file without
+    amrkit metadata names no classes, so only their number is checked."""
     mine = model.classes
-    if mine is not None and tuple(mine) != tuple(classes):
-        raise AmrkitError(
-            f"model classes {list(mine)} differ from the data's {list(classes)}; use data with "
-            "the model's classes (--classes)"
-        )
-    if model.num_classes != len(classes):
-        raise AmrkitError(
-            f"model has {model.num_classes} outputs but the data has {len(classes)} classes; "
-            "use data with the model's classes (--classes)"
-        )
+    if mine is None:
+        if model.num_classes != len(classes):
+            raise AmrkitError(
+                f"model has {model.num_classes} outputs but the data has {len(classes)} "
+                "classes; use data with the model's classes (--classes)"
+            )
+        mine = tuple(classes)
+    check_compatible(mine, model.frame_length, classes, frame_length)
 
 
 def select_frames(frames: Any, split: str = "test", max_frames: int | None = None) -> np.ndarray:
@@ -363,6 +348,80 @@ def select_frames(frames: Any, split: str = "test", max_frames: int | None = Non
     if len(idx) == 0:
         raise AmrkitError(f"split {split!r} has no frames; choose another --split")
     return idx
+
+
+@dataclass
+class _Runs:
+    """What one pass over the frames collected: golden and (optionally) ORT outputs."""
+
+    pred: list[np.ndarray] = field(default_factory=list)
+    out_int: list[np.ndarray] = field(default_factory=list)
+    pred_ort: list[np.ndarray] = field(default_factory=list)
+    out_ort: list[np.ndarray] = field(default_factory=list)
+    logits_equal: bool = True
+    t_golden: float = 0.0
+    t_ort: float = 0.0
+    acts: dict[str, dict[str, Any]] | None = None
+
+
+def _run_batches(model: IntegerModel, frames: Any, idx: np.ndarray, sess: Any, opts: dict) -> _Runs:
+    from rich.console import Console
+    from rich.progress import Progress
+
+    runs, stats = _Runs(), opts["stats"]
+    disable = not opts["progress"]
+    with Progress(console=Console(stderr=True), disable=disable, transient=True) as bar:
+        task = bar.add_task("simulate", total=len(idx))
+        for _, iq in frames.iter_batches(idx, opts["batch_size"]):
+            t0 = time.perf_counter()
+            logits, y = model.run(iq, stats)
+            runs.t_golden += time.perf_counter() - t0
+            runs.pred.append(np.argmax(logits, axis=1))
+            runs.out_int.append(y.astype(np.int64))
+            if sess is not None:
+                t0 = time.perf_counter()
+                ref = sess.run(None, {model.input_name: iq})[0]
+                runs.t_ort += time.perf_counter() - t0
+                runs.logits_equal = runs.logits_equal and np.array_equal(logits, ref)
+                runs.pred_ort.append(np.argmax(ref, axis=1))
+                runs.out_ort.append(np.asarray(ref, np.float64))
+                if runs.acts is None and opts["activation_frames"] > 0:
+                    head = iq[: opts["activation_frames"]]
+                    runs.acts = compare_activations(model, model.source, head, opts["threads"])
+            bar.advance(task, len(iq))
+    return runs
+
+
+def _ort_fields(model: IntegerModel, runs: _Runs, labels: np.ndarray, sess: Any) -> dict:
+    """Golden vs the unmodified ORT session: decisions, output integers, the kernel."""
+    pred_a, ort_a = np.concatenate(runs.pred), np.concatenate(runs.pred_ort)
+    ref = np.concatenate(runs.out_ort)
+    scale = np.asarray(model.output_scale, np.float64).reshape(1, -1)
+    lsb = np.abs(np.concatenate(runs.out_int) - (np.rint(ref / scale) + model.output_zero_point))
+    return {
+        "ort_accuracy": float(np.mean(ort_a == labels)),
+        "top1_agreement": float(np.mean(ort_a == pred_a)),
+        "disagreements": int(np.sum(ort_a != pred_a)),
+        "output_max_lsb": int(lsb.max()),
+        "output_frac_differ": float(np.mean(lsb > 0)),
+        "logits_identical": bool(runs.logits_equal),
+        "bit_exact": bool(lsb.max() == 0),
+        "seconds_ort": round(runs.t_ort, 3),
+        "runtime": kernel_info(bool(sess.amrkit_exact_pairs), cpu_info()),
+    }
+
+
+def _attach_activations(result: dict[str, Any], acts: dict[str, dict[str, Any]]) -> None:
+    """Diagnostic: ORT ran a copy with these tensors as extra outputs, which can change how it
+    runs the graph; ``bit_exact`` compares the unmodified session."""
+    by_tensor = {v["tensor"]: v for v in acts.values()}
+    for row in result["layers"]:
+        if row["layer"] in by_tensor:
+            row["ort_max_lsb"] = by_tensor[row["layer"]]["max_lsb"]
+            row["ort_layer_max_lsb"] = by_tensor[row["layer"]]["layer_max_lsb"]
+    result["activations_vs_ort"] = acts
+    result["activation_max_lsb"] = max(v["max_lsb"] for v in acts.values())
+    result["activation_layer_max_lsb"] = max(v["layer_max_lsb"] for v in acts.values())
 
 
 def simulate(
@@ -389,43 +448,21 @@ def simulate(
     if batch_size < 1:
         raise AmrkitError(f"--batch-size {batch_size} must be >= 1")
     idx = select_frames(frames, split, max_frames)
-    labels = frames.label[idx]
     compare_ort = compare_ort and Path(model.source).is_file()  # not for a load_dump model
     sess = _ort_session(str(model.source), threads) if compare_ort else None
     stats = Stats()
-    pred, pred_ort, out_int, out_ort = [], [], [], []
-    t_golden = t_ort = 0.0
-    acts: dict[str, dict[str, Any]] | None = None
-    from rich.console import Console
-    from rich.progress import Progress
-
-    with Progress(console=Console(stderr=True), disable=not progress, transient=True) as bar:
-        task = bar.add_task("simulate", total=len(idx))
-        for _, iq in frames.iter_batches(idx, batch_size):
-            t0 = time.perf_counter()
-            logits, y = model.run(iq, stats)
-            t_golden += time.perf_counter() - t0
-            pred.append(np.argmax(logits, axis=1))
-            out_int.append(y.astype(np.int64))
-            if sess is not None:
-                t0 = time.perf_counter()
-                ref = sess.run(None, {model.input_name: iq})[0]
-                t_ort += time.perf_counter() - t0
-                pred_ort.append(np.argmax(ref, axis=1))
-                out_ort.append(np.asarray(ref, np.float64))
-                if acts is None and activation_frames > 0:
-                    acts = compare_activations(model, model.source, iq[:activation_frames], threads)
-            bar.advance(task, len(iq))
-    pred_a = np.concatenate(pred)
+    opts = dict(stats=stats, progress=progress, batch_size=batch_size, threads=threads)
+    runs = _run_batches(model, frames, idx, sess, {**opts, "activation_frames": activation_frames})
+    labels = frames.label[idx]
     result: dict[str, Any] = {
         "model": str(model.source),
         "split": split,
         "frames": int(len(idx)),
         "classes": list(frames.classes),
         "rounding": model.rounding,
-        "accuracy": float(np.mean(pred_a == labels)),
-        "seconds_golden": round(t_golden, 3),
-        "frames_per_second_golden": round(len(idx) / max(t_golden, 1e-9), 1),
+        "accuracy": float(np.mean(np.concatenate(runs.pred) == labels)),
+        "seconds_golden": round(runs.t_golden, 3),
+        "frames_per_second_golden": round(len(idx) / max(runs.t_golden, 1e-9), 1),
         "input": {
             "scale": model.input_scale,
             "zero_point": model.input_zero_point,
@@ -434,29 +471,9 @@ def simulate(
         "layers": model.layer_table(stats),
     }
     if sess is not None:
-        ort_a = np.concatenate(pred_ort)
-        y_int = np.concatenate(out_int)
-        ref = np.concatenate(out_ort)
-        scale = np.asarray(model.output_scale, np.float64).reshape(1, -1)
-        ref_int = np.rint(ref / scale) + model.output_zero_point
-        lsb = np.abs(y_int - ref_int)
-        result.update(
-            ort_accuracy=float(np.mean(ort_a == labels)),
-            top1_agreement=float(np.mean(ort_a == pred_a)),
-            disagreements=int(np.sum(ort_a != pred_a)),
-            output_max_lsb=int(lsb.max()),
-            output_frac_differ=float(np.mean(lsb > 0)),
-            seconds_ort=round(t_ort, 3),
-        )
-        if acts:
-            by_tensor = {v["tensor"]: v for v in acts.values()}
-            for row in result["layers"]:
-                if row["layer"] in by_tensor:
-                    row["ort_max_lsb"] = by_tensor[row["layer"]]["max_lsb"]
-                    row["ort_layer_max_lsb"] = by_tensor[row["layer"]]["layer_max_lsb"]
-            result["activations_vs_ort"] = acts
-            result["activation_max_lsb"] = max(v["max_lsb"] for v in acts.values())
-            result["activation_layer_max_lsb"] = max(v["layer_max_lsb"] for v in acts.values())
+        result.update(_ort_fields(model, runs, labels, sess))
+        if runs.acts:
+            _attach_activations(result, runs.acts)
     return result
 
 

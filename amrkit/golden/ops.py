@@ -21,16 +21,20 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from amrkit.errors import AmrkitError
 
-ROUNDING_MODES = ("half_even", "half_away", "half_up")
+# "float32" (default): ONNX Runtime's requantization round_half_even(float32(acc) · float32(M))
+# reproduced in integers; the others round the exact product acc · M once.
+ROUNDING_MODES = ("float32", "half_even", "half_away", "half_up")
+FLOAT32_BITS = 24  # significand bits of a float32
 M0_BITS = 31  # |M0| in [2^30, 2^31): a 31-bit magnitude, fits a signed int32
 MAX_SHIFT = 62
 INT_DTYPES = ("int8", "uint8", "int16", "uint16", "int32")
 _CHUNK = 1 << 17  # elements per requantization slice (int64 temporaries of 1 MiB)
 
 REQUANT_FORMULA = (
-    "y = clamp(round_shift(acc * M0, n) + zp_out, lo, hi); acc = sum((x - zp_x) * (w - zp_w)) "
+    "y = clamp(round_shift(r24(acc * M0), n) + zp_out, lo, hi); acc = sum((x - zp_x) * (w - zp_w)) "
     "+ bias; round_shift(p, n) = p / 2^n rounded to nearest, ties by 'rounding'; "
-    "M0 * 2^-n ~= s_x * s_w / s_y"
+    "r24(p) = p rounded to 24 significant bits, ties to even, for rounding 'float32' "
+    "(= ONNX Runtime's float32 product), else p; M0 * 2^-n = float32(s_x * s_w / s_y)"
 )
 
 
@@ -67,7 +71,7 @@ def decompose_multiplier(m: float, bits: int = M0_BITS) -> tuple[int, int]:
 def rounding_shift(prod: np.ndarray, shift: np.ndarray | int, rounding: str) -> np.ndarray:
     """``prod / 2^shift`` rounded to the nearest integer (int64 in, int64 out).
 
-    Ties: ``half_even`` (what ONNX Runtime's float requantization does), ``half_away`` (from
+    Ties: ``half_even`` (``float32`` requantization ends with it too), ``half_away`` (from
     zero), ``half_up`` (toward +inf: add 2^(n-1), arithmetic shift — the cheapest in hardware).
     """
     prod = np.asarray(prod, dtype=np.int64)
@@ -78,7 +82,7 @@ def rounding_shift(prod: np.ndarray, shift: np.ndarray | int, rounding: str) -> 
     half = np.right_shift(np.left_shift(one, n), one)  # 2^(n-1); 0 when n == 0
     above = rem > half
     tie = (rem == half) & (half > 0)
-    if rounding == "half_even":
+    if rounding in ("half_even", "float32"):
         up = above | (tie & ((floor & one) == one))
     elif rounding == "half_away":
         up = above | (tie & (prod > 0))
@@ -87,6 +91,18 @@ def rounding_shift(prod: np.ndarray, shift: np.ndarray | int, rounding: str) -> 
     else:
         raise AmrkitError(f"rounding {rounding!r} is not one of {', '.join(ROUNDING_MODES)}")
     return floor + up.astype(np.int64)
+
+
+def round_significant(p: np.ndarray, bits: int = FLOAT32_BITS) -> np.ndarray:
+    """``p`` (int64) rounded to ``bits`` significant bits, ties to even — what converting an
+    integer to a float with a ``bits``-bit significand does (exact below 2^bits)."""
+    p = np.asarray(p, dtype=np.int64)
+    a = np.abs(p)
+    e = np.frexp(a.astype(np.float64))[1].astype(np.int64)  # bit length, or one more
+    e -= (np.right_shift(a, np.maximum(e - 1, 0)) == 0) & (a > 0)  # float64 rounded up
+    drop = np.maximum(e - bits, 0)
+    a = np.left_shift(rounding_shift(a, drop, "half_even"), drop)
+    return np.where(p < 0, -a, a)
 
 
 def dtype_range(dtype: str) -> tuple[int, int]:
@@ -122,7 +138,7 @@ class Requant:
     lo: int
     hi: int
     dtype: str
-    rounding: str = "half_even"
+    rounding: str = "float32"
     real: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @classmethod
@@ -168,7 +184,9 @@ class Requant:
     def _apply(self, acc: np.ndarray, axis: int) -> np.ndarray:
         """Same result as :func:`rounding_shift` (tested), in few in-place int64 passes:
         ``half_even`` is ``(p + 2^(n-1) - 1 + bit_n(p)) >> n``, ``half_away`` is
-        ``(p + 2^(n-1) - [p < 0]) >> n``, ``half_up`` is ``(p + 2^(n-1)) >> n``.
+        ``(p + 2^(n-1) - [p < 0]) >> n``, ``half_up`` is ``(p + 2^(n-1)) >> n``; ``float32``
+        first rounds ``acc`` and ``p`` to 24 significant bits (ONNX Runtime's float32
+        ``float(acc) · M``), then rounds like ``half_even``.
         """
         shape = [1] * acc.ndim
         if self.multiplier.size > 1:
@@ -176,8 +194,13 @@ class Requant:
         m0 = self.multiplier.astype(np.int64).reshape(shape)
         n = self.shift.astype(np.int64).reshape(shape)
         half = np.where(n > 0, np.left_shift(np.int64(1), np.maximum(n - 1, 0)), 0)
-        p = np.multiply(acc, m0, dtype=np.int64)  # int64, |p| < 2^62 by construction
-        if self.rounding == "half_even":
+        if self.rounding == "float32":
+            if np.abs(acc).max(initial=0) >= 1 << FLOAT32_BITS:
+                acc = round_significant(acc)  # float32(acc) is inexact only from 2^24 on
+            p = round_significant(np.multiply(acc, m0, dtype=np.int64))
+        else:
+            p = np.multiply(acc, m0, dtype=np.int64)  # int64, |p| < 2^62 by construction
+        if self.rounding in ("half_even", "float32"):
             bit = np.right_shift(p, n)
             np.bitwise_and(bit, np.where(n > 0, 1, 0), out=bit)
             p += bit
@@ -276,7 +299,9 @@ class AccumulatingOp(Op):
 
 @dataclass
 class Conv1d(AccumulatingOp):
-    """acc[n, o, t] = Σ_c Σ_k (x[n, c, t·s + k·d − pad_l] − zp_x)(w[o, c, k] − zp_w[o]) + bias[o].
+    """acc[n, o, t] = Σ_c Σ_k (x[n, g·C + c, t·s + k·d − pad_l] − zp_x)(w[o, c, k] − zp_w[o])
+    + bias[o], with ``g = o // (cout / groups)`` and ``C = cin / groups`` (``groups = cin =
+    cout``: depthwise).
 
     Padding inserts zero *real* values, i.e. ``x = zp_x`` (0 after centering).
     """
@@ -286,14 +311,17 @@ class Conv1d(AccumulatingOp):
     pads: tuple[int, int] = (0, 0)
     stride: int = 1
     dilation: int = 1
+    groups: int = 1
     kind: ClassVar[str] = "conv1d"
     arrays: ClassVar[tuple[str, ...]] = ("weight", "weight_zero_point", "bias")
 
     def __post_init__(self) -> None:
         wzp = np.asarray(self.weight_zero_point).reshape(-1, 1, 1)
         self._w = (self.weight.astype(np.int32) - wzp.astype(np.int32)).astype(self.acc_dtype)
-        cout, cin, k = self._w.shape
-        self._wmat = np.ascontiguousarray(self._w.reshape(cout, cin * k).T)  # (cin·k, cout)
+        cout, cin_g, k = self._w.shape
+        per = cout // self.groups  # (groups, cin_g·k, cout/groups)
+        w = self._w.reshape(self.groups, per, cin_g * k)
+        self._wmat = np.ascontiguousarray(w.transpose(0, 2, 1))
 
     def channel_bounds(self) -> np.ndarray:
         return np.abs(self._w.astype(np.int64)).sum(axis=(1, 2)) * self.x_max() + np.abs(
@@ -304,12 +332,14 @@ class Conv1d(AccumulatingOp):
         xc = self.centered(x)
         if any(self.pads):
             xc = np.pad(xc, ((0, 0), (0, 0), tuple(self.pads)))
-        cout, cin, k = self._w.shape
+        cout, cin_g, k = self._w.shape
         span = self.dilation * (k - 1) + 1
         win = sliding_window_view(xc, span, axis=2)[:, :, :: self.stride, :: self.dilation]
         n, _, lout, _ = win.shape
-        cols = np.ascontiguousarray(win.transpose(0, 2, 1, 3)).reshape(n * lout, cin * k)
-        acc = np.einsum("ik,kj->ij", cols, self._wmat)  # (n·lout, cout)
+        g = self.groups  # (n, cin, lout, k) → (g, n·lout, cin_g·k)
+        cols = win.reshape(n, g, cin_g, lout, k).transpose(1, 0, 3, 2, 4)
+        cols = np.ascontiguousarray(cols).reshape(g, n * lout, cin_g * k)
+        acc = np.einsum("gik,gkj->igj", cols, self._wmat)  # (n·lout, g, cout/g)
         acc = acc.reshape(n, lout, cout).transpose(0, 2, 1)
         return acc + self.bias.astype(self.acc_dtype).reshape(1, -1, 1)
 

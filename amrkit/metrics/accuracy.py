@@ -37,6 +37,68 @@ def _ratio(num: int, den: int) -> float | None:
     return num / den if den else None
 
 
+def _checked(
+    label: np.ndarray, pred: np.ndarray, snr_db: np.ndarray | None, c: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(N,) int64 labels and predictions, (N,) float64 SNRs (NaN when unknown), validated."""
+    label, pred = np.asarray(label).reshape(-1), np.asarray(pred).reshape(-1)
+    n = len(label)
+    if c < 1:
+        raise AmrkitError("accuracy_report needs at least one class name")
+    if len(pred) != n:
+        raise AmrkitError(f"{len(pred)} predictions for {n} labels; they must match one to one")
+    for what, arr in (("label", label), ("prediction", pred)) if n else ():
+        if arr.dtype.kind not in "iu" and not np.all(np.mod(arr, 1) == 0):
+            raise AmrkitError(f"{what}s must be integer class indices, got dtype {arr.dtype}")
+        if arr.min() < 0 or arr.max() >= c:
+            raise AmrkitError(
+                f"{what} index {int(arr.min() if arr.min() < 0 else arr.max())} is outside "
+                f"0..{c - 1} ({c} classes)"
+            )
+    snr = np.full(n, np.nan) if snr_db is None else np.asarray(snr_db, np.float64).reshape(-1)
+    if len(snr) != n:
+        raise AmrkitError(f"{len(snr)} SNR values for {n} labels; they must match one to one")
+    return label.astype(np.int64), pred.astype(np.int64), snr
+
+
+def _per_snr(label, pred, snr, classes: list[str]) -> dict[str, dict[str, Any]]:  # noqa: ANN001
+    c, hit = len(classes), label == pred
+    nan_mask = np.isnan(snr)
+    groups = [(snr_key(v), snr == v) for v in np.unique(snr[~nan_mask])]  # sorted, -inf … inf
+    if nan_mask.any():
+        groups.append(("unknown", nan_mask))
+    out = {}
+    for key, mask in groups:
+        frames, ok = int(mask.sum()), int(hit[mask].sum())
+        seen = np.bincount(label[mask], minlength=c)
+        right = np.bincount(label[mask & hit], minlength=c)
+        class_acc = {name: _ratio(int(right[i]), int(seen[i])) for i, name in enumerate(classes)}
+        out[key] = {
+            "frames": frames,
+            "correct": ok,
+            "accuracy": ok / frames,
+            "per_class": class_acc,
+        }
+    return out
+
+
+def _most_confused(confusion: np.ndarray, classes: list[str], top: int) -> list[dict[str, Any]]:
+    c, support = len(classes), confusion.sum(axis=1)
+    off = confusion.copy()
+    np.fill_diagonal(off, 0)
+    cells = [(int(off[i, j]), i, j) for i in range(c) for j in range(c) if off[i, j] > 0]
+    cells.sort(key=lambda t: (-t[0], t[1], t[2]))
+    return [
+        {
+            "true": classes[i],
+            "predicted": classes[j],
+            "count": cnt,
+            "fraction_of_true": cnt / int(support[i]),
+        }
+        for cnt, i, j in cells[: max(0, int(top))]
+    ]
+
+
 def accuracy_report(
     label: np.ndarray,
     pred: np.ndarray,
@@ -55,35 +117,10 @@ def accuracy_report(
     """
     classes = [str(c) for c in classes]
     c = len(classes)
-    label = np.asarray(label).reshape(-1)
-    pred = np.asarray(pred).reshape(-1)
-    n = len(label)
-    if c < 1:
-        raise AmrkitError("accuracy_report needs at least one class name")
-    if len(pred) != n:
-        raise AmrkitError(f"{len(pred)} predictions for {n} labels; they must match one to one")
-    for what, arr in (("label", label), ("prediction", pred)) if n else ():
-        if arr.dtype.kind not in "iu" and not np.all(np.mod(arr, 1) == 0):
-            raise AmrkitError(f"{what}s must be integer class indices, got dtype {arr.dtype}")
-        if arr.min() < 0 or arr.max() >= c:
-            raise AmrkitError(
-                f"{what} index {int(arr.min() if arr.min() < 0 else arr.max())} is outside "
-                f"0..{c - 1} ({c} classes)"
-            )
-    label = label.astype(np.int64)
-    pred = pred.astype(np.int64)
-    snr = (
-        np.full(n, np.nan, dtype=np.float64)
-        if snr_db is None
-        else np.asarray(snr_db, dtype=np.float64).reshape(-1)
-    )
-    if len(snr) != n:
-        raise AmrkitError(f"{len(snr)} SNR values for {n} labels; they must match one to one")
-
+    label, pred, snr = _checked(label, pred, snr_db, c)
     confusion = np.bincount(label * c + pred, minlength=c * c).reshape(c, c)
     correct = int(np.trace(confusion))
-    support = confusion.sum(axis=1)
-    predicted = confusion.sum(axis=0)
+    support, predicted = confusion.sum(axis=1), confusion.sum(axis=0)
     per_class = {
         name: {
             "frames": int(support[i]),
@@ -93,47 +130,13 @@ def accuracy_report(
         }
         for i, name in enumerate(classes)
     }
-
-    hit = label == pred
-    per_snr: dict[str, dict[str, Any]] = {}
-    nan_mask = np.isnan(snr)
-    levels = np.unique(snr[~nan_mask])  # sorted, -inf … inf
-    groups = [(snr_key(v), snr == v) for v in levels]
-    if nan_mask.any():
-        groups.append(("unknown", nan_mask))
-    for key, mask in groups:
-        frames = int(mask.sum())
-        ok = int(hit[mask].sum())
-        seen = np.bincount(label[mask], minlength=c)
-        right = np.bincount(label[mask & hit], minlength=c)
-        class_acc = {name: _ratio(int(right[i]), int(seen[i])) for i, name in enumerate(classes)}
-        per_snr[key] = {
-            "frames": frames,
-            "correct": ok,
-            "accuracy": ok / frames,
-            "per_class": class_acc,
-        }
-
-    off = confusion.copy()
-    np.fill_diagonal(off, 0)
-    cells = [(int(off[i, j]), i, j) for i in range(c) for j in range(c) if off[i, j] > 0]
-    cells.sort(key=lambda t: (-t[0], t[1], t[2]))
-    most_confused = [
-        {
-            "true": classes[i],
-            "predicted": classes[j],
-            "count": cnt,
-            "fraction_of_true": cnt / int(support[i]),
-        }
-        for cnt, i, j in cells[: max(0, int(top_confused))]
-    ]
     return {
-        "num_frames": n,
+        "num_frames": len(label),
         "correct": correct,
-        "accuracy": _ratio(correct, n),
+        "accuracy": _ratio(correct, len(label)),
         "classes": classes,
-        "per_snr": per_snr,
+        "per_snr": _per_snr(label, pred, snr, classes),
         "per_class": per_class,
         "confusion": confusion.tolist(),
-        "most_confused": most_confused,
+        "most_confused": _most_confused(confusion, classes, top_confused),
     }

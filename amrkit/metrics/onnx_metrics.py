@@ -269,7 +269,8 @@ def _shapes_by_running(
 ) -> dict[str, list[int]]:
     """Fallback: run the graph once on zeros with ``names`` exposed as outputs."""
     import onnx
-    import onnxruntime as ort
+
+    from amrkit.runtime import ort_session
 
     m = onnx.ModelProto()
     m.CopyFrom(model)
@@ -278,7 +279,7 @@ def _shapes_by_running(
         if name not in present:
             m.graph.output.append(onnx.helper.make_empty_tensor_value_info(name))
     try:
-        sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+        sess = ort_session(m)
         inp = sess.get_inputs()[0]
         x = np.zeros(input_shape, dtype=np.float32)
         outs = sess.run(names, {inp.name: x})
@@ -327,6 +328,71 @@ def _input_shape(graph: Any, meta: dict[str, str], frame_length: int | None) -> 
 _LAYER_NAME = re.compile(r"^(conv\d+|fc\d*)$")
 
 
+def _layer_row(g: _Graph, f: dict[str, Any], name: str, shapes: dict) -> dict[str, Any]:
+    """One conv / fully connected layer of the graph as a ``layer_entry``."""
+    node = f["node"]
+    out_shape = shapes[f["output"]]
+    batch = out_shape[0] if out_shape else 1
+    w: Param = f["weight"]
+    b: Param | None = f["bias"]
+    if f["type"] == "conv":
+        macs = int(np.prod(out_shape)) // batch * (w.numel // w.shape[0])
+        hyper = _conv_hyper(g, node, f, w, shapes)
+    else:
+        macs = w.numel * int(np.prod(out_shape[1:-1])) if len(out_shape) > 2 else w.numel
+        kin = int(np.prod(w.shape)) // out_shape[-1] if out_shape else w.shape[0]
+        out_features = out_shape[-1] if out_shape else None
+        hyper = {"in_features": kin, "out_features": out_features, "op": node.op_type}
+    quantized = w.quant_dtype is not None or f["integer_op"]
+    return layer_entry(
+        name,
+        f["type"],
+        hyper,
+        weights=w.numel,
+        biases=b.numel if b else 0,
+        macs=macs,
+        output_shape=out_shape[1:],
+        weight_dtype=w.dtype,
+        bias_dtype=b.dtype if b else None,
+        quantized=bool(quantized),
+        weight_quant_dtype=w.quant_dtype or (w.dtype if f["integer_op"] else None),
+        bias_quant_dtype=b.quant_dtype if b else None,
+        input_quantized=bool(f["integer_op"] or g.from_dequantize(node.input[0])),
+        node=node.name,
+        op_type=node.op_type,
+    )
+
+
+def _precision(layers: list[dict[str, Any]]) -> str:
+    stored = {layer["weight_dtype"] for layer in layers}
+    if stored == {"float32"}:
+        return "fake-quant" if any(layer["quantized"] for layer in layers) else "fp32"
+    return "int8" if stored <= {"int8", "uint8"} else "mixed"
+
+
+def _bn_learnables(model: Any, g: _Graph) -> int:
+    total = 0
+    for node in model.graph.node:
+        if node.op_type == "BatchNormalization":
+            for name in node.input[1:3]:
+                t = g.param(name)
+                total += t.numel if t else 0
+    return total
+
+
+def _load(p: Path) -> Any:
+    import onnx
+
+    if not p.is_file():
+        raise AmrkitError(f"ONNX file {str(p)!r} does not exist; check the path")
+    try:
+        return onnx.load(str(p))
+    except Exception as exc:  # noqa: BLE001
+        raise AmrkitError(
+            f"{str(p)!r} is not a readable ONNX model ({str(exc).splitlines()[0]})"
+        ) from None
+
+
 def onnx_network_metrics(path: str | Path, frame_length: int | None = None) -> dict[str, Any]:
     """The layer table and totals of an ONNX model, with the keys of ``network_metrics``.
 
@@ -334,96 +400,34 @@ def onnx_network_metrics(path: str | Path, frame_length: int | None = None) -> d
     "fp32", "int8", "mixed", or "fake-quant" for float weights behind Q/DQ), ``ops`` (op
     type → count), ``opset``, ``metadata`` (amrkit.*).
     """
-    import onnx
-
     p = Path(path)
-    if not p.is_file():
-        raise AmrkitError(f"ONNX file {str(p)!r} does not exist; check the path")
-    try:
-        model = onnx.load(str(p))
-    except Exception as exc:  # noqa: BLE001
-        raise AmrkitError(
-            f"{str(p)!r} is not a readable ONNX model ({str(exc).splitlines()[0]})"
-        ) from None
+    model = _load(p)
     g = _Graph(model)
     meta = {q.key: q.value for q in model.metadata_props}
     input_shape = _input_shape(model.graph, meta, frame_length)
     shapes, g.types = _shapes(model, input_shape)
-
     found = _find_layers(g)
     missing = [f["output"] for f in found if f["output"] not in shapes]
     if missing:
         shapes.update(_shapes_by_running(model, missing, input_shape))
-
-    layers = []
-    for f, name in zip(found, _layer_names(found), strict=True):
-        node = f["node"]
-        out_shape = shapes[f["output"]]
-        batch = out_shape[0] if out_shape else 1
-        w: Param = f["weight"]
-        b: Param | None = f["bias"]
-        if f["type"] == "conv":
-            cout = w.shape[0]
-            macs = int(np.prod(out_shape)) // batch * (w.numel // cout)
-            hyper = _conv_hyper(g, node, f, w, shapes)
-        else:
-            macs = w.numel * int(np.prod(out_shape[1:-1])) if len(out_shape) > 2 else w.numel
-            kin = int(np.prod(w.shape)) // out_shape[-1] if out_shape else w.shape[0]
-            hyper = {
-                "in_features": kin,
-                "out_features": out_shape[-1] if out_shape else None,
-                "op": node.op_type,
-            }
-        quantized = w.quant_dtype is not None or f["integer_op"]
-        layers.append(
-            layer_entry(
-                name,
-                f["type"],
-                hyper,
-                weights=w.numel,
-                biases=b.numel if b else 0,
-                macs=macs,
-                output_shape=out_shape[1:],
-                weight_dtype=w.dtype,
-                bias_dtype=b.dtype if b else None,
-                quantized=bool(quantized),
-                weight_quant_dtype=w.quant_dtype or (w.dtype if f["integer_op"] else None),
-                bias_quant_dtype=b.quant_dtype if b else None,
-                input_quantized=bool(f["integer_op"] or g.from_dequantize(node.input[0])),
-                node=node.name,
-                op_type=node.op_type,
-            )
-        )
+    names = _layer_names(found)
+    layers = [_layer_row(g, f, name, shapes) for f, name in zip(found, names, strict=True)]
     if not layers:
         raise AmrkitError(f"{str(p)!r} has no conv or fully connected layer with constant weights")
-
-    bn = 0
-    for node in model.graph.node:
-        if node.op_type == "BatchNormalization":
-            for name in node.input[1:3]:
-                t = g.param(name)
-                bn += t.numel if t else 0
-    stored = {layer["weight_dtype"] for layer in layers}
-    any_quant = any(layer["quantized"] for layer in layers)
-    if stored == {"float32"}:
-        precision = "fake-quant" if any_quant else "fp32"
-    else:
-        precision = "int8" if stored <= {"int8", "uint8"} else "mixed"
-    spec_text = meta.get("amrkit.spec")
     name = p.stem
-    if spec_text:
+    if meta.get("amrkit.spec"):
         with contextlib.suppress(ValueError, AttributeError):
-            name = json.loads(spec_text).get("name", name)
+            name = json.loads(meta["amrkit.spec"]).get("name", name)
     return summarize(
         layers,
-        bn,
+        _bn_learnables(model, g),
         model=name,
         source="onnx",
         path=str(p),
         frame_length=input_shape[2],
         input_shape=input_shape[1:],
         num_classes=layers[-1]["output_shape"][-1],
-        precision=precision,
+        precision=_precision(layers),
         quantized_layers=[layer["name"] for layer in layers if layer["quantized"]],
         ops=dict(sorted(Counter(n.op_type for n in model.graph.node).items())),
         opset={(o.domain or "ai.onnx"): int(o.version) for o in model.opset_import},

@@ -45,16 +45,15 @@ def model_metrics(
     if p.is_dir():
         if num_classes is not None:
             raise AmrkitError("--num-classes does not apply to a run directory; it has its own")
-        from amrkit.fileio import read_json
-        from amrkit.train.run import is_run_dir
+        from amrkit.artifacts import RUN_FILE, is_run_dir, read_run_info
 
         if not is_run_dir(p):
             raise AmrkitError(
                 f"{str(p)!r} is a folder but not a run directory (no run.json); pass the --out "
                 "folder of 'amrkit train', an .onnx file, a model name or a spec"
             )
-        info = read_json(p / "run.json")
-        spec = CNNSpec.from_dict(info["spec"], where=str(p / "run.json"))
+        info = read_run_info(p)
+        spec = CNNSpec.from_dict(info["spec"], where=str(p / RUN_FILE))
         length = int(frame_length if frame_length is not None else info["frame_length"])
         out = network_metrics(spec, length, precision or "fp32")
         out.update(source="run", path=str(p), classes=list(info.get("classes", [])))

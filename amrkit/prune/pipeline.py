@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from amrkit.artifacts import check_compatible, load_run
 from amrkit.config import load_mapping, replace
 from amrkit.data.frames import FrameSet
 from amrkit.data.open import open_frames
@@ -20,10 +21,8 @@ from amrkit.metrics.network import network_metrics
 from amrkit.models import AmrCNN
 from amrkit.prune.channels import prune_channels, prune_widths, recalibrate_bn
 from amrkit.prune.config import PruneConfig
-from amrkit.quant.pipeline import check_data
 from amrkit.train.config import TrainConfig, make_config
 from amrkit.train.loop import evaluate
-from amrkit.train.run import load_run
 from amrkit.train.runner import DataOptions, check_out, train_model
 
 PRUNE_FILE = "prune.json"
@@ -91,7 +90,7 @@ def prune_run(
     train_config = train_config or finetune_config()
     frames = open_frames(data, split_seed=seed, **data_options.__dict__)
     try:
-        check_data(loaded, frames)
+        check_compatible(loaded.classes, loaded.frame_length, frames.classes, frames.frame_length)
         length = frames.frame_length
         before = _sizes(loaded.spec, length)
         target_macs = config.target_macs or math.floor(config.ratio * before["macs"])

@@ -14,8 +14,8 @@ import numpy as np
 import onnx
 
 from amrkit.errors import AmrkitError
-from amrkit.export.deploy import DeployCNN
 from amrkit.export.graph import INTEGER_MAC_OPS, executed_nodes, integer_kernels, layer_kernels
+from amrkit.models.deploy import DeployCNN
 from amrkit.quant.qdq import describe_layers
 
 MB = 2**20

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from amrkit.export.deploy import DeployCNN
+from amrkit.models.deploy import DeployCNN
 
 QRANGE = {"int8": (-128, 127), "uint8": (0, 255)}
 

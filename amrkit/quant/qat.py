@@ -17,9 +17,9 @@ import torch
 
 from amrkit.data.frames import FrameSet
 from amrkit.errors import AmrkitError
-from amrkit.export.deploy import DeployCNN
 from amrkit.export.graph import _consumers
 from amrkit.export.onnx_export import clean_graph, trace_to_onnx
+from amrkit.models.deploy import DeployCNN
 from amrkit.quant.config import QATConfig
 from amrkit.quant.fakequant import FakeQuantCNN, ensure_export_support
 from amrkit.quant.qdq import finalize_qdq
@@ -28,7 +28,7 @@ from amrkit.quant.qdq import finalize_qdq
 def build_fake_quant(deploy: DeployCNN, config: QATConfig) -> FakeQuantCNN:
     return FakeQuantCNN(
         DeployCNN.from_model(deploy),
-        weight_bits=config.weight_bits,
+        weight_bits=config.bits,
         per_channel=config.per_channel,
         activation_type=config.activation_type,
         exclude=config.exclude,

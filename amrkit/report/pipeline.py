@@ -180,8 +180,8 @@ def _bench(
     run_dir: Path, fp32: Path, int8: Path, cfg: ReproduceConfig
 ) -> Callable[[Path], dict[str, Any]]:
     def run(work: Path) -> dict[str, Any]:
+        from amrkit.artifacts import load_run
         from amrkit.metrics.speed import time_artifacts
-        from amrkit.train.run import load_run
 
         loaded = load_run(run_dir)
         rows = time_artifacts(

@@ -12,6 +12,7 @@ from typing import Any
 import optuna
 
 from amrkit import __version__
+from amrkit.artifacts import DETAILS_FILE, FP32_FILE, INT8_FILE, is_run_dir
 from amrkit.data.frames import FrameSet
 from amrkit.fileio import write_json
 from amrkit.metrics.network import network_metrics
@@ -19,7 +20,6 @@ from amrkit.models import CNNSpec
 from amrkit.search.pareto import PAPER_MODELS, plot_pareto
 from amrkit.search.study import redact
 from amrkit.search.trial import session_latency_us, train_config
-from amrkit.train.run import is_run_dir
 from amrkit.train.runner import METRICS_FILE, train_model
 
 PARETO_DIR = "pareto"
@@ -84,7 +84,7 @@ def final_model(
     from amrkit.fileio import read_json
     from amrkit.golden import simulate
     from amrkit.quant import PTQConfig, quantize
-    from amrkit.quant.pipeline import INT8_FILE, accuracy
+    from amrkit.quant.pipeline import accuracy
 
     cfg = job.cfg
     run_dir, int8_dir = folder / "run", folder / "int8"
@@ -96,7 +96,7 @@ def final_model(
     metrics = read_json(run_dir / METRICS_FILE)
     if not (int8_dir / INT8_FILE).is_file():
         quantize(run_dir, PTQConfig(seed=cfg.seed), frames, int8_dir, threads=cfg.threads)
-    details = read_json(int8_dir / "quantization.json")
+    details = read_json(int8_dir / DETAILS_FILE)
     int8_path = int8_dir / INT8_FILE
     test_pos = frames.indices("test")
     int8_test = accuracy(int8_path, frames, test_pos, cfg.threads)[0] if len(test_pos) else None
@@ -126,6 +126,6 @@ def final_model(
             "output_max_lsb": golden.get("output_max_lsb"),
         },
         "run": str(run_dir),
-        "fp32_onnx": str(int8_dir / "model_fp32.onnx"),
+        "fp32_onnx": str(int8_dir / FP32_FILE),
         "int8_onnx": str(int8_path),
     }

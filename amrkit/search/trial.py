@@ -65,8 +65,8 @@ def int8_latency_us(
     The graph, not the weight values, sets the time, so an untrained model gives the
     latency of its trained self (the search measures before training to skip over-budget
     trials)."""
+    from amrkit.artifacts import Run
     from amrkit.quant import PTQConfig, quantize
-    from amrkit.train.run import Run
 
     with tempfile.TemporaryDirectory(prefix="amrkit-latency-") as tmp:
         run = Run(
@@ -79,10 +79,10 @@ def int8_latency_us(
 
 
 def session_latency_us(path: str | Path, frame_length: int, cfg: SearchConfig) -> float:
-    from amrkit.infer import make_session
     from amrkit.metrics.speed import time_interleaved
+    from amrkit.runtime import ort_session
 
-    sess = make_session(path, threads=cfg.threads)
+    sess = ort_session(path, threads=cfg.threads)
     x = np.random.default_rng(0).standard_normal((1, 2, frame_length)).astype(np.float32)
     feed = {sess.get_inputs()[0].name: x}
     times = time_interleaved({"int8": lambda: sess.run(None, feed)}, cfg.latency_min_time)

@@ -7,7 +7,7 @@ from the ``rng`` passed in.
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import upfirdn
+from numba import njit
 
 from amrkit.signals.fastmath import cis_cycles
 from amrkit.signals.pulses import polyphase
@@ -52,18 +52,52 @@ def random_symbols(
     return points.astype(np.complex64)[idx]
 
 
+@njit(cache=True, nogil=True)
+def _polyphase_rows(flat, phases, width, out):
+    """``out[i, k, r, c] = Σ_j flat[i, width·(k − j) + c]·phases[j, r]``, j from
+    ``min(J − 1, k)`` down to 0 (oldest symbol first), float32 multiply then add.
+
+    Per row, component and phase: a J-tap FIR over the symbols, one tap per pass over the
+    accumulator (vectorized over k; each output's sum keeps the order above).
+    """
+    n_rows, n_phases, sps = flat.shape[0], phases.shape[0], phases.shape[1]
+    s = out.shape[1]
+    sym = np.empty(s, np.float32)
+    acc = np.empty(s, np.float32)
+    for i in range(n_rows):
+        for c in range(width):
+            for k in range(s):
+                sym[k] = flat[i, width * k + c]
+            for r in range(sps):
+                acc[:] = 0
+                for j in range(min(n_phases, s) - 1, -1, -1):
+                    h = phases[j, r]
+                    dst, src = acc[j:], sym[: s - j]
+                    for k in range(s - j):
+                        dst[k] += h * src[k]
+                for k in range(s):
+                    out[i, k, r, c] = acc[k]
+
+
 def upsample_filter(rows: np.ndarray, taps: np.ndarray, sps: int) -> np.ndarray:
     """Causal ``filter(taps, 1, upsample(rows, sps))`` along axis 1: (m, S*sps).
 
-    SciPy's polyphase ``upfirdn``: each output costs ``ceil(len(taps)/sps)`` multiply-adds,
-    no zero-stuffed array is built, and it runs single-threaded (the bytes do not depend on
-    thread counts). Keeps float32 / complex64.
+    Polyphase: output ``k·sps + r`` is ``Σ_j rows[k − j]·taps[j·sps + r]``, ``J =
+    ceil(len(taps)/sps)`` multiply-adds, no zero-stuffed array (compiled, one thread). The
+    terms are summed in float32, oldest symbol first, as SciPy's ``upfirdn`` does, so the
+    result equals ``upfirdn(taps, rows, sps)[:, :S*sps]`` bit for bit (tested). Keeps
+    float32 / complex64.
     """
-    s = rows.shape[1]
-    out = upfirdn(np.asarray(taps, dtype=np.float32), rows, up=sps, axis=1)[:, : s * sps]
-    if out.shape[1] < s * sps:  # taps shorter than sps: upfirdn stops at the last tap
-        out = np.pad(out, ((0, 0), (0, s * sps - out.shape[1])))
-    return out
+    rows = np.asarray(rows)
+    m, s = rows.shape
+    complex_rows = np.iscomplexobj(rows)
+    width = 2 if complex_rows else 1  # floats per sample
+    flat = np.ascontiguousarray(rows, dtype=np.complex64 if complex_rows else np.float32)
+    phases = np.ascontiguousarray(polyphase(taps, sps), dtype=np.float32)  # (J, sps)
+    out = np.empty((m, s, sps, width), dtype=np.float32)
+    _polyphase_rows(flat.view(np.float32).reshape(m, width * s), phases, width, out)
+    out = out.reshape(m, s * sps * width)
+    return out.view(np.complex64) if complex_rows else out
 
 
 def shape_symbols(symbols: np.ndarray, taps: np.ndarray, sps: int) -> np.ndarray:

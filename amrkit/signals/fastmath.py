@@ -32,7 +32,19 @@ def complex_normal(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarr
     Box–Muller on float32 uniforms: exact in distribution, with the tail cut at
     √(−2 ln 2⁻²⁴) ≈ 5.8σ by the 24-bit uniforms (probability < 1e-8 per sample).
     """
-    u = rng.random((2, *shape), dtype=np.float32)
+    return normal_from_uniforms(normal_uniforms(rng, shape))
+
+
+def normal_uniforms(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """The draws behind :func:`complex_normal`: (2, *shape) float32 uniforms in [0, 1)."""
+    return rng.random((2, *shape), dtype=np.float32)
+
+
+def normal_from_uniforms(u: np.ndarray) -> np.ndarray:
+    """Box–Muller of ``u`` (2, ...) float32 from :func:`normal_uniforms`: u.shape[1:] complex64.
+
+    Elementwise, so any slice ``u[:, rows]`` gives exactly those rows of the whole.
+    """
     r = np.sqrt(-2.0 * np.log1p(-u[0]))  # 1 - u ∈ (0, 1]: log finite
     w = cis((2 * np.pi) * u[1])
     w.real *= r

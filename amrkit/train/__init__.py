@@ -4,10 +4,10 @@
   what ``amrkit train`` calls)
 - the loop (``amrkit.train.loop``): :func:`train_one_epoch`, :func:`evaluate`, :func:`fit`
 - data (``amrkit.train.data``): :func:`load_split`, :func:`epoch_order`, :class:`SplitData`
-- the run folder (``amrkit.train.run``): :func:`load_run`, :func:`save_run_info`,
+- the run folder (``amrkit.artifacts``): :func:`load_run`, :func:`save_run_info`,
   :func:`save_weights`
 """
 
-from amrkit.train.run import Run, load_run, save_run_info, save_weights
+from amrkit.artifacts import Run, load_run, save_run_info, save_weights
 
 __all__ = ["Run", "load_run", "save_run_info", "save_weights"]

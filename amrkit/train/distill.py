@@ -18,8 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from amrkit.artifacts import WEIGHTS_FILE, load_run
 from amrkit.errors import AmrkitError
-from amrkit.train.run import WEIGHTS_FILE, load_run
 
 
 def kd_loss(

@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from amrkit.artifacts import RUN_FILE, WEIGHTS_FILE, is_run_dir, save_run_info, save_weights
 from amrkit.config import to_dict
 from amrkit.data.frames import FrameSet
 from amrkit.data.open import open_frames
@@ -36,7 +37,6 @@ from amrkit.train.data import load_split, steps_per_epoch
 from amrkit.train.distill import Distiller, Teacher, load_teacher
 from amrkit.train.init import initialize, param_groups
 from amrkit.train.loop import Dist, EpochStats, TrainState, evaluate, fit
-from amrkit.train.run import RUN_FILE, WEIGHTS_FILE, is_run_dir, save_run_info, save_weights
 
 METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.csv"

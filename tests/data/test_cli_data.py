@@ -20,6 +20,33 @@ def run(argv, capsys):
     return exc.value.code or 0, out.out, out.err
 
 
+def test_generate_wide_preset_records_the_impairments(tmp_path, capsys):
+    path = tmp_path / "w.h5"
+    argv = ["generate", str(path), "--preset", "wide", "--classes", "QPSK"]
+    code, _, _ = run([*argv, "--frames-per-class", "21", "-q"], capsys)
+    assert code == 0
+    with h5py.File(path) as f:
+        assert {"cfo_hz", "phase_noise_hz", "iq_gain_db", "dc_offset"} <= set(f["channel"])
+        assert json.loads(f.attrs["config"])["preset"] == "wide"
+        assert sorted(set(f["snr_db"][...].tolist()))[::20] == [-10.0, 30.0]
+
+
+def test_generate_impairment_options(tmp_path, capsys):
+    path = tmp_path / "i.h5"
+    argv = ["generate", str(path), "--classes", "QPSK", "--frames-per-class", "4", "-q"]
+    code, _, _ = run([*argv, "--cfo", "0.02", "--iq-imbalance", "2,10"], capsys)
+    assert code == 0
+    with h5py.File(path) as f:
+        assert {"cfo_hz", "iq_gain_db", "iq_phase_deg"} <= set(f["channel"])
+        assert "dc_offset" not in f["channel"]  # not asked for: not drawn
+        imp = json.loads(f.attrs["config"])["impairments"]
+        assert (imp["cfo_max"], imp["iq_gain_db"], imp["iq_phase_deg"]) == (0.02, 2.0, 10.0)
+    bad = tmp_path / "bad.h5"
+    code, _, err = run(["generate", str(bad), "--iq-imbalance", "2", "-q"], capsys)
+    assert code == 1 and "--iq-imbalance '2'" in err and err.count("\n") == 1
+    assert not bad.exists()
+
+
 def test_generate_then_info(tmp_path, capsys):
     path = tmp_path / "d.h5"
     code, out, _ = run(

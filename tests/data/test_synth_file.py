@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 
 import amrkit
-from amrkit.data import synth
 from amrkit.data.native import open_native
-from amrkit.data.synth import SynthConfig, load_config, synthesize, synthesize_arrays
+from amrkit.data.synth import SynthConfig, load_config, pipeline, synthesize, synthesize_arrays
 
 
 def test_file_layout(small_file):
@@ -78,7 +77,7 @@ def _no_leftovers(folder, name):
 def test_failure_leaves_no_file(tmp_path, monkeypatch, exc):
     """An error or Ctrl-C in the middle removes the temp file; nothing appears at the path."""
     calls = {"n": 0}
-    real = synth.synthesize_block
+    real = pipeline.synthesize_block
 
     def flaky(*args, **kwargs):
         calls["n"] += 1
@@ -86,7 +85,7 @@ def test_failure_leaves_no_file(tmp_path, monkeypatch, exc):
             raise exc
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(synth, "synthesize_block", flaky)
+    monkeypatch.setattr(pipeline, "synthesize_block", flaky)
     target = tmp_path / "x.h5"
     with pytest.raises(type(exc)):
         synthesize(SynthConfig(frames_per_class=4, block_size=8), target)
@@ -99,7 +98,7 @@ def test_failure_in_a_worker_leaves_no_file(tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise ValueError("worker failed")
 
-    monkeypatch.setattr(synth, "synthesize_block", broken)  # inherited by forked workers
+    monkeypatch.setattr(pipeline, "synthesize_block", broken)  # inherited by forked workers
     target = tmp_path / "w.h5"
     with pytest.raises(ValueError, match="worker failed"):
         synthesize(SynthConfig(frames_per_class=4, block_size=8), target, workers=2)
@@ -112,7 +111,7 @@ def test_killed_worker_is_an_error_not_a_hang(tmp_path, monkeypatch):
     def die(*args, **kwargs):
         os.kill(os.getpid(), signal.SIGKILL)  # as the out-of-memory killer would
 
-    monkeypatch.setattr(synth, "synthesize_block", die)
+    monkeypatch.setattr(pipeline, "synthesize_block", die)
     target = tmp_path / "k.h5"
     with pytest.raises(amrkit.AmrkitError, match="worker process died"):
         synthesize(SynthConfig(frames_per_class=4, block_size=8), target, workers=2)
@@ -122,7 +121,7 @@ def test_killed_worker_is_an_error_not_a_hang(tmp_path, monkeypatch):
 def test_existing_file_survives_a_failed_run(tmp_path, monkeypatch):
     target = tmp_path / "keep.h5"
     target.write_bytes(b"old")
-    monkeypatch.setattr(synth, "synthesize_block", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(pipeline, "synthesize_block", lambda *a, **k: 1 / 0)
     with pytest.raises(ZeroDivisionError):
         synthesize(SynthConfig(frames_per_class=2), target)
     assert target.read_bytes() == b"old"

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
+from amrkit.artifacts import save_run_info, save_weights
 from amrkit.data.native import FrameWriter
 from amrkit.models import build, get_spec
-from amrkit.train.run import save_run_info, save_weights
 
 CLASSES = ("A", "B", "C")
 L = 128

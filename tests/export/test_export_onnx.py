@@ -14,16 +14,16 @@ from hypothesis import strategies as st
 from onnx import helper, numpy_helper
 
 from amrkit import __version__
+from amrkit.artifacts import load_run
 from amrkit.cli import main
 from amrkit.data.open import open_frames
 from amrkit.errors import AmrkitError
-from amrkit.export.deploy import DeployCNN
 from amrkit.export.graph import fold_pads
 from amrkit.export.onnx_export import export_run, ort_logits, trace_to_onnx
 from amrkit.infer import load_predictor
 from amrkit.models import build, get_spec
 from amrkit.models.cnn import same_padding
-from amrkit.train.run import load_run
+from amrkit.models.deploy import DeployCNN
 
 CLASSES = ("A", "B", "C")  # as in conftest.py
 L = 128

@@ -66,9 +66,9 @@ def run_dir(tmp_path_factory, dataset) -> Path:
     """A run directory whose model was fitted for a few hundred Adam steps on the train split."""
     import torch
 
+    from amrkit.artifacts import save_run_info, save_weights
     from amrkit.data.open import open_frames
     from amrkit.models import build, get_spec
-    from amrkit.train.run import save_run_info, save_weights
 
     torch.manual_seed(0)
     spec = get_spec(SPEC, num_classes=len(CLASSES))
@@ -118,7 +118,7 @@ def onnx_fp32(run_dir, tmp_path_factory) -> Path:
     import torch
     from torch.export import Dim
 
-    from amrkit.train.run import load_run
+    from amrkit.artifacts import load_run
 
     run = load_run(run_dir)
     path = tmp_path_factory.mktemp("onnx") / "model_fp32.onnx"

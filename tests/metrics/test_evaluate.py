@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
+from amrkit.artifacts import load_run
 from amrkit.data.frames import array_frameset
 from amrkit.data.open import open_frames
 from amrkit.errors import AmrkitError
 from amrkit.infer import load_predictor
 from amrkit.metrics.evaluate import evaluate_path, evaluate_predictor
-from amrkit.train.run import load_run
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*LeafSpec.*:FutureWarning")
 

@@ -9,12 +9,12 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from amrkit.artifacts import load_run
 from amrkit.cli import main
 from amrkit.errors import AmrkitError
 from amrkit.metrics.network import network_metrics
 from amrkit.models import build, get_spec
 from amrkit.prune.channels import prune_channels, prune_widths, recalibrate_bn
-from amrkit.train.run import load_run
 
 
 def _counted(model, length):

@@ -9,9 +9,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from amrkit.artifacts import save_run_info, save_weights
 from amrkit.data.native import FrameWriter
 from amrkit.models import build, get_spec
-from amrkit.train.run import save_run_info, save_weights
 
 CLASSES = ("TONE_A", "TONE_B", "BPSK", "QPSK")
 L = 128
@@ -128,3 +128,14 @@ def ptq_default(tmp_path_factory: pytest.TempPathFactory, quant_run: Path, quant
     out = tmp_path_factory.mktemp("ptq") / "int8"
     with open_frames(quant_data) as frames:
         return quantize(quant_run, PTQConfig(), frames, out, plot=True)
+
+
+@pytest.fixture(scope="session")
+def quant_helpers():
+    """This folder's builders (test modules cannot import conftest)."""
+
+    class H:
+        write_dataset = staticmethod(write_dataset)
+        train_run = staticmethod(train_run)
+
+    return H

@@ -1,0 +1,294 @@
+"""Every artifact amrkit writes and reads back: names, the run directory, ONNX metadata.
+
+A run directory (``amrkit train --out``)::
+
+    run.json        spec, classes, frame_length, sample_rate_hz, train config, dataset identity
+    model.pt        state_dict of the best-validation weights (torch.load(weights_only=True))
+    metrics.json    how training went: best/final validation and test accuracy, frames,
+                    timings, parameter count (network metrics: ``amrkit metrics RUN``)
+    history.csv     one row per epoch
+    checkpoint.pt   last full training state, for --resume (weights_only loadable)
+
+A quantization folder (``amrkit quantize --out``): ``model_int8.onnx``, ``model_fp32.onnx``,
+``quantization.json``, ``quantization.png``. ONNX files carry ``amrkit.*`` metadata
+(:func:`metadata_for`, read back by :func:`read_model_info`). Which models fit which data:
+:func:`check_compatible`, the one rule every command applies.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from amrkit import __version__
+from amrkit.errors import AmrkitError
+from amrkit.fileio import atomic_path, read_json, write_json
+from amrkit.models.spec import CNNSpec
+
+if TYPE_CHECKING:  # torch is heavy: imported where weights are read or written
+    import torch
+
+    from amrkit.models import AmrCNN
+
+RUN_FILE = "run.json"
+WEIGHTS_FILE = "model.pt"
+METRICS_FILE = "metrics.json"
+HISTORY_FILE = "history.csv"
+CHECKPOINT_FILE = "checkpoint.pt"
+RUN_FILES = (RUN_FILE, WEIGHTS_FILE, METRICS_FILE, HISTORY_FILE, CHECKPOINT_FILE)
+
+INT8_FILE = "model_int8.onnx"
+FP32_FILE = "model_fp32.onnx"
+DETAILS_FILE = "quantization.json"
+PLOT_FILE = "quantization.png"
+QUANT_FILES = (INT8_FILE, FP32_FILE, DETAILS_FILE, PLOT_FILE)
+
+META_PREFIX = "amrkit."
+PRECISIONS = ("fp32", "int8")
+
+
+@dataclass
+class Run:
+    path: Path
+    model: AmrCNN  # eval mode, on CPU
+    spec: CNNSpec
+    classes: tuple[str, ...]
+    frame_length: int
+    sample_rate_hz: float | None
+    info: dict[str, Any]  # the whole run.json
+
+
+def is_run_dir(path: str | Path) -> bool:
+    p = Path(path)
+    return p.is_dir() and (p / RUN_FILE).is_file()
+
+
+def save_run_info(
+    run_dir: str | Path,
+    spec: CNNSpec,
+    classes: tuple[str, ...] | list[str],
+    frame_length: int,
+    sample_rate_hz: float | None,
+    **extra: Any,
+) -> Path:
+    info = {
+        "amrkit_version": __version__,
+        "spec": spec.to_dict(),
+        "classes": list(classes),
+        "frame_length": int(frame_length),
+        "sample_rate_hz": sample_rate_hz,
+        **extra,
+    }
+    return write_json(Path(run_dir) / RUN_FILE, info)
+
+
+def save_weights(run_dir: str | Path, model: torch.nn.Module) -> Path:
+    import torch
+
+    target = Path(run_dir) / WEIGHTS_FILE
+    with atomic_path(target, suffix=".pt") as tmp:
+        torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp)
+    return target
+
+
+def read_run_info(run_dir: str | Path) -> dict[str, Any]:
+    """``run.json`` of a run directory, its required fields checked (names, types)."""
+    where = str(Path(run_dir) / RUN_FILE)
+    info = read_json(Path(run_dir) / RUN_FILE)
+    if not isinstance(info, dict):
+        raise AmrkitError(f"{where!r} is not a JSON object; retrain or restore the run")
+    missing = [k for k in ("spec", "classes", "frame_length") if k not in info]
+    if missing:
+        raise AmrkitError(
+            f"{where!r} lacks {', '.join(missing)}; it was not written by "
+            "'amrkit train' (retrain or restore the run)"
+        )
+    classes, length = info["classes"], info["frame_length"]
+    if not (isinstance(classes, list) and classes and all(isinstance(c, str) for c in classes)):
+        raise AmrkitError(f"{where!r}: classes must be a non-empty list of names, got {classes!r}")
+    if len(set(classes)) != len(classes):
+        raise AmrkitError(f"{where!r}: classes {classes!r} names a class twice; restore the run")
+    if isinstance(length, bool) or not isinstance(length, int) or length < 1:
+        raise AmrkitError(f"{where!r}: frame_length must be a positive integer, got {length!r}")
+    if not isinstance(info["spec"], dict):
+        raise AmrkitError(f"{where!r}: spec must be a JSON object, got {info['spec']!r}")
+    return info
+
+
+def load_run(path: str | Path) -> Run:
+    """Load a trained run directory (weights with ``weights_only=True``)."""
+    import torch
+
+    from amrkit.models import AmrCNN
+
+    p = Path(path)
+    if not is_run_dir(p):
+        raise AmrkitError(
+            f"{str(p)!r} is not a run directory (no {RUN_FILE}); pass the --out folder of "
+            "'amrkit train'"
+        )
+    info = read_run_info(p)
+    spec = CNNSpec.from_dict(info["spec"], where=str(p / RUN_FILE))
+    model = AmrCNN(spec)
+    weights = p / WEIGHTS_FILE
+    if not weights.is_file():
+        raise AmrkitError(f"run {str(p)!r} has no {WEIGHTS_FILE}; has training finished an epoch?")
+    try:
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+    except Exception as exc:  # noqa: BLE001 - unpickling/shape errors become one line
+        first = (str(exc).splitlines() or [type(exc).__name__])[0][:160]
+        raise AmrkitError(
+            f"{str(weights)!r} is damaged or does not match run.json ({type(exc).__name__}: "
+            f"{first}); retrain or restore the run"
+        ) from None
+    model.eval()
+    return Run(
+        path=p,
+        model=model,
+        spec=spec,
+        classes=tuple(info["classes"]),
+        frame_length=int(info["frame_length"]),
+        sample_rate_hz=info.get("sample_rate_hz"),
+        info=info,
+    )
+
+
+# ---- ONNX files --------------------------------------------------------------------------
+def metadata_for(
+    spec: CNNSpec,
+    classes: tuple[str, ...] | list[str],
+    frame_length: int,
+    sample_rate_hz: float | None,
+    precision: str = "fp32",
+    **extra: Any,
+) -> dict[str, str]:
+    """The ``amrkit.*`` metadata entries of an ONNX file amrkit writes."""
+    meta = {
+        "amrkit.classes": json.dumps(list(classes)),
+        "amrkit.frame_length": str(int(frame_length)),
+        "amrkit.sample_rate_hz": "" if sample_rate_hz is None else repr(float(sample_rate_hz)),
+        "amrkit.version": __version__,
+        "amrkit.spec": json.dumps(spec.to_dict(), sort_keys=True),
+        "amrkit.precision": precision,
+    }
+    for key, value in extra.items():
+        meta[f"{META_PREFIX}{key}"] = value if isinstance(value, str) else json.dumps(value)
+    return meta
+
+
+def _load_graph(path: str | Path) -> Any:
+    import onnx
+
+    try:
+        return onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # noqa: BLE001 - protobuf/IO errors → one line
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise AmrkitError(f"{str(path)!r} is not a readable ONNX model ({first})") from None
+
+
+def onnx_metadata(path: str | Path) -> dict[str, str]:
+    """The metadata entries of an ONNX file (weights and external data are not touched)."""
+    return {p.key: p.value for p in _load_graph(path).metadata_props}
+
+
+def _static_dims(value_info: Any) -> list[int | None]:
+    dims = value_info.type.tensor_type.shape.dim
+    return [d.dim_value if d.HasField("dim_value") else None for d in dims]
+
+
+def _check_graph(path: str | Path, model: Any, classes: tuple[str, ...], length: int) -> None:
+    """The graph's declared input length and output width must be the metadata's."""
+    feeds = [
+        i for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}
+    ]
+    if len(feeds) != 1 or len(model.graph.output) != 1:
+        raise AmrkitError(
+            f"{str(path)!r} has {len(feeds)} inputs and {len(model.graph.output)} outputs; an "
+            "amrkit model has one of each (I/Q frames in, logits out)"
+        )
+    inp, out = _static_dims(feeds[0]), _static_dims(model.graph.output[0])
+    if len(inp) == 3 and inp[2] not in (None, length):
+        raise AmrkitError(
+            f"{str(path)!r}: graph input length {inp[2]} contradicts amrkit.frame_length {length}"
+            "; re-export the model"
+        )
+    if out and out[-1] not in (None, len(classes)):
+        raise AmrkitError(
+            f"{str(path)!r}: {out[-1]} graph outputs but {len(classes)} classes in its metadata;"
+            " re-export the model"
+        )
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What an amrkit ONNX file says about itself."""
+
+    classes: tuple[str, ...]
+    frame_length: int
+    sample_rate_hz: float | None
+    precision: str
+    metadata: dict[str, str]
+
+
+def read_model_info(path: str | Path) -> ModelInfo:
+    """An amrkit ONNX file's metadata, checked against itself and the graph: one-line errors
+    for foreign or damaged files."""
+    model = _load_graph(path)
+    meta = {p.key: p.value for p in model.metadata_props}
+    if "amrkit.classes" not in meta:
+        raise AmrkitError(
+            f"{str(path)!r} has no amrkit metadata (amrkit.classes); export it with 'amrkit export'"
+        )
+    rate = meta.get("amrkit.sample_rate_hz")
+    try:
+        classes = tuple(json.loads(meta["amrkit.classes"]))
+        frame_length = int(meta["amrkit.frame_length"])
+        sample_rate = float(rate) if rate not in (None, "", "None", "null") else None
+        if not classes or not all(isinstance(c, str) for c in classes) or frame_length < 1:
+            raise ValueError(f"classes {list(classes)!r}, frame length {frame_length}")
+    except (KeyError, ValueError, TypeError) as exc:
+        raise AmrkitError(
+            f"{str(path)!r} has damaged amrkit metadata ({type(exc).__name__}: {exc}); "
+            "re-export it with 'amrkit export'"
+        ) from None
+    if len(set(classes)) != len(classes):
+        raise AmrkitError(f"{str(path)!r}: amrkit.classes {list(classes)} names a class twice")
+    _check_graph(path, model, classes, frame_length)
+    precision = meta.get("amrkit.precision", "fp32")
+    if precision not in PRECISIONS:
+        raise AmrkitError(
+            f"{str(path)!r}: amrkit.precision {precision!r} is not one of {', '.join(PRECISIONS)}"
+        )
+    return ModelInfo(classes, frame_length, sample_rate, precision, meta)
+
+
+# ---- models meet data --------------------------------------------------------------------
+def check_compatible(
+    model_classes: tuple[str, ...] | list[str],
+    model_length: int,
+    data_classes: tuple[str, ...] | list[str],
+    data_length: int,
+) -> None:
+    """Model and data must agree on classes (same names, same order) and frame length."""
+    model_classes, data_classes = tuple(model_classes), tuple(data_classes)
+    if model_classes != data_classes:
+        if set(model_classes) <= set(data_classes):
+            fix = f"select them in the model's order with --classes {','.join(model_classes)}"
+        else:
+            missing = [c for c in model_classes if c not in data_classes]
+            fix = (
+                f"the data lacks {', '.join(missing)}; use data with the model's classes "
+                "or train a model on this data"
+            )
+        raise AmrkitError(
+            f"model classes {list(model_classes)} differ from the data's {list(data_classes)}; "
+            f"{fix}"
+        )
+    if int(model_length) != int(data_length):
+        raise AmrkitError(
+            f"model frame length {model_length} differs from the data's {data_length}; "
+            f"use data with the model's frame length ({model_length} samples)"
+        )

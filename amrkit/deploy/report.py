@@ -1,0 +1,117 @@
+"""``amrkit deploy`` as functions: generate the C library of an INT8 model, and measure it on
+an emulated Cortex-M (flash, RAM, stack, executed instructions per frame)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from amrkit.deploy import mcu
+from amrkit.deploy.codegen import write_library
+from amrkit.errors import AmrkitError
+from amrkit.golden.model import IntegerModel
+
+TARGETS = ("c",)
+REPORT_FRAMES = 2  # seeded noise frames per measurement (the cost hardly depends on data)
+
+
+def load_model(path: str | Path, rounding: str | None = None) -> IntegerModel:
+    """An INT8 QDQ .onnx file or an ``amrkit simulate --dump`` folder → IntegerModel."""
+    from amrkit.golden import load_dump, load_integer_model
+
+    p = Path(path)
+    if p.is_dir():
+        if not (p / "manifest.json").is_file():
+            raise AmrkitError(f"{str(p)!r} is a folder without manifest.json; give an INT8 .onnx "
+                              "file or an 'amrkit simulate --dump' folder")  # fmt: skip
+        model = load_dump(p)
+        if rounding is not None and rounding != model.rounding:
+            raise AmrkitError(f"the dump {str(p)!r} was made with rounding {model.rounding!r}; "
+                              "--rounding cannot change it")  # fmt: skip
+        return model
+    if not p.is_file():
+        raise AmrkitError(
+            f"model {str(p)!r} does not exist; give an INT8 .onnx file (amrkit quantize)"
+        )
+    return load_integer_model(p) if rounding is None else load_integer_model(p, rounding=rounding)
+
+
+def deploy_c(
+    model_path: str | Path, out: str | Path, *, name: str = "amr", rounding: str | None = None
+) -> dict[str, Any]:
+    """Generate the C library of ``model_path`` into ``out``; returns its summary."""
+    return write_library(load_model(model_path, rounding), out, name)
+
+
+def noise_frames(model: IntegerModel, n: int, seed: int = 0) -> np.ndarray:
+    """``n`` seeded complex-Gaussian frames at unit average power, as the golden model's input
+    integers (n, 2, L)."""
+    rng = np.random.default_rng(seed)
+    iq = rng.standard_normal((n, *model.input_shape)).astype(np.float32)
+    iq /= np.sqrt(np.mean(np.sum(iq.astype(np.float64) ** 2, axis=1), axis=1)).astype(np.float32)[
+        :, None, None
+    ]
+    return model.quantize_input(iq)
+
+
+def measure_library(
+    model: IntegerModel, lib_dir: str | Path, work: str | Path, xq: np.ndarray, *,
+    name: str = "amr", cpu: str = "cortex-m4", dsp: bool = True,
+) -> dict[str, Any]:  # fmt: skip
+    """Run the generated library on the Cortex-M image; sizes, cost, and bit-exactness of the
+    final integers against the golden model on the same input integers."""
+    run = mcu.measure(lib_dir, work, xq, name=name, cpu=cpu, dsp=dsp)
+    golden = model.run_integer(xq).astype(np.int64)
+    lib, stack = run["library"], int(run["stack_bytes"].max())
+    arena = mcu.header_value(lib_dir, "ARENA_BYTES", name)
+    macs = mcu.header_value(lib_dir, "MACS", name)
+    io_bytes = int(np.prod(model.input_shape)) + 4 * model.num_classes  # caller's frame, logits
+    instr = float(run["instructions"].mean())
+    return {
+        "toolchain_available": True,
+        "cpu": cpu,
+        "machine": run["machine"],
+        "variant": run["variant"],
+        "flash_bytes": lib["text"] + lib["data"],
+        "ram_bytes": lib["data"] + lib["bss"] + stack + io_bytes,
+        "stack_bytes": stack,
+        "arena_bytes": arena,
+        "io_bytes": io_bytes,
+        "instructions_per_frame": round(instr),
+        "macs_per_frame": macs,
+        "instructions_per_mac": round(instr / max(macs, 1), 3),
+        "frames": len(xq),
+        "bit_exact": bool(np.array_equal(run["logits"], golden)),
+        "library_sizes": lib,
+        "image_sizes": run["image"],
+        "calibration": run["calibration"],
+    }
+
+
+def mcu_report(
+    int8_onnx_path: str | Path, workdir: str | Path, *, cpu: str = "cortex-m4",
+    dsp: bool = True, frames: int = REPORT_FRAMES, name: str = "amr",
+) -> dict[str, Any]:  # fmt: skip
+    """Cost of the INT8 model's generated C library on an emulated Cortex-M.
+
+    Keys: ``toolchain_available`` (False: ``reason`` says what to install, the numbers are
+    None), ``flash_bytes`` (code + constants the library adds to the image), ``ram_bytes``
+    (data + bss (the arena) + stack high-water + the caller's input frame and logits),
+    ``stack_bytes``, ``arena_bytes``, ``instructions_per_frame`` (QEMU instruction counting),
+    ``macs_per_frame``, ``instructions_per_mac``, ``bit_exact`` (final integers equal the golden
+    model's on the measured frames), ``cpu``, ``machine``, ``variant`` ("dsp": SMLAD kernels,
+    "portable": plain C).
+    """
+    why = mcu.toolchain_missing()
+    if why:
+        keys = ("flash_bytes", "ram_bytes", "stack_bytes", "arena_bytes", "instructions_per_frame")
+        return {"toolchain_available": False, "reason": why, "cpu": cpu, **dict.fromkeys(keys)}
+    model = load_model(int8_onnx_path)
+    work = Path(workdir)
+    lib = work / "lib"
+    write_library(model, lib, name)
+    xq = noise_frames(model, frames)
+    variant = "dsp" if dsp else "portable"
+    return measure_library(model, lib, work / f"{cpu}-{variant}", xq, name=name, cpu=cpu, dsp=dsp)
