@@ -74,3 +74,20 @@ def test_grouping_cuts_macs_by_the_group_count():
     assert plain["layers"][1]["macs"] == 8 * grouped["layers"][1]["macs"]
     assert grouped["layers"][1]["hyperparameters"]["groups"] == 8
     assert "groups" not in plain["layers"][1]["hyperparameters"]  # plain tables unchanged
+
+
+def test_deploy_form_folds_batch_norm_of_grouped_layers():
+    from amrkit.models.deploy import DeployCNN
+
+    model = build(parse_spec_string("8x4p,16x2g4p,16x3g16", num_classes=3))
+    with torch.no_grad():  # non-trivial BN statistics
+        for b in model.blocks:
+            b.bn.running_mean.uniform_(-0.5, 0.5)
+            b.bn.running_var.uniform_(0.5, 2.0)
+            b.bn.weight.uniform_(0.5, 1.5)
+    model.eval()
+    deploy = DeployCNN.from_model(model)
+    assert [deploy.conv(i).groups for i in range(3)] == [1, 4, 16]
+    x = torch.randn(4, 2, 64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.allclose(deploy(x), model(x), atol=1e-5)
