@@ -77,7 +77,9 @@ def test_killed_worker_loses_only_its_trial_and_a_restart_continues(tiny_h5, tin
         except KeyError:  # no study yet
             continue
         done = [t for t in trials if t.state == TrialState.COMPLETE]
-        run = [t for t in trials if t.state == TrialState.RUNNING and t.number >= 1]
+        run = [  # a second trial, sampled and training
+            t for t in trials if t.state == TrialState.RUNNING and t.number >= 1 and t.params
+        ]
         if done and run:
             running = run[0]
     assert running is not None, "the worker never reached a second trial"
@@ -87,6 +89,7 @@ def test_killed_worker_loses_only_its_trial_and_a_restart_continues(tiny_h5, tin
     lost = [t for t in after_kill if t.state == TrialState.RUNNING]
     assert len(lost) == 1  # the dead worker held exactly one trial
     running = lost[0]
+    assert running.params  # sampled before the kill: its retry must reuse them
     completed_before = {t.number: t.values for t in after_kill if t.state == TrialState.COMPLETE}
     time.sleep(3.5)  # the heartbeat grace period (3 x 1 s) passes
     _finish(_worker(tiny_h5, out, config, 1))
