@@ -27,6 +27,8 @@ GROUPS = (
     "reproduce",
     "classify",
     "deploy",
+    "prune",
+    "search",
 )
 
 app = typer.Typer(

@@ -64,6 +64,17 @@ def train(
     memory_mb: float | None = typer.Option(
         None, "--memory-mb", help="Stream a split from disk if its I/Q exceed this [4096]."
     ),
+    teacher: str | None = typer.Option(
+        None,
+        "--teacher",
+        help="Run folder of a trained model on the same classes: distill its soft targets.",
+    ),
+    kd_temperature: float | None = typer.Option(
+        None, "--kd-temperature", help="Distillation softmax temperature T [4]."
+    ),
+    kd_alpha: float | None = typer.Option(
+        None, "--kd-alpha", help="Distillation weight a: (1-a) CE + a T^2 KL [0.5]."
+    ),
     device: str = typer.Option("auto", "--device", help="cpu, cuda or auto."),
     threads: int | None = typer.Option(
         None, "--threads", help="torch CPU threads (torch.set_num_threads)."
@@ -107,11 +118,18 @@ def train(
         "seed": seed,
         "checkpoint_every": checkpoint_every,
         "memory_mb": memory_mb,
+        "teacher": teacher,
+        "kd_temperature": kd_temperature,
+        "kd_alpha": kd_alpha,
     }
     given = {k for k, v in overrides.items() if v is not None}
     if config is not None:
         given |= set(load_mapping(config))
     cfg = make_config(config, **overrides)
+    if cfg.teacher is None and (kd_temperature is not None or kd_alpha is not None):
+        from amrkit.errors import AmrkitError
+
+        raise AmrkitError("--kd-temperature/--kd-alpha need --teacher RUN; add it or drop them")
     open_kw = options.open_options(format, classes, classes_file, snr_min, snr_max)
     # one writer per run folder; under torchrun only rank 0 writes (and locks)
     lead = os.environ.get("RANK", "0") == "0"

@@ -137,7 +137,8 @@ def network_metrics(
     layers = []
     cin = spec.in_channels
     for i, (layer, (conv_len, pooled_len)) in enumerate(zip(spec.layers, lengths, strict=True)):
-        weights = layer.filters * cin * layer.kernel
+        weights = layer.filters * (cin // layer.groups) * layer.kernel  # grouped: cin/g each
+        groups = {"groups": layer.groups} if layer.groups > 1 else {}
         layers.append(
             layer_entry(
                 f"conv{i + 1}",
@@ -149,6 +150,7 @@ def network_metrics(
                     "stride": 1,
                     "padding": list(same_padding(layer.kernel)),
                     "pool": spec.pool_size if layer.pool else None,
+                    **groups,
                 },
                 weights=weights,
                 biases=layer.filters,

@@ -14,10 +14,10 @@ __all__ = ["AmrCNN", "ConvBlock", "same_padding"]
 class ConvBlock(nn.Module):
     """Conv1d → BN → ReLU [→ MaxPool1d]; 'same' padding done explicitly (asymmetric)."""
 
-    def __init__(self, cin: int, cout: int, kernel: int, pool: int | None) -> None:
+    def __init__(self, cin: int, cout: int, kernel: int, pool: int | None, groups: int = 1) -> None:
         super().__init__()
         self.pad = same_padding(kernel)
-        self.conv = nn.Conv1d(cin, cout, kernel)
+        self.conv = nn.Conv1d(cin, cout, kernel, groups=groups)
         self.bn = nn.BatchNorm1d(cout)
         self.pool = nn.MaxPool1d(pool, pool) if pool else None
 
@@ -35,9 +35,8 @@ class AmrCNN(nn.Module):
         blocks = []
         cin = spec.in_channels
         for layer in spec.layers:
-            blocks.append(
-                ConvBlock(cin, layer.filters, layer.kernel, spec.pool_size if layer.pool else None)
-            )
+            pool = spec.pool_size if layer.pool else None
+            blocks.append(ConvBlock(cin, layer.filters, layer.kernel, pool, layer.groups))
             cin = layer.filters
         self.blocks = nn.ModuleList(blocks)
         self.fc = nn.Linear(cin, spec.num_classes)

@@ -29,7 +29,8 @@ class DeployCNN(nn.Module):
         self.pools: list[int] = []
         cin = spec.in_channels
         for i, layer in enumerate(spec.layers):
-            self.add_module(f"conv{i + 1}", nn.Conv1d(cin, layer.filters, layer.kernel))
+            conv = nn.Conv1d(cin, layer.filters, layer.kernel, groups=layer.groups)
+            self.add_module(f"conv{i + 1}", conv)
             self.pads.append(same_padding(layer.kernel))
             self.pools.append(spec.pool_size if layer.pool else 0)
             cin = layer.filters
@@ -65,7 +66,7 @@ class DeployCNN(nn.Module):
         x = iq
         for i in range(self.num_convs):
             conv = self.conv(i)
-            x = F.relu(F.conv1d(F.pad(x, self.pads[i]), conv.weight, conv.bias))
+            x = F.relu(F.conv1d(F.pad(x, self.pads[i]), conv.weight, conv.bias, groups=conv.groups))
             if self.pools[i]:
                 x = F.max_pool1d(x, self.pools[i], self.pools[i])
         # mean over time; the exporter's ReduceMean becomes GlobalAveragePool + Flatten

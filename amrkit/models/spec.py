@@ -43,8 +43,11 @@ class ConvSpec:
     filters: int
     kernel: int
     pool: bool = True  # max-pool (pool_size, stride pool_size) after BN + ReLU
+    groups: int = 1  # grouped conv: each filter sees in_channels / groups inputs
 
     def __post_init__(self) -> None:
+        if not _is_int(self.groups) or self.groups < 1:
+            raise AmrkitError(f"conv layer groups must be an integer >= 1, got {self.groups!r}")
         if not (_is_int(self.filters) and _is_int(self.kernel)):
             raise AmrkitError(
                 f"conv layer filters and kernel must be integers, got "
@@ -58,7 +61,15 @@ class ConvSpec:
             raise AmrkitError(f"conv layer pool must be true or false, got {self.pool!r}")
 
     def short(self) -> str:
-        return f"{self.filters}x{self.kernel}{'p' if self.pool else ''}"
+        groups = f"g{self.groups}" if self.groups > 1 else ""
+        return f"{self.filters}x{self.kernel}{groups}{'p' if self.pool else ''}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain fields; ``groups`` only when > 1 (so plain specs read as before)."""
+        d = to_dict(self)
+        if self.groups == 1:
+            del d["groups"]
+        return d
 
 
 @dataclass(frozen=True)
@@ -92,6 +103,14 @@ class CNNSpec:
             raise AmrkitError(f"in_channels must be >= 1, got {self.in_channels}")
         if self.pool_size < 1:
             raise AmrkitError(f"pool_size must be >= 1, got {self.pool_size}")
+        cin = self.in_channels
+        for i, layer in enumerate(self.layers):
+            if cin % layer.groups or layer.filters % layer.groups:
+                raise AmrkitError(
+                    f"layer {i + 1} ({layer.short()}): groups {layer.groups} must divide its "
+                    f"input channels ({cin}) and its filters ({layer.filters}); choose a divisor"
+                )
+            cin = layer.filters
 
     # ---- derived ---------------------------------------------------------------------
     @property
@@ -130,7 +149,11 @@ class CNNSpec:
         return CNNSpec(self.layers, name, self.in_channels, self.num_classes, self.pool_size)
 
     def to_dict(self) -> dict[str, Any]:
-        return to_dict(self)
+        return {**to_dict(self), "layers": [layer.to_dict() for layer in self.layers]}
+
+    @property
+    def grouped(self) -> bool:
+        return any(layer.groups > 1 for layer in self.layers)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "model spec") -> CNNSpec:
@@ -146,7 +169,7 @@ class CNNSpec:
         return ",".join(layer.short() for layer in self.layers)
 
 
-_LAYER = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*([pP]?)\s*$")
+_LAYER = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*(?:[gG](\d+))?\s*([pP]?)\s*$")
 
 
 def looks_like_spec_string(text: str) -> bool:
@@ -158,9 +181,11 @@ def parse_layer(text: str, where: str = "model spec") -> ConvSpec:
     m = _LAYER.match(text)
     if not m:
         raise AmrkitError(
-            f"layer {text.strip()!r} in {where} is not FILTERSxKERNEL[p]; example: 16x8p,24x8p,32x8"
+            f"layer {text.strip()!r} in {where} is not FILTERSxKERNEL[gGROUPS][p]; example: "
+            "16x8p,24x8g4p,32x8"
         )
-    return ConvSpec(int(m.group(1)), int(m.group(2)), bool(m.group(3)))
+    groups = int(m.group(3)) if m.group(3) else 1
+    return ConvSpec(int(m.group(1)), int(m.group(2)), bool(m.group(4)), groups)
 
 
 def parse_spec_string(text: str, name: str = "custom", **fields: Any) -> CNNSpec:
@@ -175,12 +200,12 @@ def parse_spec_string(text: str, name: str = "custom", **fields: Any) -> CNNSpec
 def _normalize_layers(layers: Any, where: str) -> Any:
     """Accept ``"16x8p,32x8"`` or a list mixing mappings and ``"16x8p"`` strings."""
     if isinstance(layers, str):
-        return [to_dict(layer) for layer in parse_spec_string(layers).layers]
+        return [layer.to_dict() for layer in parse_spec_string(layers).layers]
     if isinstance(layers, (list, tuple)):
         out = []
         for i, item in enumerate(layers):
             if isinstance(item, str):
-                item = to_dict(parse_layer(item, where))
+                item = parse_layer(item, where).to_dict()
             elif isinstance(item, dict):
                 missing = [k for k in ("filters", "kernel") if k not in item]
                 if missing:

@@ -36,6 +36,9 @@ class TrainConfig:
     eval_batch_size: int = 1024
     memory_mb: float = 4096.0  # a split larger than this (float32 I/Q) is streamed from disk
     augment: str = "none"  # "none" or a comma-separated subset of phase, conj (train/augment.py)
+    teacher: str | None = None  # run folder of a trained teacher: knowledge distillation
+    kd_temperature: float = 4.0  # softmax temperature T of the soft targets
+    kd_alpha: float = 0.5  # weight of the soft term: (1 - a) CE + a T^2 KL
 
     def __post_init__(self) -> None:
         _check(self.epochs >= 1, "epochs", self.epochs, "an integer >= 1")
@@ -73,6 +76,19 @@ class TrainConfig:
             "a number of MiB >= 0",
         )
         parse_augment(self.augment)  # raises on unknown names
+        _check(
+            self.teacher is None or (isinstance(self.teacher, str) and self.teacher != ""),
+            "teacher",
+            self.teacher,
+            "the path of a trained run folder",
+        )
+        _check(
+            math.isfinite(self.kd_temperature) and self.kd_temperature > 0,
+            "kd_temperature",
+            self.kd_temperature,
+            "a number > 0",
+        )
+        _check(0 <= self.kd_alpha <= 1, "kd_alpha", self.kd_alpha, "a number in [0, 1]")
 
     def lr_at(self, epoch: int) -> float:
         """Learning rate of ``epoch`` (1-based): x lr_drop_factor after ``lr_drop_epoch``."""

@@ -20,6 +20,9 @@ from amrkit.train.augment import EpochAugment, parse_augment
 from amrkit.train.config import TrainConfig
 from amrkit.train.data import SplitData, epoch_order, shard_order, steps_per_epoch
 
+# the training loss of a batch: (logits (b, C), x (b, 2, L), y (b,)) -> scalar
+LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
 
 @dataclass
 class EpochStats:
@@ -104,18 +107,21 @@ def train_one_epoch(
     *,
     stats: EpochStats | None = None,
     on_step: Callable[[EpochStats], None] | None = None,
+    loss_fn: LossFn | None = None,
 ) -> EpochStats:
     """One pass of SGD over ``batches`` (x (b, 2, L), y (b,)); returns the updated sums.
 
     ``stats`` continues a partly done epoch; ``on_step(stats)`` runs after every step (progress
     bar, mid-epoch checkpoints); it calls ``stats.sync()`` when it needs the running numbers.
+    ``loss_fn(logits, x, y)``: the training loss (default cross-entropy; a
+    :class:`amrkit.train.distill.Distiller` adds a teacher's soft targets).
     """
     stats = EpochStats() if stats is None else stats
     model.train()
     t0 = time.perf_counter()
     for x, y in batches:
         logits = model(x)
-        loss = F.cross_entropy(logits, y)
+        loss = F.cross_entropy(logits, y) if loss_fn is None else loss_fn(logits, x, y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -170,6 +176,23 @@ def _augmented(
         yield aug(x, order[step * batch_size : step * batch_size + len(y)]), y
 
 
+def _end_epoch(state: TrainState, row: dict[str, Any], plain: nn.Module) -> None:
+    """Record epoch ``row["epoch"]`` in ``state``; keep the weights if validation is best
+    (higher accuracy, ties to the lower loss)."""
+    state.history.append(row)
+    state.epoch, state.step, state.partial = row["epoch"], 0, EpochStats()
+    val_acc, val_loss = row["val_acc"], row["val_loss"]
+    if val_acc > state.best_val_accuracy or (
+        val_acc == state.best_val_accuracy and val_loss < state.best_val_loss
+    ):
+        state.best_epoch, state.best_val_accuracy, state.best_val_loss = (
+            row["epoch"],
+            val_acc,
+            val_loss,
+        )
+        state.best_model = {k: v.detach().cpu().clone() for k, v in plain.state_dict().items()}
+
+
 def fit(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -182,6 +205,7 @@ def fit(
     dist: Dist | None = None,
     on_step: Callable[[TrainState, EpochStats], None] | None = None,
     on_epoch: Callable[[TrainState], None] | None = None,
+    loss_fn: LossFn | None = None,
 ) -> TrainState:
     """Train epochs ``state.epoch + 1 .. cfg.epochs``, validating after each, keeping the best.
 
@@ -215,7 +239,9 @@ def fit(
             if on_step is not None:
                 on_step(state, stats)
 
-        stats = train_one_epoch(model, optimizer, batches, stats=state.partial, on_step=step_done)
+        stats = train_one_epoch(
+            model, optimizer, batches, stats=state.partial, on_step=step_done, loss_fn=loss_fn
+        )
         t0 = time.perf_counter()
         if dist.world > 1:  # BN running stats differ per rank: use rank 0's everywhere
             for buf in plain.buffers():
@@ -233,29 +259,17 @@ def fit(
             ],
             device,
         )
-        val_acc, val_loss = vcorrect / max(1, vn), vloss / max(1, vn)
-        state.history.append(
-            {
-                "epoch": epoch + 1,
-                "lr": lr,
-                "train_loss": loss_sum / max(1, seen),
-                "train_acc": correct / max(1, seen),
-                "val_loss": val_loss,
-                "val_acc": val_acc,
-                "seconds": secs / dist.world,
-                "train_frames": int(seen),
-            }
-        )
-        state.epoch, state.step, state.partial = epoch + 1, 0, EpochStats()
-        if val_acc > state.best_val_accuracy or (
-            val_acc == state.best_val_accuracy and val_loss < state.best_val_loss
-        ):
-            state.best_epoch, state.best_val_accuracy, state.best_val_loss = (
-                epoch + 1,
-                val_acc,
-                val_loss,
-            )
-            state.best_model = {k: v.detach().cpu().clone() for k, v in plain.state_dict().items()}
+        row = {
+            "epoch": epoch + 1,
+            "lr": lr,
+            "train_loss": loss_sum / max(1, seen),
+            "train_acc": correct / max(1, seen),
+            "val_loss": vloss / max(1, vn),
+            "val_acc": vcorrect / max(1, vn),
+            "seconds": secs / dist.world,
+            "train_frames": int(seen),
+        }
+        _end_epoch(state, row, plain)
         if on_epoch is not None:
             on_epoch(state)
     return state

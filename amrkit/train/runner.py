@@ -7,15 +7,13 @@ leaves no folder behind.
 
 from __future__ import annotations
 
-import importlib
 import os
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from amrkit.artifacts import RUN_FILE, WEIGHTS_FILE, is_run_dir, save_run_info, save_weights
@@ -24,6 +22,7 @@ from amrkit.data.frames import FrameSet
 from amrkit.data.open import open_frames
 from amrkit.errors import AmrkitError
 from amrkit.fileio import read_json, write_json, write_text
+from amrkit.metrics.accuracy import accuracy_report
 from amrkit.models import AmrCNN, CNNSpec, get_spec
 from amrkit.train.checkpoint import (
     CHECKPOINT_FILE,
@@ -34,7 +33,8 @@ from amrkit.train.checkpoint import (
     state_from_checkpoint,
 )
 from amrkit.train.config import TrainConfig, resume_config
-from amrkit.train.data import SplitData, load_split, steps_per_epoch
+from amrkit.train.data import load_split, steps_per_epoch
+from amrkit.train.distill import Distiller, Teacher, load_teacher
 from amrkit.train.init import initialize, param_groups
 from amrkit.train.loop import Dist, EpochStats, TrainState, evaluate, fit
 
@@ -43,6 +43,7 @@ HISTORY_FILE = "history.csv"
 RUN_FILES = (RUN_FILE, WEIGHTS_FILE, METRICS_FILE, HISTORY_FILE, CHECKPOINT_FILE)
 HISTORY_COLUMNS = ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds")
 DEVICES = ("auto", "cpu", "cuda")
+REPORT_SOURCE = "amrkit.metrics.accuracy.accuracy_report"  # metrics.json test_report_source
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,32 @@ def _dist_from_env() -> tuple[Dist, int]:
 
 
 # ---- the command -------------------------------------------------------------------------
+@dataclass
+class _Job:
+    """One training request, filled in as it is checked (what ``_train``/``_run`` share)."""
+
+    frames: FrameSet
+    out: Path
+    cfg: TrainConfig
+    mode: str  # "new", "replace" or "resume"
+    stored: dict[str, Any] | None  # run.json of a resumed run
+    dist: Dist
+    dev: torch.device
+    data_options: DataOptions
+    progress: bool
+    spec: CNNSpec | None = None
+    ckpt: dict[str, Any] | None = None
+    teacher: Teacher | None = None
+    on_epoch: Callable[[TrainState], None] | None = None  # the caller's, after each epoch
+    init_weights: dict[str, torch.Tensor] | None = None  # instead of cfg.init (fine-tuning)
+    extra_info: dict[str, Any] = field(default_factory=dict)  # more run.json keys
+    runtime: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def lead(self) -> bool:
+        return self.dist.rank == 0
+
+
 def train_model(
     data: str | Path | FrameSet,
     model: str | CNNSpec | None,
@@ -142,6 +169,9 @@ def train_model(
     deterministic: bool = True,
     data_options: DataOptions = DataOptions(),
     progress: bool = True,
+    on_epoch: Callable[[TrainState], None] | None = None,
+    init_weights: dict[str, torch.Tensor] | None = None,
+    extra_info: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train ``model`` on ``data`` into run folder ``out``; returns metrics.json's content.
 
@@ -150,6 +180,11 @@ def train_model(
 
     ``given``: the config fields the user set explicitly (checked against the stored run on
     ``resume``; default: every field of ``config``).
+
+    ``on_epoch(state)``: called on rank 0 after each epoch's files are written (the search's
+    successive halving raises from it to stop a trial; the run stays resumable).
+    ``init_weights``: a state_dict to start from instead of ``config.init`` (pruning's
+    fine-tuning); ``extra_info``: more keys for run.json (where the run came from).
     """
     dist, local_rank = _dist_from_env()
     if threads is not None:
@@ -162,65 +197,68 @@ def train_model(
         torch.backends.cudnn.benchmark = not deterministic
     mode = check_out(out, resume, force)
     out = Path(out)
-
     stored: dict[str, Any] | None = read_json(out / RUN_FILE) if mode == "resume" else None
-    if stored is not None:
-        if "train_config" not in stored:
-            raise AmrkitError(
-                f"{str(out / RUN_FILE)!r} was not written by 'amrkit train'; it cannot be resumed"
-            )
-        given_set = (
-            set(given)
-            if given is not None
-            else (set(TrainConfig.__dataclass_fields__) if config is not None else set())
-        )
-        cfg = resume_config(stored["train_config"], config, given_set)
-    else:
-        cfg = config or TrainConfig()
-
+    cfg = _config_of(out, stored, config, given)
     frames = (
         data
         if isinstance(data, FrameSet)
-        else open_frames(
-            data,
-            format=data_options.format,
-            classes=data_options.classes,
-            classes_file=data_options.classes_file,
-            snr_min=data_options.snr_min,
-            snr_max=data_options.snr_max,
-            split_seed=cfg.seed,
-        )
+        else open_frames(data, split_seed=cfg.seed, **to_dict(data_options))
     )
+    job = _Job(frames, out, cfg, mode, stored, dist, dev, data_options, progress)
+    job.on_epoch, job.init_weights = on_epoch, init_weights
+    job.extra_info = dict(extra_info or {})
     try:
-        return _train(
-            frames,
-            model,
-            out,
-            cfg,
-            mode,
-            stored,
-            dist,
-            dev,
-            data_options,
-            progress,
-        )
+        return _train(job, model)
     finally:
         if not isinstance(data, FrameSet):  # a FrameSet handed in stays the caller's
             frames.close()
 
 
-def _train(
-    frames: FrameSet,
-    model: str | CNNSpec | None,
+def _config_of(
     out: Path,
-    cfg: TrainConfig,
-    mode: str,
     stored: dict[str, Any] | None,
-    dist: Dist,
-    dev: torch.device,
-    data_options: DataOptions,
-    progress: bool,
-) -> dict[str, Any]:
+    config: TrainConfig | None,
+    given: Iterable[str] | None,
+) -> TrainConfig:
+    """The run's TrainConfig: ``config`` for a new run, the stored one (+ allowed changes)."""
+    if stored is None:
+        return config or TrainConfig()
+    if "train_config" not in stored:
+        raise AmrkitError(
+            f"{str(out / RUN_FILE)!r} was not written by 'amrkit train'; it cannot be resumed"
+        )
+    given_set = (
+        set(given)
+        if given is not None
+        else (set(TrainConfig.__dataclass_fields__) if config is not None else set())
+    )
+    return resume_config(stored["train_config"], config, given_set)
+
+
+def _train(job: _Job, model: str | CNNSpec | None) -> dict[str, Any]:
+    """Check everything (writes nothing), then set up torchrun's group and :func:`_run`."""
+    _check_splits(job)
+    job.spec = _spec_of(job, model)
+    check_spec_fits(job.spec, job.frames.frame_length)
+    job.ckpt = _checkpoint_of(job)
+    job.teacher = _teacher_of(job)
+
+    # ---- everything checked: from here on we write --------------------------------------
+    dist, dev = job.dist, job.dev
+    if dist.world > 1 and not torch.distributed.is_initialized():
+        backend = "nccl" if dev.type == "cuda" else "gloo"
+        if dev.type == "cuda":
+            torch.cuda.set_device(dev)
+        torch.distributed.init_process_group(backend)
+    try:
+        return _run(job)
+    finally:
+        if dist.world > 1 and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
+
+def _check_splits(job: _Job) -> None:
+    frames, cfg, dist = job.frames, job.cfg, job.dist
     where = frames.source.get("path", "the dataset")
     if frames.num_classes < 2:
         raise AmrkitError(f"{where!r} has {frames.num_classes} class(es); training needs >= 2")
@@ -237,56 +275,65 @@ def _train(
             f"{dist.world} (have {cfg.batch_size}, {n_split['train']})"
         )
 
-    if stored is not None:
-        spec = CNNSpec.from_dict(stored["spec"], where=str(out / RUN_FILE))
-        if model is not None:
-            asked = model if isinstance(model, CNNSpec) else get_spec(model, frames.num_classes)
-            if asked.with_classes(spec.num_classes) != spec:
-                raise AmrkitError(
-                    f"--resume: --model {getattr(asked, 'name', model)!r} differs "
-                    f"from the run's model {spec.name!r}; drop --model"
-                )
-        if _data_key(stored.get("dataset", {})) != _data_key(frames.identity()):
-            raise AmrkitError(
-                f"--resume: {where!r} (with these filters) is not the data the run "
-                f"in {str(out)!r} was trained on; pass the same file and options"
-            )
-    else:
+
+def _spec_of(job: _Job, model: str | CNNSpec | None) -> CNNSpec:
+    """The model to train: the asked one for a new run, the stored one on resume."""
+    frames, out = job.frames, job.out
+    if job.stored is None:
         if model is None:
             raise AmrkitError(
                 "--model is required: a registered name (original, optimized), "
                 "a spec file or a string like 16x8p,32x8"
             )
-        spec = (
-            model.with_classes(frames.num_classes)
-            if isinstance(model, CNNSpec)
-            else get_spec(model, frames.num_classes)
+        if isinstance(model, CNNSpec):
+            return model.with_classes(frames.num_classes)
+        return get_spec(model, frames.num_classes)
+    spec = CNNSpec.from_dict(job.stored["spec"], where=str(out / RUN_FILE))
+    if model is not None:
+        asked = model if isinstance(model, CNNSpec) else get_spec(model, frames.num_classes)
+        if asked.with_classes(spec.num_classes) != spec:
+            raise AmrkitError(
+                f"--resume: --model {getattr(asked, 'name', model)!r} differs "
+                f"from the run's model {spec.name!r}; drop --model"
+            )
+    if _data_key(job.stored.get("dataset", {})) != _data_key(frames.identity()):
+        where = frames.source.get("path", "the dataset")
+        raise AmrkitError(
+            f"--resume: {where!r} (with these filters) is not the data the run "
+            f"in {str(out)!r} was trained on; pass the same file and options"
         )
-    check_spec_fits(spec, frames.frame_length)
-    ckpt = load_checkpoint(out) if mode == "resume" else None
-    if ckpt is not None:
-        if ckpt["world_size"] != dist.world and ckpt["step"] > 0:
-            raise AmrkitError(
-                f"--resume: the checkpoint is mid-epoch from {ckpt['world_size']} "
-                f"process(es); resume with the same number (now {dist.world})"
-            )
-        if ckpt["epoch"] > cfg.epochs:
-            raise AmrkitError(
-                f"--epochs {cfg.epochs} is below the {ckpt['epoch']} epochs this "
-                "run has done; give a larger value or drop --epochs"
-            )
+    return spec
 
-    # ---- everything checked: from here on we write --------------------------------------
-    if dist.world > 1 and not torch.distributed.is_initialized():
-        backend = "nccl" if dev.type == "cuda" else "gloo"
-        if dev.type == "cuda":
-            torch.cuda.set_device(dev)
-        torch.distributed.init_process_group(backend)
-    try:
-        return _run(frames, spec, out, cfg, mode, ckpt, dist, dev, data_options, progress)
-    finally:
-        if dist.world > 1 and torch.distributed.is_initialized():
-            torch.distributed.destroy_process_group()
+
+def _checkpoint_of(job: _Job) -> dict[str, Any] | None:
+    ckpt = load_checkpoint(job.out) if job.mode == "resume" else None
+    if ckpt is None:
+        return None
+    if ckpt["world_size"] != job.dist.world and ckpt["step"] > 0:
+        raise AmrkitError(
+            f"--resume: the checkpoint is mid-epoch from {ckpt['world_size']} "
+            f"process(es); resume with the same number (now {job.dist.world})"
+        )
+    if ckpt["epoch"] > job.cfg.epochs:
+        raise AmrkitError(
+            f"--epochs {job.cfg.epochs} is below the {ckpt['epoch']} epochs this "
+            "run has done; give a larger value or drop --epochs"
+        )
+    return ckpt
+
+
+def _teacher_of(job: _Job) -> Teacher | None:
+    """The distillation teacher (``cfg.teacher``); on resume it must be the recorded one."""
+    if job.cfg.teacher is None:
+        return None
+    teacher = load_teacher(job.cfg.teacher, job.frames.classes, job.frames.frame_length)
+    recorded = (job.stored or {}).get("teacher")
+    if recorded is not None and recorded["weights_sha256"] != teacher.info["weights_sha256"]:
+        raise AmrkitError(
+            f"--resume: the teacher {job.cfg.teacher!r} has changed since this run started "
+            "(other model.pt); restore it or start over with --force"
+        )
+    return teacher
 
 
 def _barrier(dist: Dist) -> None:
@@ -294,121 +341,63 @@ def _barrier(dist: Dist) -> None:
         torch.distributed.barrier()
 
 
-def _run(
-    frames: FrameSet,
-    spec: CNNSpec,
-    out: Path,
-    cfg: TrainConfig,
-    mode: str,
-    ckpt: dict[str, Any] | None,
-    dist: Dist,
-    dev: torch.device,
-    data_options: DataOptions,
-    progress: bool,
-) -> dict[str, Any]:
-    lead = dist.rank == 0
-    runtime = {
-        "device": dev.type,
+def _prepare_out(job: _Job) -> None:
+    """Rank 0: create the folder, drop stale files, write run.json."""
+    job.runtime = {
+        "device": job.dev.type,
         "threads": torch.get_num_threads(),
-        "world_size": dist.world,
-        "deterministic": dev.type == "cpu" or torch.backends.cudnn.deterministic,
+        "world_size": job.dist.world,
+        "deterministic": job.dev.type == "cpu" or torch.backends.cudnn.deterministic,
         "torch_version": torch.__version__,
     }
-    if lead:
+    if job.lead:
+        out = job.out
         out.mkdir(parents=True, exist_ok=True)
         for name in RUN_FILES:
-            if mode == "replace":
+            if job.mode == "replace":
                 (out / name).unlink(missing_ok=True)
             for stale in out.glob(f".{name}.*"):  # temp files of a killed run (atomic_path)
                 stale.unlink(missing_ok=True)
         save_run_info(
             out,
-            spec,
-            frames.classes,
-            frames.frame_length,
-            frames.sample_rate_hz,
-            train_config=to_dict(cfg),
-            dataset=frames.identity(),
-            data_options=to_dict(data_options),
-            runtime=runtime,
+            job.spec,
+            job.frames.classes,
+            job.frames.frame_length,
+            job.frames.sample_rate_hz,
+            train_config=to_dict(job.cfg),
+            dataset=job.frames.identity(),
+            data_options=to_dict(job.data_options),
+            runtime=job.runtime,
+            **({"teacher": job.teacher.info} if job.teacher is not None else {}),
+            **job.extra_info,
         )
-    _barrier(dist)
+    _barrier(job.dist)
 
+
+def _run(job: _Job) -> dict[str, Any]:
+    _prepare_out(job)
+    cfg, dev, dist = job.cfg, job.dev, job.dist
     t_load = time.perf_counter()
-    train = load_split(frames, "train", memory_mb=cfg.memory_mb, batch_size=cfg.batch_size)
-    val = load_split(frames, "val", memory_mb=cfg.memory_mb, batch_size=cfg.eval_batch_size)
+    train = load_split(job.frames, "train", memory_mb=cfg.memory_mb, batch_size=cfg.batch_size)
+    val = load_split(job.frames, "val", memory_mb=cfg.memory_mb, batch_size=cfg.eval_batch_size)
     if dev.type == "cuda":
         train, val = train.to(dev), val.to(dev)
     load_seconds = time.perf_counter() - t_load
 
     with torch.random.fork_rng(devices=[dev.index] if dev.type == "cuda" else []):
-        torch.manual_seed(cfg.seed)  # PyTorch's default init draws from the global stream
-        net = AmrCNN(spec)
-        initialize(net, cfg.init, torch.Generator().manual_seed(cfg.seed))
-        net = net.to(dev)
-        torch.manual_seed(cfg.seed + 1 + dist.rank)  # stream for random layers (none in AmrCNN)
-        optimizer = torch.optim.SGD(
-            param_groups(net, cfg.weight_decay, cfg.bias_decay),
-            lr=cfg.lr,
-            momentum=cfg.momentum,
-        )
-        state = TrainState()
-        if ckpt is not None:
-            net.load_state_dict(ckpt["model"])
-            optimizer.load_state_dict(ckpt["optimizer"])
-            state = state_from_checkpoint(ckpt, dist.rank)
-            if len(ckpt["rng"]) == dist.world:
-                set_rng_state(ckpt["rng"][dist.rank], dev)
+        net, optimizer, state = _build(job)
         model: torch.nn.Module = net
         if dist.world > 1:
             model = torch.nn.parallel.DistributedDataParallel(
                 net, device_ids=[dev.index] if dev.type == "cuda" else None
             )
-
         steps = steps_per_epoch(len(train) // dist.world, max(1, cfg.batch_size // dist.world))
-        reporter = _Reporter(cfg, steps, enabled=progress and lead)
-
-        def checkpoint(state: TrainState, partial: EpochStats | None = None) -> None:
-            rng = [rng_state(dev)]
-            if dist.world > 1:
-                rng = [None] * dist.world
-                torch.distributed.all_gather_object(rng, rng_state(dev))
-                rng = [{k: v.cpu() for k, v in r.items()} for r in rng]
-            if lead:
-                save_checkpoint(
-                    out,
-                    net,
-                    optimizer,
-                    state,
-                    seed=cfg.seed,
-                    world=dist.world,
-                    rng=rng,
-                    partial=partial,
-                )
-
-        def on_step(state: TrainState, stats: EpochStats) -> None:
-            reporter.step(state, stats)
-            if (
-                cfg.checkpoint_every
-                and stats.steps % cfg.checkpoint_every == 0
-                and stats.steps < steps
-            ):
-                stats.sync()
-                sums = dist.all_sum([stats.loss_sum, stats.correct, stats.seen], dev)
-                partial = EpochStats(
-                    sums[0], int(sums[1]), int(sums[2]), stats.steps, stats.seconds
-                )
-                checkpoint(state, partial)
-
-        def on_epoch(state: TrainState) -> None:
-            reporter.epoch(state)
-            if lead:
-                if state.best_epoch == state.epoch:
-                    save_weights(out, net)
-                write_history(out / HISTORY_FILE, state.history)
-            checkpoint(state)
-
-        with reporter:
+        reporter = _Reporter(cfg, steps, enabled=job.progress and job.lead)
+        hooks = _Hooks(job, net, optimizer, reporter)
+        loss_fn = None
+        if job.teacher is not None:
+            loss_fn = Distiller(job.teacher.model.to(dev), cfg.kd_temperature, cfg.kd_alpha)
+        with hooks.reporter:
             state = fit(
                 model,
                 optimizer,
@@ -418,68 +407,125 @@ def _run(
                 state,
                 device=dev,
                 dist=dist,
-                on_step=on_step,
-                on_epoch=on_epoch,
+                on_step=hooks.on_step,
+                on_epoch=hooks.on_epoch,
+                loss_fn=loss_fn,
             )
 
     metrics: dict[str, Any] = {}
-    if lead:
-        metrics = _finish(
-            frames,
-            net,
-            state,
-            out,
-            cfg,
-            dev,
-            runtime,
-            train,
-            val,
-            load_seconds,
-            resumed=ckpt is not None,
-        )
+    if job.lead:
+        sizes = {"train_frames": len(train), "val_frames": len(val)}
+        metrics = _finish(job, net, state, sizes, load_seconds)
     _barrier(dist)
     return metrics
 
 
+def _build(job: _Job) -> tuple[AmrCNN, torch.optim.Optimizer, TrainState]:
+    """Model (seeded init), SGD and the training state, restored from the checkpoint."""
+    cfg, dev = job.cfg, job.dev
+    torch.manual_seed(cfg.seed)  # PyTorch's default init draws from the global stream
+    net = AmrCNN(job.spec)
+    initialize(net, cfg.init, torch.Generator().manual_seed(cfg.seed))
+    if job.init_weights is not None:
+        net.load_state_dict(job.init_weights)
+    net = net.to(dev)
+    torch.manual_seed(cfg.seed + 1 + job.dist.rank)  # stream for random layers (none in AmrCNN)
+    optimizer = torch.optim.SGD(
+        param_groups(net, cfg.weight_decay, cfg.bias_decay), lr=cfg.lr, momentum=cfg.momentum
+    )
+    state = TrainState()
+    ckpt = job.ckpt
+    if ckpt is not None:
+        net.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        state = state_from_checkpoint(ckpt, job.dist.rank)
+        if len(ckpt["rng"]) == job.dist.world:
+            set_rng_state(ckpt["rng"][job.dist.rank], dev)
+    return net, optimizer, state
+
+
+@dataclass
+class _Hooks:
+    """What :func:`fit` calls back: progress, mid-epoch and epoch-end checkpoints, files."""
+
+    job: _Job
+    net: AmrCNN
+    optimizer: torch.optim.Optimizer
+    reporter: _Reporter
+
+    def checkpoint(self, state: TrainState, partial: EpochStats | None = None) -> None:
+        dist, dev = self.job.dist, self.job.dev
+        rng = [rng_state(dev)]
+        if dist.world > 1:
+            rng = [None] * dist.world
+            torch.distributed.all_gather_object(rng, rng_state(dev))
+            rng = [{k: v.cpu() for k, v in r.items()} for r in rng]
+        if self.job.lead:
+            save_checkpoint(
+                self.job.out,
+                self.net,
+                self.optimizer,
+                state,
+                seed=self.job.cfg.seed,
+                world=dist.world,
+                rng=rng,
+                partial=partial,
+            )
+
+    def on_step(self, state: TrainState, stats: EpochStats) -> None:
+        self.reporter.step(state, stats)
+        every, steps = self.job.cfg.checkpoint_every, self.reporter.steps
+        if every and stats.steps % every == 0 and stats.steps < steps:
+            stats.sync()
+            sums = self.job.dist.all_sum([stats.loss_sum, stats.correct, stats.seen], self.job.dev)
+            partial = EpochStats(sums[0], int(sums[1]), int(sums[2]), stats.steps, stats.seconds)
+            self.checkpoint(state, partial)
+
+    def on_epoch(self, state: TrainState) -> None:
+        self.reporter.epoch(state)
+        if self.job.lead:
+            if state.best_epoch == state.epoch:
+                save_weights(self.job.out, self.net)
+            write_history(self.job.out / HISTORY_FILE, state.history)
+        self.checkpoint(state)
+        if self.job.lead and self.job.on_epoch is not None:
+            self.job.on_epoch(state)
+
+
+def _test(job: _Job, net: AmrCNN) -> dict[str, Any]:
+    """Accuracy of ``net`` on the test split (``accuracy``/``loss`` None when it is empty)."""
+    cfg, frames = job.cfg, job.frames
+    t0 = time.perf_counter()
+    test_split = load_split(frames, "test", memory_mb=cfg.memory_mb, batch_size=cfg.eval_batch_size)
+    test: dict[str, Any] = {"frames": len(test_split), "accuracy": None, "loss": None}
+    if len(test_split):
+        batches = test_split.batches(
+            torch.arange(len(test_split)), cfg.eval_batch_size, device=job.dev
+        )
+        r = evaluate(net, batches, return_pred=True)
+        test.update(accuracy=r.accuracy, loss=r.loss)
+        test["report"] = accuracy_report(
+            test_split.label.cpu().numpy(), r.pred, test_split.snr_db, list(frames.classes)
+        )
+        test["report_source"] = REPORT_SOURCE
+    test["seconds"] = time.perf_counter() - t0
+    return test
+
+
 def _finish(
-    frames: FrameSet,
-    net: AmrCNN,
-    state: TrainState,
-    out: Path,
-    cfg: TrainConfig,
-    dev: torch.device,
-    runtime: dict[str, Any],
-    train: SplitData,
-    val: SplitData,
-    load_seconds: float,
-    resumed: bool,
+    job: _Job, net: AmrCNN, state: TrainState, sizes: dict[str, int], load_seconds: float
 ) -> dict[str, Any]:
     """Best weights → model.pt; test-split measurements → metrics.json."""
     assert state.best_model is not None
     net.load_state_dict(state.best_model)
-    save_weights(out, net)
-    t0 = time.perf_counter()
-    test_split = load_split(frames, "test", memory_mb=cfg.memory_mb, batch_size=cfg.eval_batch_size)
-    test: dict[str, Any] = {"frames": len(test_split)}
-    if len(test_split):
-        r = evaluate(
-            net,
-            test_split.batches(torch.arange(len(test_split)), cfg.eval_batch_size, device=dev),
-            return_pred=True,
-        )
-        test.update(accuracy=r.accuracy, loss=r.loss)
-        test["report"], test["report_source"] = _accuracy_report(
-            test_split.label.cpu().numpy(), r.pred, test_split.snr_db, frames.classes
-        )
-    else:
-        test.update(accuracy=None, loss=None)
-    test_seconds = time.perf_counter() - t0
+    save_weights(job.out, net)
+    test = _test(job, net)
     hist = state.history
     train_seconds = sum(h.get("seconds", 0.0) for h in hist)
     train_frames = sum(h.get("train_frames", 0) for h in hist)
     metrics = {
         "complete": True,
-        "epochs": cfg.epochs,
+        "epochs": job.cfg.epochs,
         "best_epoch": state.best_epoch,
         "best_val_accuracy": state.best_val_accuracy,
         "best_val_loss": state.best_val_loss,
@@ -489,36 +535,18 @@ def _finish(
         "test_frames": test["frames"],
         "test_report": test.get("report"),
         "test_report_source": test.get("report_source"),
-        "train_frames": len(train),
-        "val_frames": len(val),
+        **sizes,
         "train_frames_per_s": train_frames / train_seconds if train_seconds > 0 else None,
         "epoch_seconds_total": train_seconds,
         "data_load_seconds": load_seconds,
-        "test_seconds": test_seconds,
-        "wall_time_s": train_seconds + load_seconds + test_seconds,
+        "test_seconds": test["seconds"],
+        "wall_time_s": train_seconds + load_seconds + test["seconds"],
         "num_parameters": sum(p.numel() for p in net.parameters()),
-        "resumed": resumed,
-        **runtime,
+        "resumed": job.ckpt is not None,
+        **job.runtime,
     }
-    write_json(out / "metrics.json", metrics)
+    write_json(job.out / METRICS_FILE, metrics)
     return metrics
-
-
-def _accuracy_report(
-    label: np.ndarray, pred: np.ndarray, snr_db: np.ndarray, classes: tuple[str, ...]
-) -> tuple[Any, str]:
-    """The metrics package's report when it exists; plain top-1 otherwise."""
-    try:
-        mod = importlib.import_module("amrkit.metrics.accuracy")
-        report = mod.accuracy_report
-    except (ImportError, AttributeError):
-        return {"top1": float(np.mean(label == pred)) if len(label) else None}, "top1"
-    result = report(label, pred, snr_db, list(classes))
-    if hasattr(result, "to_dict"):
-        result = result.to_dict()
-    elif hasattr(result, "__dataclass_fields__"):
-        result = to_dict(result)
-    return result, "amrkit.metrics.accuracy.accuracy_report"
 
 
 def write_history(path: Path, history: list[dict[str, Any]]) -> None:

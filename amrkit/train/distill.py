@@ -1,0 +1,89 @@
+"""Knowledge distillation: a trained run (the teacher) guides the training of a student.
+
+loss = (1 − α)·CE(s, y) + α·T²·KL(softmax(t/T) ‖ softmax(s/T))   (Hinton et al., 2015)
+
+``s``/``t`` are the student's/teacher's logits on the same (augmented) batch. The T² keeps the
+soft term's gradient on the scale of the hard one. The teacher runs in eval mode without
+gradients, so it draws no random numbers and a resumed run sees the same soft targets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from amrkit.artifacts import WEIGHTS_FILE, load_run
+from amrkit.errors import AmrkitError
+
+
+def kd_loss(
+    student: torch.Tensor,
+    teacher: torch.Tensor,
+    y: torch.Tensor,
+    temperature: float,
+    alpha: float,
+) -> torch.Tensor:
+    """Mean distillation loss of a batch: student/teacher logits (n, C), labels (n,)."""
+    ce = F.cross_entropy(student, y)
+    log_p_student = F.log_softmax(student / temperature, dim=1)
+    log_p_teacher = F.log_softmax(teacher / temperature, dim=1)
+    # KL(p_t || p_s) summed over classes, averaged over the batch
+    kl = F.kl_div(log_p_student, log_p_teacher, log_target=True, reduction="batchmean")
+    return (1 - alpha) * ce + alpha * temperature**2 * kl
+
+
+@dataclass
+class Distiller:
+    """``loss_fn(logits, x, y)`` for :func:`amrkit.train.loop.train_one_epoch`."""
+
+    teacher: nn.Module
+    temperature: float
+    alpha: float
+
+    def __post_init__(self) -> None:
+        self.teacher.eval()
+        self.teacher.requires_grad_(False)
+
+    def __call__(self, logits: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            soft = self.teacher(x)
+        return kd_loss(logits, soft, y, self.temperature, self.alpha)
+
+
+@dataclass
+class Teacher:
+    model: nn.Module  # eval mode, no gradients, on CPU
+    info: dict[str, Any]  # what run.json records: path, spec, classes, weights_sha256
+
+
+def load_teacher(path: str | Path, classes: tuple[str, ...], frame_length: int) -> Teacher:
+    """The trained run at ``path`` as a teacher for data with ``classes`` and ``frame_length``."""
+    p = Path(path)
+    run = load_run(p)
+    if tuple(run.classes) != tuple(classes):
+        raise AmrkitError(
+            f"--teacher {str(p)!r} was trained on classes {list(run.classes)}, the data has "
+            f"{list(classes)}; use a teacher trained on the same classes in the same order"
+        )
+    if run.spec.min_frame_length > frame_length:
+        raise AmrkitError(
+            f"--teacher {str(p)!r} needs frames of >= {run.spec.min_frame_length} samples, the "
+            f"data has {frame_length}; use a teacher with fewer pooling layers"
+        )
+    info = {
+        "path": str(p.resolve()),
+        "spec": run.spec.to_dict(),
+        "classes": list(run.classes),
+        "weights_sha256": weights_hash(p),
+    }
+    return Teacher(run.model, info)
+
+
+def weights_hash(run_dir: str | Path) -> str:
+    return hashlib.sha256((Path(run_dir) / WEIGHTS_FILE).read_bytes()).hexdigest()
