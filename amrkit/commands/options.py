@@ -61,6 +61,20 @@ SplitSeedOpt = Annotated[
     ),
 ]
 
+# The one device rule (amrkit.runtime.device): the default is a GPU when there is one.
+DeviceOpt = Annotated[
+    str,
+    typer.Option("--device", help="cpu, cuda, cuda:N or auto (a GPU when there is one)."),
+]
+# Frames with NaN/inf samples: an error by default, or skipped and counted.
+DropNonfiniteOpt = Annotated[
+    bool,
+    typer.Option(
+        "--drop-nonfinite",
+        help="Skip frames holding NaN or inf samples (and report how many) instead of "
+        "stopping with an error.",
+    ),
+]
 # Printing the command's result as JSON instead of text or tables.
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON instead of text.")]
 # Intra-op threads of the inference runs (PyTorch or ONNX Runtime).

@@ -42,7 +42,7 @@ def prune(
     kd_temperature: float | None = typer.Option(None, "--kd-temperature", help="T [4]."),
     kd_alpha: float | None = typer.Option(None, "--kd-alpha", help="Soft-target weight [0.5]."),
     seed: int | None = typer.Option(None, "--seed", help="Fine-tune and Taylor-frame seed [0]."),
-    device: str = typer.Option("auto", "--device", help="cpu, cuda or auto."),
+    device: options.DeviceOpt = "auto",
     threads: int | None = typer.Option(None, "--threads", help="torch CPU threads."),
     resume: bool = typer.Option(False, "--resume", help="Continue the fine-tune in --out."),
     force: bool = typer.Option(False, "--force", help="Replace the run in --out."),

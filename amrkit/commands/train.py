@@ -75,7 +75,8 @@ def train(
     kd_alpha: float | None = typer.Option(
         None, "--kd-alpha", help="Distillation weight a: (1-a) CE + a T^2 KL [0.5]."
     ),
-    device: str = typer.Option("auto", "--device", help="cpu, cuda or auto."),
+    device: options.DeviceOpt = "auto",
+    drop_nonfinite: options.DropNonfiniteOpt = False,
     threads: int | None = typer.Option(
         None, "--threads", help="torch CPU threads (torch.set_num_threads)."
     ),
@@ -93,7 +94,7 @@ def train(
     snr_min: options.SnrMinOpt = None,
     snr_max: options.SnrMaxOpt = None,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or epoch lines."),
-    json_out: bool = typer.Option(False, "--json", help="Print metrics.json to stdout."),
+    json_out: options.JsonOpt = False,
 ) -> None:
     """Train a CNN on split 0, validate on split 1 each epoch, test the best weights on split 2."""
     import contextlib
@@ -145,7 +146,7 @@ def train(
             device=device,
             threads=threads,
             deterministic=deterministic,
-            data_options=DataOptions(**open_kw),
+            data_options=DataOptions(**open_kw, drop_nonfinite=drop_nonfinite),
             progress=not quiet,
         )
     if not metrics:  # not rank 0 under torchrun

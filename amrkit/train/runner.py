@@ -24,6 +24,7 @@ from amrkit.errors import AmrkitError
 from amrkit.fileio import read_json, write_json, write_text
 from amrkit.metrics.accuracy import accuracy_report
 from amrkit.models import AmrCNN, CNNSpec, get_spec
+from amrkit.runtime.device import torch_device
 from amrkit.train.checkpoint import (
     CHECKPOINT_FILE,
     load_checkpoint,
@@ -42,7 +43,6 @@ METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.csv"
 RUN_FILES = (RUN_FILE, WEIGHTS_FILE, METRICS_FILE, HISTORY_FILE, CHECKPOINT_FILE)
 HISTORY_COLUMNS = ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds")
-DEVICES = ("auto", "cpu", "cuda")
 REPORT_SOURCE = "amrkit.metrics.accuracy.accuracy_report"  # metrics.json test_report_source
 
 
@@ -55,6 +55,7 @@ class DataOptions:
     classes_file: str | None = None
     snr_min: float | None = None
     snr_max: float | None = None
+    drop_nonfinite: bool = False  # skip frames with NaN/inf samples (counted in run.json)
 
 
 # ---- checks (read-only) ------------------------------------------------------------------
@@ -96,13 +97,9 @@ def check_out(out: str | Path, resume: bool, force: bool) -> str:
 
 
 def resolve_device(device: str, local_rank: int = 0) -> torch.device:
-    if device not in DEVICES:
-        raise AmrkitError(f"--device {device!r} is not one of {', '.join(DEVICES)}")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise AmrkitError("--device cuda: no CUDA device is available; use --device cpu or auto")
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(f"cuda:{local_rank}") if device == "cuda" else torch.device("cpu")
+    """The device rule of :mod:`amrkit.runtime.device`; under torchrun ``cuda`` is this
+    process's ``cuda:LOCAL_RANK``."""
+    return torch.device(torch_device(device, local_rank))
 
 
 def check_spec_fits(spec: CNNSpec, frame_length: int) -> None:
