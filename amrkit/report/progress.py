@@ -46,6 +46,8 @@ def _epochs(run_dir: Path) -> tuple[list[dict[str, str]], int | None]:
 class RunTracker:
     """Work done and ETA over the planned stages; usable without a display (tests, logs)."""
 
+    PRIOR = 0.02
+
     def __init__(self, planned: list[PlannedStage], clock: Callable[[], float] = time.monotonic):
         self.costs = {p.name: p.cost for p in planned if not p.cached}
         self.total = sum(self.costs.values()) or 1.0
@@ -87,10 +89,15 @@ class RunTracker:
         return self.finished + self.costs.get(self.current or "", 0.0) * self.fraction_of_current()
 
     def eta(self) -> float:
-        """Seconds left: remaining estimate x (time taken so far / estimate done so far)."""
+        """Seconds left: remaining estimate x (time taken so far / estimate done so far).
+
+        A stage that overruns its estimate stops the work done from growing while the time
+        keeps running, so a machine slower than the estimates gets a growing ETA at once.
+        ``PRIOR`` of the total, at the estimates' speed, steadies the very first minutes.
+        """
         done = self.done_units()
-        elapsed = self.clock() - self.t0
-        speed = elapsed / done if done > 0.05 * self.total and elapsed > 0 else 1.0
+        prior = self.PRIOR * self.total
+        speed = (self.clock() - self.t0 + prior) / (done + prior)
         return max(0.0, (self.total - done) * speed)
 
     def new_epoch_lines(self) -> list[str]:
@@ -117,6 +124,7 @@ class RunProgress:
         self.progress: Any = None
         self.task: Any = None
         self._stop = threading.Event()
+        self._lock = threading.Lock()  # the ticker thread and the stage hooks share the tracker
         self._thread: threading.Thread | None = None
         self.enabled = enabled
         if enabled:
@@ -155,6 +163,10 @@ class RunProgress:
             self._refresh()
 
     def _refresh(self) -> None:
+        with self._lock:
+            self._refresh_locked()
+
+    def _refresh_locked(self) -> None:
         t = self.tracker
         for line in t.new_epoch_lines():
             self.log(line)
@@ -167,13 +179,16 @@ class RunProgress:
             )
 
     def start(self, name: str, path: Path, cost: float) -> None:
-        self.tracker.start(name, path, cost)
-        self.log(f"  ETA of the whole run: {format_eta(self.tracker.eta())}")
-        if self.progress is not None:
-            self._refresh()
+        with self._lock:
+            self.tracker.start(name, path, cost)
+            if self.enabled:
+                self.log(f"  ETA of the whole run: {format_eta(self.tracker.eta())}")
+            if self.progress is not None:
+                self._refresh_locked()
 
     def done(self, name: str, cached: bool) -> None:
-        if self.enabled:
-            for line in self.tracker.new_epoch_lines():
-                self.log(line)
-        self.tracker.done(name, cached)
+        with self._lock:
+            if self.enabled:
+                for line in self.tracker.new_epoch_lines():
+                    self.log(line)
+            self.tracker.done(name, cached)

@@ -35,7 +35,7 @@ def test_tracker_counts_epochs_and_scales_the_eta(tmp_path: Path) -> None:
     ]
     clock = Clock()
     t = RunTracker(planned, clock)
-    assert t.total == 100.0 and t.eta() == pytest.approx(100.0)
+    assert t.total == 100.0 and t.eta() == pytest.approx(100.0)  # the estimates at first
     t.start("data", tmp_path / "d", 10.0)
     clock.t = 20.0  # twice as slow as estimated
     t.done("data", False)
@@ -43,8 +43,11 @@ def test_tracker_counts_epochs_and_scales_the_eta(tmp_path: Path) -> None:
     t.start("train", tmp_path / "t", 90.0)
     _write_run(tmp_path / "t" / "run", epochs=3, done=1)
     assert t.done_units() == pytest.approx(10.0 + 30.0)
-    # this machine took 20 s for 10 estimated seconds: the remaining 60 take ~120 s
-    assert t.eta() == pytest.approx(60 * 20 / 40, rel=1e-6)
+    # 20 s taken for 40 estimated seconds done (plus the prior of 2 % of the total)
+    assert t.eta() == pytest.approx(60 * (20 + 2) / (40 + 2), rel=1e-6)
+    clock.t = 200.0  # the epoch overruns: the work done is capped, the ETA grows
+    assert t.done_units() == pytest.approx(10 + 30 + 30 * 0.95)
+    assert t.eta() == pytest.approx((100 - 68.5) * 202 / 70.5, rel=1e-6)  # was 31
     assert t.new_epoch_lines() == ["  train: epoch 1/3  train acc 50.00%  val acc 50.00%  10.0 s"]
     assert t.new_epoch_lines() == []  # each epoch is reported once
     t.done("train", False)

@@ -204,35 +204,6 @@ def test_results_json_holds_the_study(study) -> None:
     assert "golden-recipe-optimized" in stages
 
 
-def test_second_run_is_cached_and_force_redoes(study, tmp_path: Path) -> None:
-    out, first, _ = study
-    weights = next(out.glob("stages/train-recipe-optimized-s1-*/run/model.pt"))
-    mtime = weights.stat().st_mtime_ns
-    logs: list[str] = []
-    again = reproduce(tiny(), out, log=logs.append, progress=False)
-    assert all(s["cached"] for s in again["provenance"]["stages"])
-    assert weights.stat().st_mtime_ns == mtime
-    assert again["table3"] == first["table3"]
-    # a changed option reruns what depends on it only
-    changed = reproduce(tiny(calib_frames=16), out, log=logs.append, progress=False)
-    cached = {s["stage"]: s["cached"] for s in changed["provenance"]["stages"]}
-    assert cached["train-recipe-optimized-s1"] and cached["data-main"]
-    assert not cached["ptq-recipe-optimized-s1"]
-    # a training option (augmentation) reruns training, not the data, and reaches the run
-    # and the report's prose
-    aug = reproduce(tiny(augment="phase"), out, log=logs.append, progress=False)
-    cached = {s["stage"]: s["cached"] for s in aug["provenance"]["stages"]}
-    assert cached["data-main"] and not cached["train-recipe-optimized-s1"]
-    runs = sorted(
-        out.glob("stages/train-recipe-optimized-s1-*/run/run.json"),
-        key=lambda p: p.stat().st_mtime,
-    )
-    assert json.loads(runs[-1].read_text())["train_config"]["augment"] == "phase"
-    md = (out / "report.md").read_text()
-    assert "every frame rotated by a random carrier phase" in md
-    assert "half the frames conjugated" not in md
-
-
 def test_lr_drop_follows_the_epochs_unless_given() -> None:
     (recipe,) = tiny(epochs=12).protocols
     assert recipe.train_config(1).lr_drop_epoch == 9  # the reference's 9 of 12
@@ -382,3 +353,46 @@ def test_report_html_renders_in_chromium_on_a_laptop_screen(study, tmp_path: Pat
         assert table["font_px"] >= 12
         assert table["width"] <= table["visible"] + 1, table  # every table fits the screen
     assert _png_size(tmp_path / "shot.png") == (1366, 768)
+
+
+def test_device_cuda_without_a_gpu_is_a_one_line_error(tmp_path: Path) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present: --device cuda would run")
+    result = CliRunner().invoke(
+        app, ["reproduce", "--out", str(tmp_path / "r"), "--device", "cuda"]
+    )
+    assert result.exit_code == 1
+    assert result.output.startswith("error: --device cuda") and len(result.output.splitlines()) == 1
+    assert not (tmp_path / "r").exists()
+
+
+def test_second_run_is_cached_and_a_change_reruns_what_depends_on_it(study) -> None:
+    """Last in this file: it rewrites the fixture's report."""
+    out, first, _ = study
+    weights = next(out.glob("stages/train-recipe-optimized-s1-*/run/model.pt"))
+    mtime = weights.stat().st_mtime_ns
+    logs: list[str] = []
+    again = reproduce(tiny(), out, log=logs.append, progress=False)
+    assert all(s["cached"] for s in again["provenance"]["stages"])
+    assert weights.stat().st_mtime_ns == mtime
+    assert again["table3"] == first["table3"]
+    # a changed option reruns what depends on it only
+    changed = reproduce(tiny(calib_frames=16), out, log=logs.append, progress=False)
+    cached = {s["stage"]: s["cached"] for s in changed["provenance"]["stages"]}
+    assert cached["train-recipe-optimized-s1"] and cached["data-main"]
+    assert not cached["ptq-recipe-optimized-s1"]
+    # a training option (augmentation) reruns training, not the data, and reaches the run
+    # and the report's prose
+    aug = reproduce(tiny(augment="phase"), out, log=logs.append, progress=False)
+    cached = {s["stage"]: s["cached"] for s in aug["provenance"]["stages"]}
+    assert cached["data-main"] and not cached["train-recipe-optimized-s1"]
+    runs = sorted(
+        out.glob("stages/train-recipe-optimized-s1-*/run/run.json"),
+        key=lambda p: p.stat().st_mtime,
+    )
+    assert json.loads(runs[-1].read_text())["train_config"]["augment"] == "phase"
+    md = (out / "report.md").read_text()
+    assert "every frame rotated by a random carrier phase" in md
+    assert "half the frames conjugated" not in md
