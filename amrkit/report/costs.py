@@ -43,7 +43,8 @@ def train(spec: Any, frames: int, epochs: int, device: str = "cpu") -> float:
 
 
 def ptq(spec: Any, calib_frames: int) -> float:
-    return 6.0 + calib_frames * per_frame(spec) * INFER_FRACTION * 4
+    """Export, calibration, ONNX Runtime quantization, runtime check, validation, plot."""
+    return 15.0 + calib_frames * per_frame(spec) * INFER_FRACTION * 4
 
 
 def evaluate(spec: Any, frames: int) -> float:

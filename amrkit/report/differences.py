@@ -64,11 +64,14 @@ def _scale(results: dict[str, Any]) -> list[str]:
         f"{p['train_config']['batch_size']}, augmentation `{p['train_config']['augment']}`)"
         for p in results["protocols"]
     )
+    others = [s for s in cfg["fig5_snrs"] if s != cfg["snr_db"]]
+    fig5_epochs = f", {cfg['fig5_epochs']} epochs" if cfg["fig5_epochs"] else ""
     return [
         f"**Quick run.** {cfg['frames_per_class']:,} frames per class instead of 10,000, "
-        f"trained with {recipe}; Fig. 5 trains {len(cfg['fig5_snrs'])} SNRs on "
-        f"{cfg['fig5_frames_per_class'] or cfg['frames_per_class']:,} frames per class. "
-        "`--full` adds the paper's protocol and the paper's scale."
+        f"trained with {recipe}; Fig. 5 trains {len(others)} more models "
+        f"({', '.join(f'{s:g}' for s in others)} dB) on "
+        f"{cfg['fig5_frames_per_class'] or cfg['frames_per_class']:,} frames per class"
+        f"{fig5_epochs}. `--full` adds the paper's protocol and the paper's scale."
     ]
 
 

@@ -323,8 +323,8 @@ def _fig5_stages(st: _Stager, study: Study, proto: Protocol) -> None:
     target, seed = cfg.models[-1], cfg.seed
     points = []
     for i, snr in enumerate(cfg.fig5_snrs):
-        if snr == cfg.snr_db and cfg.fig5_frames == cfg.frames_per_class and not cfg.fig5_epochs:
-            m = study.runs[(proto.name, target, seed)]  # the same study: reuse the main model
+        if snr == cfg.snr_db:  # Table III's model (with less data or epochs, still the one
+            m = study.runs[(proto.name, target, seed)]  # the report shows at this SNR)
             points.append({"snr_db": snr, "eval": m.eval, "seed": cfg.seed, "reused": True})
             continue
         syn = _synth(cfg, (snr,), cfg.fig5_frames, cfg.seed + FIG5_SEED_OFFSET + i)
