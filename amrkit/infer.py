@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from amrkit.errors import AmrkitError
+from amrkit.runtime import ort_session
 
 
 class Predictor(Protocol):
@@ -126,27 +127,7 @@ def _onnx_device(device: str | None) -> str:
 
 
 def make_session(path: str | Path, threads: int | None = None, device: str = "cpu") -> Any:
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    if threads:
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-    providers = ["CPUExecutionProvider"]
-    if device.startswith("cuda"):
-        if "CUDAExecutionProvider" not in ort.get_available_providers():
-            raise AmrkitError(
-                f"--device {device}: this onnxruntime has no CUDAExecutionProvider "
-                f"(available: {', '.join(ort.get_available_providers())}); use --device cpu"
-            )
-        index = int(device.split(":")[1]) if ":" in device else 0
-        providers = [("CUDAExecutionProvider", {"device_id": index}), "CPUExecutionProvider"]
-    try:
-        return ort.InferenceSession(str(path), opts, providers=providers)
-    except Exception as exc:  # noqa: BLE001 - ORT raises many types; report one line
-        raise AmrkitError(
-            f"ONNX Runtime cannot load {str(path)!r}: {str(exc).splitlines()[0]}"
-        ) from None
+    return ort_session(path, threads=threads, device=device)
 
 
 def load_predictor(path: str | Path, device: str = "cpu", threads: int | None = None) -> Predictor:

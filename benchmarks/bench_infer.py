@@ -2,15 +2,20 @@
 
 Both paper models (``original``, ``optimized``) with random weights at L = 1024, the same
 thread count everywhere (default 2), batch 1 (latency) and batch 256 (throughput), in one
-run. The INT8 model is made the way ``amrkit quantize`` makes it (per-channel int8 weights,
-int8 activations, calibrated on noise frames) and is checked to run integer kernels. Prints
-one JSON object with frames/s, latency, the INT8-vs-torch ratio and the issue's floor
-(ORT INT8 ≥ 3× torch eager FP32 frames/s at batch 256 for ``optimized``).
+run. The INT8 model is made the way ``amrkit quantize`` makes it (default portable target:
+per-channel 7-bit weights, uint8 activations, calibrated on noise frames) and is checked to
+run integer kernels and to compute the golden model's integers bit for bit on this CPU
+(``golden_match``). For ``optimized`` the full-range (``vnni``) file is timed too, opened as
+amrkit opens it (``session.x64quantprecision`` where the CPU lacks VNNI) and raw
+(``int8-vnni-raw``: ORT's fast u8s8 path, which saturates on such CPUs), so the cost of the
+exact path is measured. Prints one JSON object with this CPU's instruction set, frames/s,
+latency, the INT8-vs-torch ratio and the issue's floor (ORT INT8 ≥ 3× torch eager FP32
+frames/s at batch 256 for ``optimized``).
 
     .venv/bin/python benchmarks/bench_infer.py [--threads 2] [--min-time 1.0] [--variants]
 
-``--variants`` also times INT8 variants of ``optimized`` (uint8 activations, per-tensor
-weights, ORT_ENABLE_EXTENDED instead of the default ORT_ENABLE_ALL).
+``--variants`` also times INT8 variants of ``optimized`` (per-tensor weights,
+ORT_ENABLE_EXTENDED instead of the default ORT_ENABLE_ALL).
 """
 
 from __future__ import annotations
@@ -18,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +34,7 @@ import torch
 
 from amrkit.export.graph import executed_op_types, integer_kernels
 from amrkit.export.onnx_export import export_model
+from amrkit.golden import load_integer_model
 from amrkit.metrics.speed import summarize, time_interleaved
 from amrkit.models import build
 from amrkit.quant.calibrate import calibrate
@@ -37,27 +42,34 @@ from amrkit.quant.config import PTQConfig
 from amrkit.quant.details import learnables, parameter_memory
 from amrkit.quant.ptq import ptq_onnx
 from amrkit.quant.qdq import describe_layers
+from amrkit.runtime import cpu_info, ort_session, pair_bounds
 
 FLOOR_INT8_VS_TORCH = 3.0
-
-
-def ort_session(path: Path, threads: int, level: str = "all") -> ort.InferenceSession:
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    opts.graph_optimization_level = {
-        "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
-        "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
-    }[level]
-    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
 
 def make_int8(fp32: Path, out: Path, calib: np.ndarray, cfg: PTQConfig) -> dict[str, object]:
     model = ptq_onnx(fp32, cfg, calibrate(fp32, calib, cfg.method))
     onnx.save_model(model, str(out))
     ops = executed_op_types(out)
-    rows = learnables(describe_layers(model), 8)
-    return {"integer_kernels": integer_kernels(ops), **parameter_memory(rows)}
+    rows = learnables(describe_layers(model), cfg.bits)
+    return {
+        "target": cfg.target,
+        "integer_kernels": integer_kernels(ops),
+        "max_pair_sum": max(b or 0 for b in pair_bounds(model).values()),
+        **parameter_memory(rows),
+    }
+
+
+def golden_match(path: Path, sess: object, x: np.ndarray) -> dict[str, object]:
+    """Golden model vs this session on ``x``: are the output integers identical?"""
+    model = load_integer_model(path)
+    logits, _ = model.run(x)
+    ref = sess.run(None, {model.input_name: x})[0]  # type: ignore[attr-defined]
+    return {
+        "frames": len(x),
+        "logits_identical": bool(np.array_equal(logits, ref)),
+        "top1_agreement": float(np.mean(logits.argmax(1) == ref.argmax(1))),
+    }
 
 
 def main() -> None:
@@ -91,11 +103,10 @@ def main() -> None:
             )
             files = {("onnxruntime", "fp32", "all"): fp32}
             variants = [("int8", PTQConfig())]
+            if name == "optimized":
+                variants += [("int8-vnni", PTQConfig(target="vnni"))]
             if args.variants and name == "optimized":
-                variants += [
-                    ("int8-uint8act", PTQConfig(activation_type="uint8")),
-                    ("int8-per-tensor", PTQConfig(per_channel=False)),
-                ]
+                variants += [("int8-per-tensor", PTQConfig(per_channel=False))]
             info: dict[str, object] = {}
             for label, cfg in variants:
                 path = Path(tmp) / f"{name}_{label}.onnx"
@@ -104,8 +115,21 @@ def main() -> None:
             if args.variants and name == "optimized":
                 files[("onnxruntime", "int8", "extended")] = files[("onnxruntime", "int8", "all")]
                 files[("onnxruntime", "fp32", "extended")] = fp32
+            sessions = {
+                key: ort_session(path, threads=args.threads, level=key[2])
+                for key, path in files.items()
+            }
+            if ("onnxruntime", "int8-vnni", "all") in files:
+                raw = ort_session(files[("onnxruntime", "int8-vnni", "all")], exact_pairs=False)
+                sessions[("onnxruntime", "int8-vnni-raw", "all")] = raw
+            for (_, precision, level), sess in sessions.items():
+                if precision.startswith("int8") and level == "all":
+                    label = precision.removesuffix("-raw")
+                    src = files[("onnxruntime", label, "all")]
+                    entry = info.setdefault(precision, dict(info[label]))
+                    entry["x64quantprecision"] = bool(sess.amrkit_exact_pairs)
+                    entry["golden_match"] = golden_match(src, sess, x[:64])
             models[name] = info
-            sessions = {key: ort_session(path, args.threads, key[2]) for key, path in files.items()}
             for batch in batches:
                 xb = x[:batch]
                 xt = torch.from_numpy(xb)
@@ -168,7 +192,7 @@ def main() -> None:
         "threads": args.threads,
         "batches": batches,
         "machine": {
-            "cpu": platform.processor() or platform.machine(),
+            **cpu_info(),
             "cpus": os.cpu_count(),
             "load_avg_1m": os.getloadavg()[0],
             "torch": torch.__version__,

@@ -122,7 +122,7 @@ def test_load_predictor_errors(model, tmp_path):
     broken.write_bytes(b"\x00garbage")
     with pytest.raises(AmrkitError, match="not a readable ONNX model"):
         load_predictor(broken)
-    with pytest.raises(AmrkitError, match="ONNX Runtime cannot load"):
+    with pytest.raises(AmrkitError, match="ONNX Runtime cannot load|not a readable ONNX model"):
         make_session(broken)
     import onnxruntime as ort
 

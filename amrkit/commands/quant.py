@@ -90,15 +90,28 @@ def quantize(
     per_tensor: bool = typer.Option(
         False, "--per-tensor", help="One weight scale per tensor (default: per channel)."
     ),
+    target: str | None = typer.Option(
+        None,
+        "--target",
+        help="portable (default): 7-bit weights and uint8 activations, which every ONNX "
+        "Runtime CPU kernel (AVX2, AVX-512, VNNI, Arm) computes exactly, as the golden model "
+        "and the C code do. vnni: full-range 8-bit weights; exact with VNNI/AMX/Arm int32 "
+        "dot products, and on other x86 CPUs only with session.x64quantprecision (set by "
+        "amrkit; slower), since their u8s8 kernels add product pairs in saturating int16.",
+    ),
     activation_type: str | None = typer.Option(
-        None, "--activation-type", help="Activation integers: int8 or uint8 (default int8)."
+        None,
+        "--activation-type",
+        help="Activation integers: uint8 (default) or int8 (only with --target vnni).",
     ),
     exclude: str | None = typer.Option(
         None, "--exclude", help="Layers kept in FP32, e.g. conv1,fc (names: conv1..convN, fc)."
     ),
     qat: bool = typer.Option(False, "--qat", help="Quantization-aware training, then export."),
     epochs: int | None = typer.Option(None, "--epochs", help="QAT epochs (default 3)."),
-    bits: int | None = typer.Option(None, "--bits", help="QAT weight bits, 4..8 (default 8)."),
+    bits: int | None = typer.Option(
+        None, "--bits", help="QAT weight bits, 4..7 (portable, default 7) or 8 (--target vnni)."
+    ),
     lr: float | None = typer.Option(None, "--lr", help="QAT learning rate (default 0.001)."),
     batch_size: int | None = typer.Option(
         None, "--batch-size", help="QAT batch size (default 128)."
@@ -129,9 +142,10 @@ def quantize(
         ]
         if given:
             raise AmrkitError(f"{', '.join(given)} only apply with --qat; add --qat or drop them")
-        if bits not in (None, 8):
+        if bits is not None:
             raise AmrkitError(
-                f"--bits {bits}: post-training quantization is 8-bit; use --qat for 4..7 bits"
+                f"--bits {bits}: post-training quantization takes its bits from --target "
+                "(portable 7, vnni 8); use --qat for 4..8 bits"
             )
     cls = QATConfig if qat else PTQConfig
     overrides: dict[str, Any] = {
@@ -140,6 +154,7 @@ def quantize(
         "percentile": percentile,
         "per_channel": False if per_tensor else None,
         "activation_type": activation_type,
+        "target": target,
         "exclude": tuple(x.strip() for x in exclude.split(",") if x.strip()) if exclude else None,
         "seed": seed,
     }
@@ -190,6 +205,22 @@ def quantize(
         )
     )
     typer.echo(f"ONNX Runtime integer kernels: {', '.join(rt['integer_kernels'])}")
+    gm = rt["golden_match"]
+    typer.echo(
+        f"target {d['target']}: largest int16 pair sum {d['max_pair_sum']:,} (limit "
+        f"{d['pair_limit']:,}), accumulator bound {d['max_acc_bound']:,}; golden model vs "
+        f"ONNX Runtime on this CPU ({', '.join(gm['isa']) or gm['cpu']}): "
+        + (
+            "not applicable (FP32 layers)"
+            if not gm["applicable"]
+            else f"bit-exact on {gm['frames']} frames"
+            if gm["bit_exact"]
+            else f"{gm['frames_with_different_outputs']} of {gm['frames']} frames differ "
+            f"(max {gm['output_max_lsb']} LSB)"
+        )
+    )
+    for line in d["warnings"]:
+        typer.echo(f"warning: {line}", err=True)
     typer.echo(f"wrote {result.out_dir}/ ({', '.join(d['files'].values())})")
 
 

@@ -26,9 +26,11 @@ def simulate(
     ),
     batch_size: int = typer.Option(256, "--batch-size", help="Frames per batch."),
     rounding: str = typer.Option(
-        "half_even",
+        "float32",
         "--rounding",
-        help="Requantization ties: half_even (as ONNX Runtime), half_away, half_up.",
+        help="Requantization rounding: float32 (ONNX Runtime's float32 product acc*M, "
+        "then ties to even; in integers), half_even / half_away / half_up (the exact product "
+        "rounded once, ties as named).",
     ),
     no_ort: bool = typer.Option(False, "--no-ort", help="Skip the ONNX Runtime comparison."),
     threads: int | None = typer.Option(None, "--threads", help="ONNX Runtime threads."),
@@ -99,6 +101,17 @@ def _print(result: dict) -> None:
             f"within {result['output_max_lsb']} LSB"
         )
     console.print(line)
+    if "runtime" in result:
+        rt = result["runtime"]
+        verdict = (
+            "ONNX Runtime matched the golden model bit for bit"
+            if result["bit_exact"]
+            else f"ONNX Runtime did NOT match the golden model (up to {result['output_max_lsb']} LSB)"
+        )
+        console.print(
+            f"{verdict} on this CPU: {rt['cpu']} [{', '.join(rt['isa']) or 'no SIMD flags'}]; "
+            f"kernel: {rt['kernel']}"
+        )
     inp = result["input"]
     console.print(
         f"input: float → {inp['dtype']} at the boundary (scale {inp['scale']:.6g}, "
@@ -116,7 +129,7 @@ def _print(result: dict) -> None:
         "bound",
         "bits",
         "multiplier",
-        "vs ORT LSB (alone)",
+        "vs ORT LSB (alone, diagnostic)",
     ):
         table.add_column(col, justify="left" if col in ("layer", "kind") else "right")
     for r in result["layers"]:

@@ -302,22 +302,12 @@ def executed_nodes(
     ``com.microsoft.QGemm`` appear by op type). Fused nodes keep the layer's name, possibly
     with a ``_token_<n>`` suffix.
     """
-    import onnxruntime as ort
+    from amrkit.runtime import ort_session
 
-    levels = {
-        "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
-        "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
-        "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
-    }
     with tempfile.TemporaryDirectory(prefix="amrkit-ort-") as tmp:
-        opts = ort.SessionOptions()
-        opts.graph_optimization_level = levels[level]
-        opts.intra_op_num_threads = threads
-        opts.log_severity_level = 3  # the "hardware specific optimizations" warning is expected
-        opts.optimized_model_filepath = str(Path(tmp) / "optimized.onnx")
-        source = path if isinstance(path, bytes) else str(path)
-        ort.InferenceSession(source, opts, providers=["CPUExecutionProvider"])
-        optimized = onnx.load(opts.optimized_model_filepath)
+        target = Path(tmp) / "optimized.onnx"
+        ort_session(path, threads=threads, level=level, optimized_path=target)
+        optimized = onnx.load(str(target))
     return [(node.name, node.op_type) for node in optimized.graph.node]
 
 

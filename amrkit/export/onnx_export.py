@@ -148,16 +148,9 @@ def check_structure(model: onnx.ModelProto) -> None:
 
 def ort_logits(model: onnx.ModelProto | bytes | str | Path, iq: np.ndarray) -> np.ndarray:
     """Run a model with ONNX Runtime (CPU, 1 thread) on (n, 2, L) float32 frames."""
-    import onnxruntime as ort
+    from amrkit.runtime import ort_session
 
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    source = model.SerializeToString() if isinstance(model, onnx.ModelProto) else model
-    sess = ort.InferenceSession(
-        source if isinstance(source, bytes) else str(source),
-        opts,
-        providers=["CPUExecutionProvider"],
-    )
+    sess = ort_session(model, threads=1)
     name = sess.get_inputs()[0].name
     return sess.run(None, {name: np.ascontiguousarray(iq, dtype=np.float32)})[0]
 

@@ -1011,7 +1011,7 @@ class _Lowering:
         )
 
 
-def lower(path: str | Path, rounding: str = "half_even") -> Lowered:
+def lower(path: str | Path, rounding: str = "float32") -> Lowered:
     """Read the QDQ ONNX file at ``path`` into an integer program."""
     import onnx
     from google.protobuf.message import DecodeError

@@ -48,6 +48,7 @@ from amrkit.golden.ops import (
     rounding_shift,
     signed_bits,
 )
+from amrkit.runtime import cpu_info, kernel_info, ort_session
 
 __all__ = [
     "IntegerModel",
@@ -93,7 +94,7 @@ class IntegerModel:
     output_scale: np.ndarray  # (1,) or (classes,)
     output_zero_point: int
     output_shape: tuple[int, ...]
-    rounding: str = "half_even"
+    rounding: str = "float32"
     source: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
     onnx_names: dict[str, str] = field(default_factory=dict)  # ONNX Q output → tensor id
@@ -230,7 +231,7 @@ class IntegerModel:
         return self.dequantize_output(y), y
 
 
-def load_integer_model(path: str | Path, rounding: str = "half_even") -> IntegerModel:
+def load_integer_model(path: str | Path, rounding: str = "float32") -> IntegerModel:
     """Read an INT8 QDQ ONNX file into an :class:`IntegerModel` (no onnxruntime involved)."""
     from amrkit.golden.lower import lower
 
@@ -257,20 +258,8 @@ def load_integer_model(path: str | Path, rounding: str = "half_even") -> Integer
 
 
 # ---- ONNX Runtime comparison -------------------------------------------------------------
-def _ort_session(model_bytes: bytes | str, threads: int | None = None) -> Any:
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    if threads:
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-    try:
-        return ort.InferenceSession(model_bytes, opts, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # noqa: BLE001 - ORT raises many types; report one line
-        raise AmrkitError(
-            f"ONNX Runtime cannot load the model: {str(exc).splitlines()[0]}"
-        ) from None
+def _ort_session(model: bytes | str, threads: int | None = None) -> Any:
+    return ort_session(model, threads=threads)
 
 
 def compare_activations(
@@ -394,6 +383,7 @@ def simulate(
     sess = _ort_session(str(model.source), threads) if compare_ort else None
     stats = Stats()
     pred, pred_ort, out_int, out_ort = [], [], [], []
+    logits_equal = True
     t_golden = t_ort = 0.0
     acts: dict[str, dict[str, Any]] | None = None
     from rich.console import Console
@@ -411,6 +401,7 @@ def simulate(
                 t0 = time.perf_counter()
                 ref = sess.run(None, {model.input_name: iq})[0]
                 t_ort += time.perf_counter() - t0
+                logits_equal = logits_equal and np.array_equal(logits, ref)
                 pred_ort.append(np.argmax(ref, axis=1))
                 out_ort.append(np.asarray(ref, np.float64))
                 if acts is None and activation_frames > 0:
@@ -446,7 +437,10 @@ def simulate(
             disagreements=int(np.sum(ort_a != pred_a)),
             output_max_lsb=int(lsb.max()),
             output_frac_differ=float(np.mean(lsb > 0)),
+            logits_identical=bool(logits_equal),
+            bit_exact=bool(lsb.max() == 0),
             seconds_ort=round(t_ort, 3),
+            runtime=kernel_info(bool(sess.amrkit_exact_pairs), cpu_info()),
         )
         if acts:
             by_tensor = {v["tensor"]: v for v in acts.values()}
@@ -454,6 +448,8 @@ def simulate(
                 if row["layer"] in by_tensor:
                     row["ort_max_lsb"] = by_tensor[row["layer"]]["max_lsb"]
                     row["ort_layer_max_lsb"] = by_tensor[row["layer"]]["layer_max_lsb"]
+            # diagnostic: ORT ran a copy with these tensors as extra outputs, which can change
+            # how it runs the graph; bit_exact above compares the unmodified session
             result["activations_vs_ort"] = acts
             result["activation_max_lsb"] = max(v["max_lsb"] for v in acts.values())
             result["activation_layer_max_lsb"] = max(v["layer_max_lsb"] for v in acts.values())

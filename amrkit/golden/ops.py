@@ -21,16 +21,20 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from amrkit.errors import AmrkitError
 
-ROUNDING_MODES = ("half_even", "half_away", "half_up")
+# "float32" (default): ONNX Runtime's requantization round_half_even(float32(acc) · float32(M))
+# reproduced in integers; the others round the exact product acc · M once.
+ROUNDING_MODES = ("float32", "half_even", "half_away", "half_up")
+FLOAT32_BITS = 24  # significand bits of a float32
 M0_BITS = 31  # |M0| in [2^30, 2^31): a 31-bit magnitude, fits a signed int32
 MAX_SHIFT = 62
 INT_DTYPES = ("int8", "uint8", "int16", "uint16", "int32")
 _CHUNK = 1 << 17  # elements per requantization slice (int64 temporaries of 1 MiB)
 
 REQUANT_FORMULA = (
-    "y = clamp(round_shift(acc * M0, n) + zp_out, lo, hi); acc = sum((x - zp_x) * (w - zp_w)) "
+    "y = clamp(round_shift(r24(acc * M0), n) + zp_out, lo, hi); acc = sum((x - zp_x) * (w - zp_w)) "
     "+ bias; round_shift(p, n) = p / 2^n rounded to nearest, ties by 'rounding'; "
-    "M0 * 2^-n ~= s_x * s_w / s_y"
+    "r24(p) = p rounded to 24 significant bits, ties to even, for rounding 'float32' "
+    "(= ONNX Runtime's float32 product), else p; M0 * 2^-n = float32(s_x * s_w / s_y)"
 )
 
 
@@ -67,7 +71,7 @@ def decompose_multiplier(m: float, bits: int = M0_BITS) -> tuple[int, int]:
 def rounding_shift(prod: np.ndarray, shift: np.ndarray | int, rounding: str) -> np.ndarray:
     """``prod / 2^shift`` rounded to the nearest integer (int64 in, int64 out).
 
-    Ties: ``half_even`` (what ONNX Runtime's float requantization does), ``half_away`` (from
+    Ties: ``half_even`` (``float32`` requantization ends with it too), ``half_away`` (from
     zero), ``half_up`` (toward +inf: add 2^(n-1), arithmetic shift — the cheapest in hardware).
     """
     prod = np.asarray(prod, dtype=np.int64)
@@ -78,7 +82,7 @@ def rounding_shift(prod: np.ndarray, shift: np.ndarray | int, rounding: str) -> 
     half = np.right_shift(np.left_shift(one, n), one)  # 2^(n-1); 0 when n == 0
     above = rem > half
     tie = (rem == half) & (half > 0)
-    if rounding == "half_even":
+    if rounding in ("half_even", "float32"):
         up = above | (tie & ((floor & one) == one))
     elif rounding == "half_away":
         up = above | (tie & (prod > 0))
@@ -87,6 +91,18 @@ def rounding_shift(prod: np.ndarray, shift: np.ndarray | int, rounding: str) -> 
     else:
         raise AmrkitError(f"rounding {rounding!r} is not one of {', '.join(ROUNDING_MODES)}")
     return floor + up.astype(np.int64)
+
+
+def round_significant(p: np.ndarray, bits: int = FLOAT32_BITS) -> np.ndarray:
+    """``p`` (int64) rounded to ``bits`` significant bits, ties to even — what converting an
+    integer to a float with a ``bits``-bit significand does (exact below 2^bits)."""
+    p = np.asarray(p, dtype=np.int64)
+    a = np.abs(p)
+    e = np.frexp(a.astype(np.float64))[1].astype(np.int64)  # bit length, or one more
+    e -= (np.right_shift(a, np.maximum(e - 1, 0)) == 0) & (a > 0)  # float64 rounded up
+    drop = np.maximum(e - bits, 0)
+    a = np.left_shift(rounding_shift(a, drop, "half_even"), drop)
+    return np.where(p < 0, -a, a)
 
 
 def dtype_range(dtype: str) -> tuple[int, int]:
@@ -122,7 +138,7 @@ class Requant:
     lo: int
     hi: int
     dtype: str
-    rounding: str = "half_even"
+    rounding: str = "float32"
     real: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @classmethod
@@ -168,7 +184,9 @@ class Requant:
     def _apply(self, acc: np.ndarray, axis: int) -> np.ndarray:
         """Same result as :func:`rounding_shift` (tested), in few in-place int64 passes:
         ``half_even`` is ``(p + 2^(n-1) - 1 + bit_n(p)) >> n``, ``half_away`` is
-        ``(p + 2^(n-1) - [p < 0]) >> n``, ``half_up`` is ``(p + 2^(n-1)) >> n``.
+        ``(p + 2^(n-1) - [p < 0]) >> n``, ``half_up`` is ``(p + 2^(n-1)) >> n``; ``float32``
+        first rounds ``acc`` and ``p`` to 24 significant bits (ONNX Runtime's float32
+        ``float(acc) · M``), then rounds like ``half_even``.
         """
         shape = [1] * acc.ndim
         if self.multiplier.size > 1:
@@ -176,8 +194,13 @@ class Requant:
         m0 = self.multiplier.astype(np.int64).reshape(shape)
         n = self.shift.astype(np.int64).reshape(shape)
         half = np.where(n > 0, np.left_shift(np.int64(1), np.maximum(n - 1, 0)), 0)
-        p = np.multiply(acc, m0, dtype=np.int64)  # int64, |p| < 2^62 by construction
-        if self.rounding == "half_even":
+        if self.rounding == "float32":
+            if np.abs(acc).max(initial=0) >= 1 << FLOAT32_BITS:
+                acc = round_significant(acc)  # float32(acc) is inexact only from 2^24 on
+            p = round_significant(np.multiply(acc, m0, dtype=np.int64))
+        else:
+            p = np.multiply(acc, m0, dtype=np.int64)  # int64, |p| < 2^62 by construction
+        if self.rounding in ("half_even", "float32"):
             bit = np.right_shift(p, n)
             np.bitwise_and(bit, np.where(n > 0, 1, 0), out=bit)
             p += bit

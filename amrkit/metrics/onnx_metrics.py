@@ -269,7 +269,8 @@ def _shapes_by_running(
 ) -> dict[str, list[int]]:
     """Fallback: run the graph once on zeros with ``names`` exposed as outputs."""
     import onnx
-    import onnxruntime as ort
+
+    from amrkit.runtime import ort_session
 
     m = onnx.ModelProto()
     m.CopyFrom(model)
@@ -278,7 +279,7 @@ def _shapes_by_running(
         if name not in present:
             m.graph.output.append(onnx.helper.make_empty_tensor_value_info(name))
     try:
-        sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+        sess = ort_session(m)
         inp = sess.get_inputs()[0]
         x = np.zeros(input_shape, dtype=np.float32)
         outs = sess.run(names, {inp.name: x})

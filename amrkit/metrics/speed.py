@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from amrkit.runtime import ort_session
+
 
 def time_interleaved(
     cases: dict[str, Callable[[], object]],
@@ -67,7 +69,6 @@ def time_artifacts(
     """Rows ``{runtime, batch, frames_per_s, ms_per_batch_median, ...}`` for torch eager FP32
     (``torch_model``) and each ONNX file (``{"ORT FP32": path, "ORT INT8": path}``), timed
     interleaved with ``threads`` intra-op threads everywhere."""
-    import onnxruntime as ort
     import torch
 
     previous = torch.get_num_threads()
@@ -75,14 +76,7 @@ def time_artifacts(
     try:
         rng = np.random.default_rng(seed)
         x = (rng.standard_normal((max(batches), 2, frame_length)) / np.sqrt(2)).astype(np.float32)
-        sessions = {}
-        for label, path in onnx_files.items():
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads = threads
-            opts.inter_op_num_threads = 1
-            sessions[label] = ort.InferenceSession(
-                str(path), opts, providers=["CPUExecutionProvider"]
-            )
+        sessions = {label: ort_session(path, threads=threads) for label, path in onnx_files.items()}
         rows = []
         model = torch_model.eval()
         for batch in batches:

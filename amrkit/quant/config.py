@@ -14,6 +14,19 @@ from amrkit.errors import AmrkitError
 
 METHODS = ("minmax", "percentile", "entropy")
 ACTIVATION_TYPES = ("int8", "uint8")
+TARGETS = ("portable", "vnni")
+PORTABLE_WEIGHT_BITS = 7  # PTQ: ORT's reduce_range grid ±64; QAT: ±63
+
+
+def _check_target(cfg: PTQConfig | QATConfig) -> None:
+    if cfg.target not in TARGETS:
+        raise AmrkitError(f"target {cfg.target!r} is not one of {', '.join(TARGETS)}")
+    if cfg.target == "portable" and cfg.activation_type != "uint8":
+        raise AmrkitError(
+            f"activation_type {cfg.activation_type!r} is not portable: ONNX Runtime runs int8 "
+            "activations through kernels that round differently from the golden model; use "
+            "--activation-type uint8 or --target vnni"
+        )
 
 
 def _check_common(cfg: PTQConfig | QATConfig) -> None:
@@ -29,6 +42,7 @@ def _check_common(cfg: PTQConfig | QATConfig) -> None:
         raise AmrkitError(f"percentile must be in (50, 100], got {cfg.percentile}; e.g. 99.999")
     if len(set(cfg.exclude)) != len(cfg.exclude):
         raise AmrkitError(f"exclude lists a layer twice: {', '.join(cfg.exclude)}")
+    _check_target(cfg)
 
 
 @dataclass(frozen=True)
@@ -39,16 +53,18 @@ class PTQConfig:
     method: Literal["minmax", "percentile", "entropy"] = "minmax"
     percentile: float = 99.999  # only for method="percentile"
     per_channel: bool = True  # per-output-channel weight scales (False: one per tensor)
-    activation_type: Literal["int8", "uint8"] = "int8"
+    activation_type: Literal["int8", "uint8"] = "uint8"
     exclude: tuple[str, ...] = ()  # layers kept in FP32: conv1..convN, fc
     seed: int = 0  # choice of calibration frames
+    target: Literal["portable", "vnni"] = "portable"
 
     def __post_init__(self) -> None:
         _check_common(self)
 
     @property
-    def weight_bits(self) -> int:
-        return 8
+    def bits(self) -> int:
+        """Weight bits: 7 (ORT's reduce_range grid, |w| <= 64) for portable, else 8."""
+        return PORTABLE_WEIGHT_BITS if self.target == "portable" else 8
 
 
 @dataclass(frozen=True)
@@ -64,7 +80,7 @@ class QATConfig:
     """
 
     epochs: int = 3
-    weight_bits: int = 8  # 4..8; stored in int8 QDQ tensors whatever the width
+    weight_bits: int | None = None  # 4..8 (7 for target portable, 8 for vnni when None)
     lr: float = 1e-3  # SGD with momentum 0.9, cosine decay to lr/10 over the fine-tune
     momentum: float = 0.9
     weight_decay: float = 0.0
@@ -74,17 +90,24 @@ class QATConfig:
     method: Literal["minmax", "percentile", "entropy"] = "minmax"
     percentile: float = 99.999
     per_channel: bool = True
-    activation_type: Literal["int8", "uint8"] = "int8"
+    activation_type: Literal["int8", "uint8"] = "uint8"
     exclude: tuple[str, ...] = ()
     seed: int = 0  # calibration frames, shuffling
+    target: Literal["portable", "vnni"] = "portable"
 
     def __post_init__(self) -> None:
         _check_common(self)
+        if self.target == "portable" and self.bits > PORTABLE_WEIGHT_BITS:
+            raise AmrkitError(
+                f"weight_bits {self.bits} is not portable: 8-bit weights can saturate "
+                "ONNX Runtime's int16 pair sums on x86 CPUs without VNNI; use --bits 4..7 "
+                "or --target vnni"
+            )
         if self.epochs < 0:
             raise AmrkitError(f"epochs must be >= 0, got {self.epochs}")
-        if not 4 <= self.weight_bits <= 8:
+        if not 4 <= self.bits <= 8:
             raise AmrkitError(
-                f"weight_bits {self.weight_bits} is not supported; choose 4..8 "
+                f"weight_bits {self.bits} is not supported; choose 4..8 "
                 "(activations stay at 8 bits)"
             )
         if self.lr <= 0 or self.batch_size < 1:
@@ -93,3 +116,10 @@ class QATConfig:
             )
         if not 0.0 <= self.range_momentum <= 1.0:
             raise AmrkitError(f"range_momentum must be in [0, 1], got {self.range_momentum}")
+
+    @property
+    def bits(self) -> int:
+        """``weight_bits``, or the target's default: 7 for portable, 8 for vnni."""
+        if self.weight_bits is not None:
+            return self.weight_bits
+        return PORTABLE_WEIGHT_BITS if self.target == "portable" else 8

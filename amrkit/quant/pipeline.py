@@ -45,7 +45,10 @@ from amrkit.quant.details import (
     require_integer,
     runtime_check,
 )
+from amrkit.quant.exactness import CHECK_FRAMES, check_target, golden_check, integer_bounds
 from amrkit.quant.qdq import guard_excluded
+from amrkit.runtime import ort_session
+from amrkit.runtime.ort import PAIR_LIMIT
 
 INT8_FILE = "model_int8.onnx"
 FP32_FILE = "model_fp32.onnx"
@@ -102,9 +105,7 @@ def accuracy(
     path: Path, frames: FrameSet, positions: np.ndarray, threads: int | None = None
 ) -> tuple[float, np.ndarray]:
     """Top-1 accuracy of an ONNX file on ``positions`` (ORT defaults: ORT_ENABLE_ALL)."""
-    from amrkit.infer import make_session
-
-    sess = make_session(path, threads)
+    sess = ort_session(path, threads=threads)
     name = sess.get_inputs()[0].name
     preds = []
     for _, iq in frames.iter_batches(positions, EVAL_BATCH):
@@ -254,7 +255,8 @@ def quantize(
         guarded = guard_excluded(int8_proto, config.exclude)
         summary = {
             "mode": "qat" if is_qat else "ptq",
-            "weight_bits": config.weight_bits,
+            "weight_bits": config.bits,
+            "target": config.target,
             "quantized_layers": quantized,
         }
         set_metadata(
@@ -278,8 +280,13 @@ def quantize(
 
         runtime = runtime_check(str(int8_path), quantized, list(config.exclude))
         require_integer(runtime)
+        bounds = integer_bounds(int8_proto, int8_path)
+        warnings = check_target(config.target, bounds)
+        runtime["golden_match"] = golden_check(int8_path, frames, val_pos[:CHECK_FRAMES], threads)
         layers = layer_table(int8_proto, fp32_proto, deploy, ranges, runtime["layer_kernels"])
-        rows = learnables(layers, config.weight_bits)
+        for name, row in bounds.items():
+            layers.setdefault(name, {}).update(row)
+        rows = learnables(layers, config.bits)
         fp32_acc, fp32_pred = accuracy(fp32_res.path, frames, val_pos, threads)
         int8_acc, int8_pred = accuracy(int8_path, frames, val_pos, threads)
         per_class = np.bincount(frames.label[calib_pos], minlength=frames.num_classes)
@@ -292,8 +299,13 @@ def quantize(
             "quantized_layers": quantized,
             "excluded_layers": list(config.exclude),
             "fp32_guarded_layers": guarded,
-            "weight_bits": config.weight_bits,
+            "weight_bits": config.bits,
             "activation_bits": 8,
+            "target": config.target,
+            "pair_limit": PAIR_LIMIT,
+            "max_pair_sum": max((b["pair_bound"] or 0 for b in bounds.values()), default=0),
+            "max_acc_bound": max((b["acc_bound"] or 0 for b in bounds.values()), default=0),
+            "warnings": warnings,
             "config_type": type(config).__name__,
             "config": to_dict(config),
             "source_run": {

@@ -39,7 +39,7 @@ def ptq_onnx(fp32_path: str | Path, config: PTQConfig, tensors_data) -> onnx.Mod
                 quant_format=QuantFormat.QDQ,
                 op_types_to_quantize=OP_TYPES,
                 per_channel=config.per_channel,
-                reduce_range=False,
+                reduce_range=config.target == "portable",  # weights on ±64: see config.py
                 activation_type=act,
                 weight_type=QuantType.QInt8,
                 nodes_to_exclude=list(config.exclude),

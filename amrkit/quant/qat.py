@@ -28,7 +28,7 @@ from amrkit.quant.qdq import finalize_qdq
 def build_fake_quant(deploy: DeployCNN, config: QATConfig) -> FakeQuantCNN:
     return FakeQuantCNN(
         DeployCNN.from_model(deploy),
-        weight_bits=config.weight_bits,
+        weight_bits=config.bits,
         per_channel=config.per_channel,
         activation_type=config.activation_type,
         exclude=config.exclude,

@@ -27,22 +27,26 @@ _spec = importlib.util.spec_from_file_location(
 gf = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(gf)
 
-# ORT-quantized files: the integer path is ORT's own (QLinearConv / QGemm) → bit-exact,
-# up to ORT's float32 rounding of acc·M (documented ±1 LSB). "qat4" (float biases, FP32 BN:
-# ORT computes those convs in float) and "patterns" (ORT's DoubleQDQPairsRemover drops one
-# of two consecutive re-quantizations) differ end to end by more; each operator fed ORT's
-# own input still agrees within 1 LSB.
-EXACT = [
-    "pc_s8",
-    "pc_u8",
-    "pt_s8",
-    "pt_u8",
-    "legacy_pt_s8",
-    "fake4",
-    "bn_exact",
-    "bn_acc",
-    "float_tail",
-]
+# ORT-quantized files with uint8 activations (and the 4-bit / BN / float-tail variants built
+# from them): ONNX Runtime runs QLinearConv / QGemm with its u8 kernels, which requantize as
+# rint(float32(acc) · float32(M)): the golden model's default rounding → identical integers.
+# Full-range 8-bit weights need session.x64quantprecision on x86 without VNNI; amrkit's
+# session factory sets it, so this holds on every CPU.
+BIT_EXACT = ["pc_u8", "pt_u8", "fake4", "bn_exact", "float_tail"]
+# int8 activations: ONNX Runtime's s8 convolution kernels round a few near-ties (|acc·M|
+# within ~1e-7 of k + 1/2) the other way: 3–5 of 10^6 values per layer here, each 1 LSB;
+# end to end such a value can move a later one by 1 LSB too.
+NEAR_EXACT = ["pc_s8", "pt_s8", "legacy_pt_s8", "bn_acc"]
+NEAR_TIE_RATE = 1e-4  # differing values per value, operator alone (seen ≤ 6e-6)
+
+
+def near_tie_budget(values: int, end_to_end: bool) -> float:
+    """How many values may differ: a few near-ties, each moving at most a handful of values
+    downstream (seen: ≤ 1 operator alone, ≤ 5 end to end per tensor of 100 frames)."""
+    return (8 + 10 * NEAR_TIE_RATE * values) if end_to_end else (2 + NEAR_TIE_RATE * values)
+
+
+EXACT = [*BIT_EXACT, *NEAR_EXACT]
 ALTERED = ("bn_exact", "bn_acc")  # BN edited on purpose: worse, but not constant, models
 
 
@@ -79,13 +83,20 @@ def test_agrees_with_onnx_runtime(golden_models, golden_frames, name):
     assert len(acts) >= 6  # input, three convs, pooled features, logits at least
     for onnx_name, d in acts.items():
         assert d["layer_max_lsb"] <= 1, (onnx_name, d)  # each operator alone: within 1 LSB
-        if name in EXACT:
-            assert d["max_lsb"] <= 1, (onnx_name, d)  # end to end as well
-            assert d["frac_differ"] <= 1e-3, (onnx_name, d)
-    if name in EXACT:  # the output integers themselves, through the dequantized logits
-        scale = np.asarray(model.output_scale).reshape(1, -1)  # per class for a float tail
-        ref_int = np.rint(ref / scale) + model.output_zero_point
-        assert np.abs(y.astype(np.int64) - ref_int).max() <= 1
+        if name in BIT_EXACT:
+            assert d["max_lsb"] == 0, (onnx_name, d)
+        elif name in NEAR_EXACT:
+            n = d["values"]
+            assert d["layer_frac_differ"] * n <= near_tie_budget(n, False), (onnx_name, d)
+            assert d["max_lsb"] <= 1, (onnx_name, d)
+            assert d["frac_differ"] * n <= near_tie_budget(n, True), (onnx_name, d)
+    scale = np.asarray(model.output_scale).reshape(1, -1)  # per class for a float tail
+    ref_int = np.rint(ref / scale) + model.output_zero_point
+    lsb = np.abs(y.astype(np.int64) - ref_int).max()
+    if name in BIT_EXACT:  # the output integers, and the float logits themselves
+        assert lsb == 0 and np.array_equal(logits, ref)
+    elif name in NEAR_EXACT:
+        assert lsb <= 1
 
 
 def test_graph_patterns_are_lowered_as_expected(golden_models):
@@ -229,7 +240,7 @@ def test_simulate_on_a_frameset(golden_models, golden_frames):
     iq, labels = golden_frames
     frames = array_frameset(iq, labels, gf.CLASSES, split=np.full(len(iq), 2, np.uint8))
     result = simulate(
-        golden_models["pt_s8"],
+        golden_models["pt_u8"],
         frames,
         max_frames=300,
         batch_size=128,
@@ -237,8 +248,11 @@ def test_simulate_on_a_frameset(golden_models, golden_frames):
         activation_frames=32,
     )
     assert result["frames"] == 300
-    assert result["top1_agreement"] >= 0.999
-    assert result["output_max_lsb"] <= 1 and result["activation_max_lsb"] <= 1
+    assert result["top1_agreement"] == 1.0
+    assert result["output_max_lsb"] == 0 and result["activation_max_lsb"] == 0
+    assert result["bit_exact"] and result["logits_identical"]
+    rt = result["runtime"]  # which kernel computed ORT's side, on which instruction set
+    assert rt["kernel"] and isinstance(rt["isa"], list) and isinstance(rt["exact_u8s8"], bool)
     model = load_integer_model(golden_models["pt_s8"])
     pick = np.linspace(0, len(iq) - 1, 300).round().astype(int)
     expected = np.mean(model.run(iq[pick])[0].argmax(1) == labels[pick])

@@ -128,3 +128,14 @@ def ptq_default(tmp_path_factory: pytest.TempPathFactory, quant_run: Path, quant
     out = tmp_path_factory.mktemp("ptq") / "int8"
     with open_frames(quant_data) as frames:
         return quantize(quant_run, PTQConfig(), frames, out, plot=True)
+
+
+@pytest.fixture(scope="session")
+def quant_helpers():
+    """This folder's builders (test modules cannot import conftest)."""
+
+    class H:
+        write_dataset = staticmethod(write_dataset)
+        train_run = staticmethod(train_run)
+
+    return H

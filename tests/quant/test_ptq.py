@@ -140,9 +140,9 @@ def test_calibration_ranges_and_chosen_scales(ptq_default, quant_data):
         lo, hi = cal["tensor_ranges"][f"relu{i}"]
         assert info["output"]["tensor"] == f"relu{i}"
         assert lo == 0.0 and hi > 0
-        # ORT's asymmetric int8: [0, hi] over 255 steps, zero point at -128 (ReLU implied)
+        # ORT's asymmetric uint8: [0, hi] over 255 steps, zero point at 0 (ReLU implied)
         assert info["output"]["scale"] == pytest.approx(hi / 255, rel=1e-6)
-        assert info["output"]["zero_point"] == -128
+        assert info["output"]["zero_point"] == 0
         assert info["weight"]["float_min"] < 0 < info["weight"]["float_max"]
         assert info["preactivation"]["calibrated_min"] < 0
     png = ptq_default.out_dir / "quantization.png"
@@ -150,7 +150,7 @@ def test_calibration_ranges_and_chosen_scales(ptq_default, quant_data):
 
 
 # ---- variants -------------------------------------------------------------------------------
-def test_cli_per_tensor_uint8(quant_run, quant_data, tmp_path, capsys):
+def test_cli_per_tensor_int8_vnni(quant_run, quant_data, tmp_path, capsys):
     out = tmp_path / "pt"
     code, stdout, _ = run_cli(
         [
@@ -161,8 +161,10 @@ def test_cli_per_tensor_uint8(quant_run, quant_data, tmp_path, capsys):
             "--out",
             str(out),
             "--per-tensor",
+            "--target",
+            "vnni",
             "--activation-type",
-            "uint8",
+            "int8",
             "--calib-frames",
             "128",
             "--json",
@@ -171,13 +173,17 @@ def test_cli_per_tensor_uint8(quant_run, quant_data, tmp_path, capsys):
     )
     assert code == 0
     d = json.loads(stdout)
-    assert d["config"]["per_channel"] is False and d["config"]["activation_type"] == "uint8"
+    assert d["config"]["per_channel"] is False and d["config"]["activation_type"] == "int8"
     values = inits(onnx.load(str(out / "model_int8.onnx")))
     for layer in LAYERS:
         assert values[f"{layer}.weight_scale"].shape == ()  # one scale per tensor
         assert values[f"{layer}.weight_quantized"].dtype == np.int8
-        assert d["layers"][layer]["input"]["dtype"] == "uint8"
-    assert d["layers"]["conv2"]["output"]["zero_point"] == 0  # uint8 after ReLU
+        assert d["layers"][layer]["input"]["dtype"] == "int8"
+    assert d["layers"]["conv2"]["output"]["zero_point"] == -128  # int8 after ReLU
+    # full range: the largest weight of each tensor is ±127 and the pair bound passes 32,767
+    assert max(int(np.abs(values[f"{layer}.weight_quantized"]).max()) for layer in LAYERS) == 127
+    assert d["target"] == "vnni" and d["max_pair_sum"] > d["pair_limit"] == 32767
+    assert d["warnings"] and "x64quantprecision" in d["warnings"][0]
     assert d["onnxruntime"]["runs_integer_kernels"]
     assert d["accuracy"]["drop_pt"] <= 3.0
 

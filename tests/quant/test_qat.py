@@ -89,7 +89,8 @@ def test_qat_export_is_ort_qdq_and_computes_the_trained_model(
     bits, per_channel, act, calibrated, quant_run, ptq_default
 ):
     fp32, ranges, val = calibrated
-    cfg = QATConfig(weight_bits=bits, per_channel=per_channel, activation_type=act)
+    target = "vnni" if bits == 8 else "portable"  # full-range 8-bit weights are not portable
+    cfg = QATConfig(weight_bits=bits, per_channel=per_channel, activation_type=act, target=target)
     fq = build_fake_quant(DeployCNN.from_model(load_run(quant_run).model), cfg)
     assert isinstance(fq, FakeQuantCNN)
     init_ranges(fq, ranges, quant_points(fp32))
@@ -116,32 +117,38 @@ def test_qat_export_is_ort_qdq_and_computes_the_trained_model(
     assert np.abs(torch_logits - ort_out).max() <= 0.1
 
 
-def test_qat_beats_ptq_on_the_same_data(quant_run, quant_data, ptq_default, tmp_path):
-    """8 bits: QAT ≥ ORT's PTQ. 4 bits (per tensor), where post-training quantization visibly
-    loses accuracy, QAT recovers it. All accuracies are ORT runs of the exported files."""
-    ptq8 = ptq_default.details["accuracy"]
+def val_cross_entropy(path, frames) -> float:
+    """Mean cross-entropy of an ONNX file's logits (ONNX Runtime) on the validation split."""
+    pos = frames.indices("val")
+    logits = torch.from_numpy(np.asarray(ort_logits(str(path), frames.read(pos))))
+    return float(torch.nn.functional.cross_entropy(logits, torch.from_numpy(frames.label[pos])))
+
+
+def test_qat_recovers_what_ptq_loses_at_4_bits(quant_run, quant_data, tmp_path):
+    """4-bit per-tensor weights: post-training quantization (QATConfig(epochs=0)) visibly
+    raises the validation loss; fine-tuning the same fake-quant model lowers it again. Loss,
+    not top-1 accuracy, is compared: on 800 frames accuracy moves in 0.125 pt steps and a
+    fixed margin between two accuracies sits on a knife edge; the loss ratio does not."""
+    common = {"weight_bits": 4, "per_channel": False, "lr": 3e-3, "batch_size": 64}
     with open_frames(quant_data) as frames:
-        qat8 = quantize(
-            quant_run, QATConfig(epochs=2, lr=3e-3, batch_size=64), frames, tmp_path / "qat8"
-        ).details
-        common = {"weight_bits": 4, "per_channel": False, "lr": 3e-3, "batch_size": 64}
         ptq4 = quantize(quant_run, QATConfig(epochs=0, **common), frames, tmp_path / "ptq4")
         qat4 = quantize(quant_run, QATConfig(epochs=3, **common), frames, tmp_path / "qat4")
-    ptq4, qat4 = ptq4.details, qat4.details
-    fp32 = ptq8["fp32"]
-    assert qat8["accuracy"]["int8"] >= ptq8["int8"]
-    assert ptq4["accuracy"]["int8"] <= fp32 - 0.01  # the comparison is meaningful
-    assert qat4["accuracy"]["int8"] >= ptq4["accuracy"]["int8"] + 0.01
-    assert qat4["accuracy"]["int8"] >= fp32 - 0.04
-    assert len(qat4["qat"]["history"]) == 3 and "qat" in qat8
-    for d in (qat8, qat4):
-        assert d["mode"] == "qat" and d["onnxruntime"]["runs_integer_kernels"]
-        assert all(k in INTEGER_MAC_OPS for k in d["onnxruntime"]["layer_kernels"].values())
+        fp32_ce = val_cross_entropy(tmp_path / "ptq4" / "model_fp32.onnx", frames)
+        ptq_ce = val_cross_entropy(ptq4.int8_path, frames)
+        qat_ce = val_cross_entropy(qat4.int8_path, frames)
+    # seen: FP32 0.138, 4-bit PTQ 0.157, 4-bit QAT 0.134
+    assert ptq_ce >= 1.05 * fp32_ce  # 4 bits per tensor cost something: the test can fail
+    assert qat_ce <= fp32_ce + 0.25 * (ptq_ce - fp32_ce)  # fine-tuning wins most of it back
+    history = qat4.details["qat"]["history"]
+    assert len(history) == 3 and history[-1]["train_loss"] < history[0]["train_loss"]
+    d = qat4.details
+    assert d["mode"] == "qat" and d["onnxruntime"]["runs_integer_kernels"]
+    assert all(k in INTEGER_MAC_OPS for k in d["onnxruntime"]["layer_kernels"].values())
+    assert d["onnxruntime"]["golden_match"]["bit_exact"]
     # memory: int8 storage, and the nominal 4-bit packing
-    w, b = qat4["num_weights"], qat4["num_biases"]
-    assert qat4["parameter_memory_mb"] == pytest.approx((w + 4 * b) / 2**20)
-    assert qat4["parameter_memory_mb_packed"] == pytest.approx((w / 2 + 4 * b) / 2**20)
-    assert qat8["parameter_memory_mb_packed"] == pytest.approx(qat8["parameter_memory_mb"])
+    w, b = d["num_weights"], d["num_biases"]
+    assert d["parameter_memory_mb"] == pytest.approx((w + 4 * b) / 2**20)
+    assert d["parameter_memory_mb_packed"] == pytest.approx((w / 2 + 4 * b) / 2**20)
     values = {
         i.name: numpy_helper.to_array(i)
         for i in onnx.load(str(tmp_path / "qat4" / "model_int8.onnx")).graph.initializer
@@ -149,6 +156,16 @@ def test_qat_beats_ptq_on_the_same_data(quant_run, quant_data, ptq_default, tmp_
     for name in LAYERS:
         q = values[f"{name}.weight_quantized"]
         assert q.dtype == np.int8 and np.abs(q).max() <= 7
+
+
+def test_qat_default_is_portable_7_bit(quant_run, quant_data, tmp_path):
+    with open_frames(quant_data) as frames:
+        d = quantize(quant_run, QATConfig(epochs=1), frames, tmp_path / "q").details
+    assert d["target"] == "portable" and d["weight_bits"] == 7
+    assert d["max_pair_sum"] <= d["pair_limit"] and d["onnxruntime"]["golden_match"]["bit_exact"]
+    values = onnx.load(str(tmp_path / "q" / "model_int8.onnx")).graph.initializer
+    q = [numpy_helper.to_array(i) for i in values if i.name.endswith("weight_quantized")]
+    assert max(int(np.abs(a).max()) for a in q) <= 63
 
 
 def test_cli_qat_bits_and_exclude(quant_run, quant_data, tmp_path, capsys):
