@@ -14,9 +14,10 @@ AUGMENT_TEXT = {
     "conj": "half the frames conjugated",
 }
 TARGET_TEXT = {
-    "portable": "weights limited to 7 bits so that no ONNX Runtime INT8 kernel can saturate "
-    "(`portable` target)",
-    "vnni": "full-range 8-bit weights for kernels that accumulate exactly (`vnni` target)",
+    "portable": "`portable` target: no ONNX Runtime INT8 kernel can saturate, so every CPU "
+    "computes the same integers",
+    "vnni": "`vnni` target: full-range weights, exact only on kernels that accumulate in int32 "
+    "(VNNI, Arm) or with x64quantprecision",
 }
 
 
@@ -88,7 +89,9 @@ def quantization_format(q: dict[str, Any]) -> str:
     c = q.get("config", {})
     granularity = "per-channel" if c.get("per_channel", True) else "per-tensor"
     act = c.get("activation_type", "int8")
-    text = f"{granularity} int{q.get('weight_bits') or 8} weights, {act} activations, int32 biases"
+    bits = int(q.get("weight_bits") or 8)
+    weights = "int8 weights" if bits == 8 else f"{bits}-bit weights (stored as int8)"
+    text = f"{granularity} {weights}, {act} activations, int32 biases"
     excluded = c.get("exclude") or []
     if excluded:
         text += f" ({', '.join(excluded)} kept in FP32)"

@@ -113,6 +113,7 @@ def _quant_summary(details: dict[str, Any]) -> dict[str, Any]:
         "runs_integer_kernels": bool(details["onnxruntime"]["runs_integer_kernels"]),
         "target": details.get("target"),
         "max_pair_sum": details.get("max_pair_sum"),
+        "golden_match": details["onnxruntime"].get("golden_match"),
         "layers": layers,
     }
 

@@ -43,6 +43,9 @@ def test_training_sentence_follows_each_setting(change: dict, before: str, after
     assert after in changed and after not in base
 
 
+VNNI = PTQConfig(target="vnni", activation_type="int8")  # int8 activations need vnni
+
+
 def _quant(cfg: PTQConfig, **extra: object) -> dict:
     q = {"mode": "ptq", "config": to_dict(cfg), "weight_bits": 8, "calibration_frames": None}
     return {**q, **extra}
@@ -57,15 +60,16 @@ def _quant(cfg: PTQConfig, **extra: object) -> dict:
         ({"per_channel": False}, {}, "per-channel int8 weights", "per-tensor int8 weights"),
         ({"activation_type": "uint8"}, {}, "weights, int8 activations", "uint8 activations"),
         ({"exclude": ("fc",)}, {}, "int32 biases;", "(fc kept in FP32)"),
-        ({}, {"target": "portable"}, "int32 biases; min/max", "7 bits"),
-        ({}, {"target": "vnni"}, "int32 biases; min/max", "full-range 8-bit weights"),
+        ({}, {"weight_bits": 7}, "int8 weights", "7-bit weights (stored as int8)"),
+        ({}, {"target": "portable"}, "int32 biases; min/max", "`portable` target"),
+        ({}, {"target": "vnni"}, "int32 biases; min/max", "`vnni` target"),
     ],
 )
 def test_quantization_sentence_follows_each_setting(
     change: dict, extra: dict, before: str, after: str
 ) -> None:
-    base = prose.quantization(_quant(PTQConfig()), {})
-    changed = prose.quantization(_quant(dataclasses.replace(PTQConfig(), **change), **extra), {})
+    base = prose.quantization(_quant(VNNI), {})
+    changed = prose.quantization(_quant(dataclasses.replace(VNNI, **change), **extra), {})
     assert before in base and before not in changed
     assert after in changed and after not in base
 
