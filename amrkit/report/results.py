@@ -483,4 +483,12 @@ def assemble(study: Any, out: Path, records: list[Any], started: float) -> dict[
         study, records, machine_info(cfg.threads, cfg.device), started
     )
     results["figures"] = {k: f"{FIGURES}/{v}" for k, v in FIGURE_FILES.items()}
+    results["budget_points"] = budget_points() if cfg.quick else []
     return results
+
+
+def budget_points() -> list[dict[str, Any]]:
+    from amrkit.report.budget import MEASURED
+
+    keys = ("frames_per_class", "training", "batch_size", "frame_epochs", "accuracy")
+    return [dict(zip(keys, point, strict=True)) for point in MEASURED]

@@ -28,6 +28,7 @@ SECTIONS = [
     "Confusion matrices",
     "Golden model vs runtime",
     "Latency and throughput",
+    "Accuracy against budget",
     "How this differs from the paper",
     "Provenance",
 ]
