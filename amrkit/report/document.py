@@ -89,12 +89,17 @@ def _inline(text: str) -> str:
     return s
 
 
+# A laptop screen (1366 px) shows every table whole: tables use a compact font and scroll
+# inside their own box if a wide one (many Fig. 6 series) would still overflow.
 _CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1000px;
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;
 margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
-table{border-collapse:collapse;margin:.6em 0 1.4em}th,td{border:1px solid #ccc;
-padding:.25em .6em}th{background:#f2f2f2}td.r{text-align:right;font-variant-numeric:tabular-nums}
-figure{margin:1em 0}figure img{max-width:100%;border:1px solid #ddd}
+.tw{overflow-x:auto;margin:.6em 0 1.4em}
+table{border-collapse:collapse;font-size:14px}th,td{border:1px solid #ccc;
+padding:.2em .5em}th{background:#f2f2f2;position:sticky;top:0}
+td.r{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+tbody tr:nth-child(even){background:#fafafa}
+figure{margin:1em 0}figure img{max-width:100%;height:auto;border:1px solid #ddd}
 figcaption,.caption{color:#555;font-style:italic}code{background:#f5f5f5;padding:0 .2em}
 """
 
@@ -103,6 +108,7 @@ def to_html(blocks: list[Block], title: str, base_dir: Path) -> str:
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
     ]
     for b in blocks:
@@ -124,7 +130,10 @@ def to_html(blocks: list[Block], title: str, base_dir: Path) -> str:
                 for row in b.rows
             )
             cap = f'<p class="caption">{_inline(b.caption)}</p>' if b.caption else ""
-            parts.append(f"{cap}<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+            parts.append(
+                f'{cap}<div class="tw"><table><thead><tr>{head}</tr></thead>'
+                f"<tbody>{body}</tbody></table></div>"
+            )
         elif isinstance(b, Figure):
             img = base_dir / b.path
             if img.is_file():

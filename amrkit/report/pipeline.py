@@ -1,18 +1,22 @@
 """``amrkit reproduce``: the paper's study from one command.
 
-Stages (each cached by a hash of its config under ``<out>/stages/``): generate the 30 dB
-dataset and an independent SNR-sweep test set → train every model → PTQ → evaluate FP32 and
-INT8 → Fig. 5 (train + quantize + test at each SNR) → latency → ``results.json``,
-``report.md``, ``report.html`` and ``figures/``.
+Stages (each cached by a hash of its config under ``<out>/stages/``): generate the main
+dataset and an independent SNR-sweep test set → for every protocol, model and seed: train →
+PTQ → evaluate FP32 and INT8 → Fig. 5 (the last model trained, quantized and tested at each
+SNR, per protocol) → the integer-only golden model against ONNX Runtime → latency →
+``results.json``, ``report.md``, ``report.html`` and ``figures/``.
+
+The stages are listed once without running (``StageCache(plan=True)``) so the progress bar
+knows the whole run, then run.
 """
 
 from __future__ import annotations
 
 import os
-import platform
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +24,8 @@ from amrkit import __version__
 from amrkit.config import to_dict
 from amrkit.errors import AmrkitError
 from amrkit.fileio import json_safe, write_json, write_text
-from amrkit.report.config import ReproduceConfig
+from amrkit.report import costs
+from amrkit.report.config import Protocol, ReproduceConfig
 from amrkit.report.stages import StageCache, StageRecord
 
 RESULTS_FILE = "results.json"
@@ -30,6 +35,28 @@ REPORT_HTML = "report.html"
 # seeds of the independent data sets, offset from the study's seed
 SWEEP_SEED_OFFSET = 1000
 FIG5_SEED_OFFSET = 2000
+
+
+@dataclass
+class ModelRun:
+    """The stages of one (protocol, model, seed)."""
+
+    train: StageRecord
+    ptq: StageRecord
+    eval: StageRecord
+
+
+@dataclass
+class Study:
+    """Every stage record the report is assembled from."""
+
+    cfg: ReproduceConfig
+    specs: dict[str, Any]
+    data: dict[str, StageRecord] = field(default_factory=dict)
+    runs: dict[tuple[str, str, int], ModelRun] = field(default_factory=dict)
+    fig5: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # protocol → points
+    golden: dict[str, StageRecord] = field(default_factory=dict)  # protocol → golden stage
+    bench: dict[str, StageRecord] = field(default_factory=dict)  # model → latency stage
 
 
 def _slugs(names: tuple[str, ...]) -> dict[str, str]:
@@ -67,6 +94,13 @@ def _synth(cfg: ReproduceConfig, snrs: tuple[float, ...], frames_per_class: int,
     )
 
 
+def ptq_config(cfg: ReproduceConfig) -> Any:
+    """The PTQ of the study: the default target (portable), calibrated with the data seed."""
+    from amrkit.quant import PTQConfig
+
+    return PTQConfig(calib_frames=cfg.calib_frames, seed=cfg.seed)
+
+
 # ---- stage bodies -----------------------------------------------------------------------
 def _generate(synth_cfg: Any, workers: int) -> Callable[[Path], dict[str, Any]]:
     def run(work: Path) -> dict[str, Any]:
@@ -84,27 +118,7 @@ def _generate(synth_cfg: Any, workers: int) -> Callable[[Path], dict[str, Any]]:
     return run
 
 
-def _train_config(cfg: ReproduceConfig, epochs: int) -> Any:
-    from amrkit.train.config import TrainConfig
-
-    return TrainConfig(
-        epochs=epochs,
-        lr_drop_epoch=cfg.drop_epoch(epochs),
-        augment=cfg.augment,
-        batch_size=cfg.batch_size,
-        seed=cfg.seed,
-    )
-
-
-def _ptq_config(cfg: ReproduceConfig) -> Any:
-    from amrkit.quant import PTQConfig
-
-    return PTQConfig(calib_frames=cfg.calib_frames, seed=cfg.seed)
-
-
-def _train(
-    data: Path, spec: Any, cfg: ReproduceConfig, tcfg: Any, progress: bool
-) -> Callable[[Path], dict[str, Any]]:
+def _train(data: Path, spec: Any, cfg: ReproduceConfig, tcfg: Any) -> Callable:
     def run(work: Path) -> dict[str, Any]:
         from amrkit.train.runner import train_model
 
@@ -118,9 +132,9 @@ def _train(
             given=set() if resume else None,
             resume=resume,
             force=not resume,
-            device="cpu",
+            device=cfg.device,
             threads=cfg.threads,
-            progress=progress,
+            progress=False,  # the run's own bar shows progress (one live display at a time)
         )
         return {
             "run": "run",
@@ -128,6 +142,7 @@ def _train(
             "val_accuracy": metrics.get("best_val_accuracy"),
             "test_accuracy": metrics.get("test_accuracy"),
             "train_frames_per_s": metrics.get("train_frames_per_s"),
+            "device": metrics.get("device"),
         }
 
     return run
@@ -139,21 +154,14 @@ def _ptq(run_dir: Path, data: Path, cfg: ReproduceConfig) -> Callable[[Path], di
         from amrkit.quant import quantize
 
         with open_frames(data) as frames:
-            quantize(
-                run_dir,
-                _ptq_config(cfg),
-                frames,
-                work / "ptq",
-                plot=True,
-                threads=cfg.threads,
-            )
+            quantize(run_dir, ptq_config(cfg), frames, work / "ptq", plot=True, threads=cfg.threads)
         return {"dir": "ptq", "int8": "ptq/model_int8.onnx", "fp32": "ptq/model_fp32.onnx"}
 
     return run
 
 
 def _evaluate(
-    artifacts: dict[str, Path], tests: dict[str, tuple[Path, str]], threads: int
+    artifacts: dict[str, Path], tests: dict[str, tuple[Path, str]], cfg: ReproduceConfig
 ) -> Callable[[Path], dict[str, Any]]:
     """Reports of every artifact on every (data file, split)."""
 
@@ -164,7 +172,8 @@ def _evaluate(
 
         out: dict[str, Any] = {}
         for label, path in artifacts.items():
-            pred = load_predictor(path, threads=threads)
+            device = cfg.device if Path(path).suffix != ".onnx" else "cpu"
+            pred = load_predictor(path, device=device, threads=cfg.threads)
             out[label] = {}
             for test, (data, split) in tests.items():
                 with open_frames(data) as frames:
@@ -176,9 +185,34 @@ def _evaluate(
     return run
 
 
-def _bench(
-    run_dir: Path, fp32: Path, int8: Path, cfg: ReproduceConfig
-) -> Callable[[Path], dict[str, Any]]:
+def _golden(int8: Path, data: Path, cfg: ReproduceConfig) -> Callable[[Path], dict[str, Any]]:
+    """The integer-only golden model against ONNX Runtime on the test split."""
+
+    def run(work: Path) -> dict[str, Any]:
+        from amrkit.data.open import open_frames
+        from amrkit.golden import simulate
+
+        with open_frames(data) as frames:
+            res = simulate(
+                int8, frames, split="test", max_frames=cfg.golden_frames, threads=cfg.threads
+            )
+        keep = (
+            "frames",
+            "accuracy",
+            "ort_accuracy",
+            "top1_agreement",
+            "disagreements",
+            "output_max_lsb",
+            "activation_max_lsb",
+            "bit_exact",
+            "runtime",
+        )
+        return {k: res[k] for k in keep if k in res}
+
+    return run
+
+
+def _bench(run_dir: Path, fp32: Path, int8: Path, cfg: ReproduceConfig) -> Callable:
     def run(work: Path) -> dict[str, Any]:
         from amrkit.artifacts import load_run
         from amrkit.metrics.speed import time_artifacts
@@ -197,30 +231,167 @@ def _bench(
     return run
 
 
-# ---- the pipeline -----------------------------------------------------------------------
-def machine_info(threads: int) -> dict[str, Any]:
-    import numpy
-    import onnxruntime
+# ---- the stages of the study --------------------------------------------------------------
+class _Stager:
+    """Names, configs and cost estimates of the stages, over one StageCache."""
+
+    def __init__(self, cfg: ReproduceConfig, specs: dict[str, Any], cache: StageCache):
+        self.cfg, self.specs, self.cache = cfg, specs, cache
+        self.slugs = _slugs(cfg.models)
+        self.sizes: dict[str, int] = {}  # data stage key → frames
+
+    def stage(self, name: str, config: dict, fn: Callable, cost: float) -> StageRecord:
+        return self.cache.run(name, {"amrkit": __version__, **config}, fn, cost)
+
+    def data(self, name: str, syn: Any) -> StageRecord:
+        frames = syn.frames_per_class * len(syn.classes)
+        rec = self.stage(
+            name, to_dict(syn), _generate(syn, self.cfg.workers), costs.generate(frames)
+        )
+        self.sizes[rec.key] = frames
+        return rec
+
+    def model(
+        self,
+        tag: str,
+        data: StageRecord,
+        spec: Any,
+        tcfg: Any,
+        tests: dict[str, tuple[StageRecord, str]],
+    ) -> ModelRun:
+        cfg, h5 = self.cfg, data.path / "frames.h5"
+        frames = self._frames(data)
+        tr = self.stage(
+            f"train-{tag}",
+            {"data": data.key, "spec": spec.to_dict(), "train": to_dict(tcfg)},
+            _train(h5, spec, cfg, tcfg),
+            costs.train(spec, frames, tcfg.epochs, cfg.device),
+        )
+        run_dir = tr.path / "run"
+        pq = self.stage(
+            f"ptq-{tag}",
+            {"train": tr.key, "ptq": to_dict(ptq_config(cfg))},
+            _ptq(run_dir, h5, cfg),
+            costs.ptq(spec, cfg.calib_frames),
+        )
+        int8 = pq.path / "ptq" / "model_int8.onnx"
+        ev = self.stage(
+            f"eval-{tag}",
+            {
+                "train": tr.key,
+                "ptq": pq.key,
+                "tests": {k: (d.key, s) for k, (d, s) in tests.items()},
+            },
+            _evaluate(
+                {"fp32": run_dir, "int8": int8},
+                {k: (d.path / "frames.h5", s) for k, (d, s) in tests.items()},
+                cfg,
+            ),
+            costs.evaluate(spec, sum(self._frames(d, s) for d, s in tests.values())),
+        )
+        return ModelRun(tr, pq, ev)
+
+    def _frames(self, data: StageRecord, split: str = "all") -> int:
+        """Frames of a data stage (from its config when planning): ``split`` test ≈ 10 %."""
+        n = self.sizes.get(data.key, 0)
+        return n if split == "all" else max(1, n // 10)
+
+
+def _data_stages(st: _Stager, study: Study) -> None:
+    cfg = st.cfg
+    main = _synth(cfg, (cfg.snr_db,), cfg.frames_per_class, cfg.seed)
+    n_sweep = cfg.sweep_frames_per_snr * len(cfg.sweep_snrs)
+    sweep = _synth(cfg, cfg.sweep_snrs, n_sweep, cfg.seed + SWEEP_SEED_OFFSET)
+    for key, syn in (("main", main), ("sweep", sweep)):
+        study.data[key] = st.data(f"data-{key}", syn)
+
+
+def _main_stages(st: _Stager, study: Study, proto: Protocol) -> None:
+    tests = {"test": (study.data["main"], "test"), "sweep": (study.data["sweep"], "all")}
+    for name, spec in st.specs.items():
+        for seed in st.cfg.seeds:
+            tag = f"{proto.name}-{st.slugs[name]}-s{seed}"
+            tcfg = proto.train_config(seed)
+            study.runs[(proto.name, name, seed)] = st.model(
+                tag, study.data["main"], spec, tcfg, tests
+            )
+
+
+def _fig5_stages(st: _Stager, study: Study, proto: Protocol) -> None:
+    """The last model trained, quantized and tested at each Fig. 5 SNR (first seed)."""
+    cfg = st.cfg
+    target, seed = cfg.models[-1], cfg.seed
+    points = []
+    for i, snr in enumerate(cfg.fig5_snrs):
+        if snr == cfg.snr_db:  # Table III's model (with less data or epochs, still the one
+            m = study.runs[(proto.name, target, seed)]  # the report shows at this SNR)
+            points.append({"snr_db": snr, "eval": m.eval, "seed": cfg.seed, "reused": True})
+            continue
+        syn = _synth(cfg, (snr,), cfg.fig5_frames, cfg.seed + FIG5_SEED_OFFSET + i)
+        data = st.data(f"fig5-data-{snr:g}dB", syn)
+        tcfg = proto.train_config(seed, cfg.fig5_epochs)
+        tag = f"fig5-{proto.name}-{snr:g}dB"
+        m = st.model(tag, data, st.specs[target], tcfg, {"test": (data, "test")})
+        points.append({"snr_db": snr, "eval": m.eval, "seed": syn.seed, "reused": False})
+    study.fig5[proto.name] = points
+
+
+def _golden_and_bench(st: _Stager, study: Study) -> None:
+    cfg = st.cfg
+    target, seed = cfg.models[-1], cfg.seed
+    main_h5 = study.data["main"].path / "frames.h5"
+    if cfg.golden_frames > 0:
+        for proto in cfg.protocols:
+            m = study.runs[(proto.name, target, seed)]
+            study.golden[proto.name] = st.stage(
+                f"golden-{proto.name}-{st.slugs[target]}",
+                {"ptq": m.ptq.key, "frames": cfg.golden_frames},
+                _golden(m.ptq.path / "ptq" / "model_int8.onnx", main_h5, cfg),
+                costs.golden(st.specs[target], cfg.golden_frames),
+            )
+    proto = cfg.protocols[-1]  # speed does not depend on the weights: one protocol
+    for name in cfg.models:
+        m = study.runs[(proto.name, name, seed)]
+        pq = m.ptq.path / "ptq"
+        study.bench[name] = st.stage(
+            f"bench-{st.slugs[name]}",
+            {"ptq": m.ptq.key, "threads": cfg.threads, "min_time": cfg.bench_min_time},
+            _bench(m.train.path / "run", pq / "model_fp32.onnx", pq / "model_int8.onnx", cfg),
+            costs.bench(cfg.bench_min_time),
+        )
+
+
+def run_stages(cfg: ReproduceConfig, specs: dict[str, Any], cache: StageCache) -> Study:
+    st = _Stager(cfg, specs, cache)
+    study = Study(cfg, specs)
+    _data_stages(st, study)
+    for proto in cfg.protocols:
+        _main_stages(st, study, proto)
+    for proto in cfg.protocols:
+        _fig5_stages(st, study, proto)
+    _golden_and_bench(st, study)
+    return study
+
+
+# ---- the command --------------------------------------------------------------------------
+def _check_out(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise AmrkitError(f"--out {str(out)!r} is a file; give a folder for the report")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise AmrkitError(f"cannot create --out {str(out)!r} ({exc.strerror})") from None
+    if not os.access(out, os.W_OK):
+        raise AmrkitError(f"--out {str(out)!r} is not writable; choose another folder")
+
+
+def _check_device(device: str) -> None:
     import torch
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cpus": os.cpu_count(),
-        "threads": threads,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "onnxruntime": onnxruntime.__version__,
-        "numpy": numpy.__version__,
-    }
+    if device == "cuda" and not torch.cuda.is_available():
+        raise AmrkitError(
+            "--device cuda: no CUDA device is available to torch; use --device cpu or auto"
+        )
 
 
 def reproduce(
@@ -234,135 +405,34 @@ def reproduce(
     """Run (or resume) the study into ``out``; returns the content of ``results.json``."""
     import torch
 
+    from amrkit.report.progress import RunProgress
+
     specs = _resolve_models(cfg)
+    _check_device(cfg.device)
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise AmrkitError(f"--out {str(out)!r} is a file; give a folder for the report")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise AmrkitError(f"cannot create --out {str(out)!r} ({exc.strerror})") from None
-    if not os.access(out, os.W_OK):
-        raise AmrkitError(f"--out {str(out)!r} is not writable; choose another folder")
+    _check_out(out)
     torch.set_num_threads(cfg.threads)
     started = time.time()
-    cache = StageCache(out, force=force, log=log)
+    planner = StageCache(out, force=force, plan=True)
+    run_stages(cfg, specs, planner)
+    bar = RunProgress(planner.planned, log, enabled=progress)
+    cache = StageCache(out, force=force, log=log, hooks=bar)
+    with bar:
+        study = run_stages(cfg, specs, cache)
+    return write_report(study, out, cache.records, started, log)
 
-    def stage(name: str, config: dict[str, Any], fn: Callable[[Path], dict]) -> StageRecord:
-        return cache.run(name, {"amrkit": __version__, **config}, fn)
 
-    # data
-    main_synth = _synth(cfg, (cfg.snr_db,), cfg.frames_per_class, cfg.seed)
-    sweep_synth = _synth(
-        cfg,
-        cfg.sweep_snrs,
-        cfg.sweep_frames_per_snr * len(cfg.sweep_snrs),
-        cfg.seed + SWEEP_SEED_OFFSET,
-    )
-    data_main = stage("data-main", to_dict(main_synth), _generate(main_synth, cfg.workers))
-    data_sweep = stage("data-sweep", to_dict(sweep_synth), _generate(sweep_synth, cfg.workers))
-    main_h5 = data_main.path / "frames.h5"
-    sweep_h5 = data_sweep.path / "frames.h5"
-
-    # models at the main SNR
-    per_model: dict[str, dict[str, Any]] = {}
-    slugs = _slugs(cfg.models)
-    for name, spec in specs.items():
-        slug = slugs[name]
-        tcfg = _train_config(cfg, cfg.epochs)
-        tr = stage(
-            f"train-{slug}",
-            {"data": data_main.key, "spec": spec.to_dict(), "train": to_dict(tcfg)},
-            _train(main_h5, spec, cfg, tcfg, progress),
-        )
-        run_dir = tr.path / "run"
-        pq = stage(
-            f"ptq-{slug}",
-            {"train": tr.key, "ptq": to_dict(_ptq_config(cfg))},
-            _ptq(run_dir, main_h5, cfg),
-        )
-        int8 = pq.path / "ptq" / "model_int8.onnx"
-        ev = stage(
-            f"eval-{slug}",
-            {"train": tr.key, "ptq": pq.key, "sweep": data_sweep.key},
-            _evaluate(
-                {"fp32": run_dir, "int8": int8},
-                {"test": (main_h5, "test"), "sweep": (sweep_h5, "all")},
-                cfg.threads,
-            ),
-        )
-        per_model[name] = {"spec": spec, "train": tr, "ptq": pq, "eval": ev}
-
-    # Fig. 5: the last model, trained, quantized and tested at each SNR
-    target = cfg.models[-1]
-    tspec = specs[target]
-    fig5: list[dict[str, Any]] = []
-    for i, snr in enumerate(cfg.fig5_snrs):
-        if (
-            snr == cfg.snr_db
-            and cfg.fig5_frames_per_class == cfg.frames_per_class
-            and cfg.fig5_epochs == cfg.epochs
-        ):  # the same study as the main target model: reuse it
-            m = per_model[target]
-            ev, pq = m["eval"], m["ptq"]
-            fig5.append({"snr_db": snr, "eval": ev, "ptq": pq, "seed": cfg.seed})
-            continue
-        seed = cfg.seed + FIG5_SEED_OFFSET + i
-        syn = _synth(cfg, (snr,), cfg.fig5_frames_per_class, seed)
-        tag = f"{snr:g}dB"
-        d = stage(f"fig5-data-{tag}", to_dict(syn), _generate(syn, cfg.workers))
-        h5 = d.path / "frames.h5"
-        tcfg = _train_config(cfg, cfg.fig5_epochs)
-        tr = stage(
-            f"fig5-train-{tag}",
-            {"data": d.key, "spec": tspec.to_dict(), "train": to_dict(tcfg)},
-            _train(h5, tspec, cfg, tcfg, progress),
-        )
-        pq = stage(
-            f"fig5-ptq-{tag}",
-            {"train": tr.key, "ptq": to_dict(_ptq_config(cfg))},
-            _ptq(tr.path / "run", h5, cfg),
-        )
-        ev = stage(
-            f"fig5-eval-{tag}",
-            {"train": tr.key, "ptq": pq.key},
-            _evaluate(
-                {"fp32": tr.path / "run", "int8": pq.path / "ptq" / "model_int8.onnx"},
-                {"test": (h5, "test")},
-                cfg.threads,
-            ),
-        )
-        fig5.append({"snr_db": snr, "eval": ev, "ptq": pq, "seed": seed})
-
-    # latency of every model's three artifacts
-    bench: dict[str, StageRecord] = {}
-    for name, m in per_model.items():
-        pq_dir = m["ptq"].path / "ptq"
-        bench[name] = stage(
-            f"bench-{slugs[name]}",
-            {"ptq": m["ptq"].key, "threads": cfg.threads, "min_time": cfg.bench_min_time},
-            _bench(
-                m["train"].path / "run", pq_dir / "model_fp32.onnx", pq_dir / "model_int8.onnx", cfg
-            ),
-        )
-
-    from amrkit.report.build import assemble, render
-
-    results = assemble(
-        cfg,
-        out,
-        per_model=per_model,
-        fig5=fig5,
-        bench=bench,
-        data={"main": data_main, "sweep": data_sweep},
-        stages=cache.records,
-        machine=machine_info(cfg.threads),
-        started=started,
-    )
-    results = json_safe(results)
-    blocks = render(results, out, per_model[target]["ptq"].path / "ptq" / "quantization.png")
+def write_report(
+    study: Study, out: Path, records: list[StageRecord], started: float, log: Callable
+) -> dict[str, Any]:
     from amrkit.report.document import to_html, to_markdown
+    from amrkit.report.figures import draw_figures
+    from amrkit.report.results import assemble
+    from amrkit.report.sections import render
 
+    results = json_safe(assemble(study, out, records, started))
+    draw_figures(results, out, study)
+    blocks = render(results)
     write_json(out / RESULTS_FILE, results)
     write_text(out / REPORT_MD, to_markdown(blocks))
     write_text(out / REPORT_HTML, to_html(blocks, "amrkit reproduce report", out))

@@ -1,5 +1,5 @@
 """``amrkit reproduce`` end to end on a tiny config: every section, numbers equal to
-results.json, caching, resume after an interruption, --force, bad --models."""
+results.json, caching, resume after an interruption, protocols and seeds, bad options."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ import pytest
 from typer.testing import CliRunner
 
 from amrkit.cli import app
-from amrkit.report import pipeline
-from amrkit.report.build import f_int, f_mb, f_num, f_pct, f_signed
+from amrkit.report import pipeline, prose
+from amrkit.report.browser import check_in_browser, external_references, find_chromium
 from amrkit.report.config import ReproduceConfig, default_config
+from amrkit.report.formats import f_int, f_mb, f_mean_sd, f_num, f_pct, f_signed
 from amrkit.report.pipeline import reproduce
 
 SECTIONS = [
@@ -25,7 +26,9 @@ SECTIONS = [
     "Fig. 5",
     "Fig. 6",
     "Confusion matrices",
+    "Golden model vs runtime",
     "Latency and throughput",
+    "Accuracy against budget",
     "How this differs from the paper",
     "Provenance",
 ]
@@ -37,10 +40,10 @@ def tiny(**over: object) -> ReproduceConfig:
         epochs=1,
         fig5_snrs=(10.0, 30.0),
         fig5_frames_per_class=30,
-        fig5_epochs=1,
         sweep_snrs=(0.0, 20.0),
         sweep_frames_per_snr=5,
         calib_frames=32,
+        golden_frames=32,
         bench_min_time=0.01,
         workers=1,
     )
@@ -98,18 +101,19 @@ def _find(tables: list, header0: str, header1: str) -> list[list[str]]:
 def test_table3_numbers_equal_results_json(study) -> None:
     out, results, _ = study
     md = (out / "report.md").read_text()
-    t3 = _find(_tables(md), "Model", "Accuracy (%)")
+    t3 = _find(_tables(md), "Training", "Model")
     body = t3[2:]
-    assert [r[0] for r in body] == [
+    assert [r[1] for r in body] == [
         "Original",
         "Optimized",
         "Optimized + INT8",
         "Original + INT8",
     ]
+    assert body[0][0] == "**amrkit recipe**" and all(r[0] == "" for r in body[1:])
     for cells, row in zip(body, results["table3"], strict=True):
-        assert cells[1] == f_pct(row["accuracy_pct"])
-        assert cells[2] == f_int(row["macs"])
-        assert cells[3] == f_mb(row["parameter_memory_mb"])
+        assert cells[2] == f_pct(row["accuracy_pct"]) and row["accuracy_sd_pt"] is None
+        assert cells[3] == f_int(row["macs"])
+        assert cells[4] == f_mb(row["parameter_memory_mb"])
     by_row = {r["row"]: r for r in results["table3"]}
     # the paper's reference numbers, and the exact counts of the two models
     assert by_row["Original"]["macs"] == 8_127_520
@@ -120,7 +124,7 @@ def test_table3_numbers_equal_results_json(study) -> None:
     assert by_row["Optimized"]["parameter_memory_mb"] == 0.192
     assert by_row["Optimized + INT8"]["parameter_memory_mb"] <= 0.0521
     # accuracies are the evaluator's numbers on the test split
-    m = results["models"]["optimized"]
+    m = results["runs"]["recipe"]["optimized"]
     assert by_row["Optimized + INT8"]["accuracy_pct"] == m["int8"]["test"]["accuracy_pct"]
     red = _find(_tables(md), "Model", "MACs reduction (%)")[2:]
     for cells, row in zip(red, results["table3"], strict=True):
@@ -163,7 +167,7 @@ def test_every_number_in_the_tables_is_in_results_json(study) -> None:
     for table in _tables(md):
         for row in table[2:]:
             for cell in row:
-                for token in re.split(r"\s+|…|×", cell):
+                for token in re.split(r"\s+|…|×|±", cell):
                     if number.match(token):
                         checked += 1
                         assert token in allowed, f"{token!r} (in {cell!r}) is not in results.json"
@@ -172,12 +176,18 @@ def test_every_number_in_the_tables_is_in_results_json(study) -> None:
 
 def test_results_json_holds_the_study(study) -> None:
     _, results, _ = study
-    assert results["schema"] == "amrkit-reproduce/1"
-    opt = results["models"]["optimized"]
+    assert results["schema"] == "amrkit-reproduce/2"
+    opt = results["runs"]["recipe"]["optimized"]
     q = opt["int8"]["quantization"]
     assert q["is_quantized"] and q["runs_integer_kernels"]
     assert {r["stored_type"] for r in q["learnables"]} == {"int8", "int32"}
-    assert [p["snr_db"] for p in results["fig5"]["points"]] == [10.0, 30.0]
+    points = results["fig5"]["series"]["recipe"]["points"]
+    assert [p["snr_db"] for p in points] == [10.0, 30.0]
+    # the 30 dB point is Table III's model (same data size and protocol)
+    assert [p["is_main_model"] for p in points] == [False, True]
+    assert points[1]["int8_accuracy_pct"] == opt["int8"]["test"]["accuracy_pct"]
+    g = results["golden"]["recipe"]
+    assert g["frames"] == 32 and 0 <= g["top1_agreement_pct"] <= 100
     assert set(results["fig6"]["series"]) == {
         "Original FP32",
         "Optimized FP32",
@@ -191,50 +201,72 @@ def test_results_json_holds_the_study(study) -> None:
         for rt in ("torch FP32", "ORT FP32", "ORT INT8"):
             assert {(model, rt, 1), (model, rt, 256)} <= runtimes
     stages = [s["stage"] for s in results["provenance"]["stages"]]
-    assert stages[:2] == ["data-main", "data-sweep"] and "train-optimized" in stages
-
-
-def test_second_run_is_cached_and_force_redoes(study, tmp_path: Path) -> None:
-    out, first, _ = study
-    weights = next(out.glob("stages/train-optimized-*/run/model.pt"))
-    mtime = weights.stat().st_mtime_ns
-    logs: list[str] = []
-    again = reproduce(tiny(), out, log=logs.append, progress=False)
-    assert all(s["cached"] for s in again["provenance"]["stages"])
-    assert weights.stat().st_mtime_ns == mtime
-    assert again["table3"] == first["table3"]
-    # a changed option reruns what depends on it only
-    changed = reproduce(tiny(calib_frames=16), out, log=logs.append, progress=False)
-    cached = {s["stage"]: s["cached"] for s in changed["provenance"]["stages"]}
-    assert cached["train-optimized"] and cached["data-main"]
-    assert not cached["ptq-optimized"]
-    # a training option (augmentation) reruns training, not the data, and reaches the run
-    aug = reproduce(tiny(augment="phase"), out, log=logs.append, progress=False)
-    cached = {s["stage"]: s["cached"] for s in aug["provenance"]["stages"]}
-    assert cached["data-main"] and not cached["train-optimized"]
-    runs = sorted(
-        out.glob("stages/train-optimized-*/run/run.json"), key=lambda p: p.stat().st_mtime
-    )
-    assert json.loads(runs[-1].read_text())["train_config"]["augment"] == "phase"
+    assert stages[:2] == ["data-main", "data-sweep"] and "train-recipe-optimized-s1" in stages
+    assert "golden-recipe-optimized" in stages
 
 
 def test_lr_drop_follows_the_epochs_unless_given() -> None:
-    assert pipeline._train_config(tiny(epochs=12), 12).lr_drop_epoch == 9  # the reference
-    assert pipeline._train_config(tiny(epochs=24), 24).lr_drop_epoch == 18
+    (recipe,) = tiny(epochs=12).protocols
+    assert recipe.train_config(1).lr_drop_epoch == 9  # the reference's 9 of 12
+    assert tiny(epochs=24).protocols[0].train_config(1).lr_drop_epoch == 18
     cfg = tiny(epochs=24, lr_drop_epoch=20, augment="phase,conj")
-    tcfg = pipeline._train_config(cfg, 24)
-    assert (tcfg.lr_drop_epoch, tcfg.augment) == (20, "phase,conj")
+    tcfg = cfg.protocols[0].train_config(3)
+    assert (tcfg.lr_drop_epoch, tcfg.augment, tcfg.seed) == (20, "phase,conj", 3)
 
 
-def test_force_reruns_every_stage(tmp_path: Path) -> None:
-    cfg = tiny(models=("optimized",), fig5_snrs=(30.0,))
-    reproduce(cfg, tmp_path, log=lambda m: None, progress=False)
-    forced = reproduce(cfg, tmp_path, force=True, log=lambda m: None, progress=False)
-    assert not any(s["cached"] for s in forced["provenance"]["stages"])
+def test_prose_is_the_config_the_run_used(study) -> None:
+    """The pipeline sentences are generated from run.json / quantization.json."""
+    out, results, _ = study
+    md = (out / "report.md").read_text()
+    run_json = next(out.glob("stages/train-recipe-optimized-s1-*/run/run.json"))
+    tc = json.loads(run_json.read_text())["train_config"]
+    assert prose.training(tc, "cpu") in md
+    q = results["protocols"][0]["quantization"]
+    assert prose.quantization_format(q) in md and prose.calibration(q) in md
+    assert "32 training frames" in prose.calibration(q)
+    assert "PyTorch's default initialization" not in md  # the run used Glorot
+
+
+def test_two_protocols_and_seeds_give_row_groups_and_mean_sd(tmp_path: Path) -> None:
+    cfg = tiny(
+        models=("optimized",),
+        protocols=("paper", "recipe"),
+        seeds=(1, 2),
+        fig5_snrs=(30.0,),
+        fig5_frames_per_class=None,
+        golden_frames=0,
+    )
+    results = reproduce(cfg, tmp_path, log=lambda m: None, progress=False)
+    rows = results["table3"]
+    assert [(r["protocol"], r["row"]) for r in rows] == [
+        ("paper", "Optimized"),
+        ("paper", "Optimized + INT8"),
+        ("recipe", "Optimized"),
+        ("recipe", "Optimized + INT8"),
+    ]
+    for r in rows:
+        run = results["runs"][r["protocol"]]["optimized"]
+        per_seed = [s[f"{r['precision']}_pct"] for s in run["seeds"]]
+        assert [s["seed"] for s in run["seeds"]] == [1, 2]
+        assert r["accuracy_pct"] == pytest.approx(sum(per_seed) / 2, abs=0.006)
+        sd = abs(per_seed[0] - per_seed[1]) / 2**0.5
+        assert r["accuracy_sd_pt"] == pytest.approx(sd, abs=0.006)
+    # the paper's protocol is fixed; the recipe is the run's
+    tcs = {p["name"]: p["train_config"] for p in results["protocols"]}
+    assert (tcs["paper"]["epochs"], tcs["paper"]["augment"]) == (12, "none")
+    assert (tcs["recipe"]["epochs"], tcs["recipe"]["augment"]) == (1, "phase,conj")
+    assert set(results["fig5"]["series"]) == {"paper", "recipe"}
+    assert "Optimized INT8 (paper protocol)" in results["fig6"]["series"]
+    md = (tmp_path / "report.md").read_text()
+    t3 = next(t for t in _tables(md) if t[0][:2] == ["Training", "Model"])
+    assert [r[0] for r in t3[2:]] == ["**paper protocol**", "", "**amrkit recipe**", ""]
+    assert t3[2][2] == f_mean_sd(rows[0]["accuracy_pct"], rows[0]["accuracy_sd_pt"])
+    assert " ± " in t3[2][2] and "mean ± s.d. over seeds 1, 2" in md
+    assert md.count("**Training (") == 2  # one sentence per protocol
 
 
 def test_interrupted_run_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    cfg = tiny(models=("optimized",), fig5_snrs=(30.0,))
+    cfg = tiny(models=("optimized",), fig5_snrs=(30.0,), golden_frames=0)
 
     def boom(*args: object, **kwargs: object):
         def run(work: Path) -> dict:
@@ -250,7 +282,7 @@ def test_interrupted_run_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     logs: list[str] = []
     results = reproduce(cfg, tmp_path, log=logs.append, progress=False)
     cached = {s["stage"]: s["cached"] for s in results["provenance"]["stages"]}
-    assert cached["train-optimized"] and cached["ptq-optimized"]
+    assert cached["train-recipe-optimized-s1"] and cached["ptq-recipe-optimized-s1"]
     assert not cached["bench-optimized"]
 
 
@@ -260,7 +292,7 @@ def test_custom_model_from_a_spec_file(tmp_path: Path) -> None:
         "name: tiny\nlayers:\n  - {filters: 8, kernel: 4, pool: true}\n"
         "  - {filters: 16, kernel: 2, pool: false}\n"
     )
-    cfg = tiny(models=("optimized", str(spec)), fig5_snrs=(30.0,))
+    cfg = tiny(models=("optimized", str(spec)), fig5_snrs=(30.0,), golden_frames=0)
     results = reproduce(cfg, tmp_path / "out", log=lambda m: None, progress=False)
     assert results["target"] == str(spec)
     rows = {r["row"]: r for r in results["table3"]}
@@ -286,8 +318,82 @@ def test_bad_options_are_one_line_errors(tmp_path: Path) -> None:
         ["--snr-convention", "x"],
         ["--augment", "spin"],
         ["--lr-drop-epoch", "-1"],
+        ["--protocols", "paper,magic"],
+        ["--protocols", "paper", "--epochs", "24"],
+        ["--seeds", "1,x"],
+        ["--seeds", "1,1"],
+        ["--seed", "1", "--seeds", "2"],
+        ["--device", "tpu"],
     ):
         result = CliRunner().invoke(app, ["reproduce", "--out", str(tmp_path / "r"), *args])
         assert result.exit_code == 1, args
         assert result.output.startswith("error: "), result.output
     assert not (tmp_path / "r").exists()
+
+
+def test_report_html_has_no_external_fetches(study) -> None:
+    out, _, _ = study
+    page = (out / "report.html").read_text()
+    assert external_references(page) == []
+    # control: the checker does see a fetch
+    assert external_references('<img src="https://x.org/a.png">') != []
+
+
+@pytest.mark.skipif(
+    find_chromium() is None, reason="chromium is not installed (apt-get install -y chromium)"
+)
+def test_report_html_renders_in_chromium_on_a_laptop_screen(study, tmp_path: Path) -> None:
+    out, results, _ = study
+    seen = check_in_browser(out / "report.html", 1366, 768, screenshot=tmp_path / "shot.png")
+    assert seen["headings"] >= len(SECTIONS)
+    assert seen["images"] == len(results["figures"])
+    assert seen["images_loaded"] == seen["images"]  # every figure decodes
+    assert min(seen["image_widths"]) > 300
+    assert seen["page_width"] <= seen["viewport"]  # no sideways scrolling of the page
+    for table in seen["tables"]:
+        assert table["font_px"] >= 12
+        assert table["width"] <= table["visible"] + 1, table  # every table fits the screen
+    assert _png_size(tmp_path / "shot.png") == (1366, 768)
+
+
+def test_device_cuda_without_a_gpu_is_a_one_line_error(tmp_path: Path) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present: --device cuda would run")
+    result = CliRunner().invoke(
+        app, ["reproduce", "--out", str(tmp_path / "r"), "--device", "cuda"]
+    )
+    assert result.exit_code == 1
+    assert result.output.startswith("error: --device cuda") and len(result.output.splitlines()) == 1
+    assert not (tmp_path / "r").exists()
+
+
+def test_second_run_is_cached_and_a_change_reruns_what_depends_on_it(study) -> None:
+    """Last in this file: it rewrites the fixture's report."""
+    out, first, _ = study
+    weights = next(out.glob("stages/train-recipe-optimized-s1-*/run/model.pt"))
+    mtime = weights.stat().st_mtime_ns
+    logs: list[str] = []
+    again = reproduce(tiny(), out, log=logs.append, progress=False)
+    assert all(s["cached"] for s in again["provenance"]["stages"])
+    assert weights.stat().st_mtime_ns == mtime
+    assert again["table3"] == first["table3"]
+    # a changed option reruns what depends on it only
+    changed = reproduce(tiny(calib_frames=16), out, log=logs.append, progress=False)
+    cached = {s["stage"]: s["cached"] for s in changed["provenance"]["stages"]}
+    assert cached["train-recipe-optimized-s1"] and cached["data-main"]
+    assert not cached["ptq-recipe-optimized-s1"]
+    # a training option (augmentation) reruns training, not the data, and reaches the run
+    # and the report's prose
+    aug = reproduce(tiny(augment="phase"), out, log=logs.append, progress=False)
+    cached = {s["stage"]: s["cached"] for s in aug["provenance"]["stages"]}
+    assert cached["data-main"] and not cached["train-recipe-optimized-s1"]
+    runs = sorted(
+        out.glob("stages/train-recipe-optimized-s1-*/run/run.json"),
+        key=lambda p: p.stat().st_mtime,
+    )
+    assert json.loads(runs[-1].read_text())["train_config"]["augment"] == "phase"
+    md = (out / "report.md").read_text()
+    assert "every frame rotated by a random carrier phase" in md
+    assert "half the frames conjugated" not in md

@@ -1,0 +1,124 @@
+"""Sentences about the pipeline, written from the configs a run used (never fixed text).
+
+Each function takes the config dicts stored with the run (run.json's ``train_config``,
+quantization.json's ``config``/``target``, the runtime's CPU/kernel info) and says what they
+set, so changing a setting changes the report's sentence.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+AUGMENT_TEXT = {
+    "phase": "every frame rotated by a random carrier phase",
+    "conj": "half the frames conjugated",
+}
+TARGET_TEXT = {
+    "portable": "`portable` target: no ONNX Runtime INT8 kernel can saturate, so every CPU "
+    "computes the same integers",
+    "vnni": "`vnni` target: full-range weights, exact only on kernels that accumulate in int32 "
+    "(VNNI, Arm) or with x64quantprecision",
+}
+
+
+def _g(x: Any) -> str:
+    return f"{x:g}" if isinstance(x, float) else str(x)
+
+
+def initialization(tc: dict[str, Any]) -> str:
+    if tc.get("init") == "torch":
+        return "PyTorch's default initialization"
+    return "Glorot-uniform conv/FC weights and zero biases (MATLAB's default initialization)"
+
+
+def weight_decay(tc: dict[str, Any]) -> str:
+    wd = float(tc.get("weight_decay", 0.0))
+    if wd == 0:
+        return "no weight decay"
+    if tc.get("bias_decay"):
+        return f"L2 weight decay {_g(wd)} on every parameter, biases included"
+    return (
+        f"L2 weight decay {_g(wd)} on conv/FC weights and batch-norm parameters, none on "
+        "conv/FC biases (MATLAB's BiasL2Factor 0)"
+    )
+
+
+def augmentation(tc: dict[str, Any]) -> str:
+    names = [n.strip() for n in str(tc.get("augment", "none")).split(",") if n.strip()]
+    names = [n for n in names if n != "none"]
+    if not names:
+        return "no augmentation"
+    return (
+        "augmentation: "
+        + " and ".join(AUGMENT_TEXT.get(n, n) for n in names)
+        + ", fresh each epoch"
+    )
+
+
+def schedule(tc: dict[str, Any]) -> str:
+    epochs, drop = int(tc["epochs"]), int(tc["lr_drop_epoch"])
+    lr, factor = float(tc["lr"]), float(tc.get("lr_drop_factor", 0.1))
+    text = f"SGD (momentum {_g(float(tc['momentum']))}), mini-batch {tc['batch_size']}, "
+    if drop < epochs:
+        return text + f"{epochs} epochs, learning rate {_g(lr)}, × {_g(factor)} after epoch {drop}"
+    return text + f"{epochs} epochs at learning rate {_g(lr)}"
+
+
+def training(tc: dict[str, Any], device: str = "cpu") -> str:
+    """One sentence: the whole training setup of a protocol."""
+    return (
+        f"PyTorch on {device.upper()}: {schedule(tc)}; "
+        f"{initialization(tc)}; {weight_decay(tc)}; {augmentation(tc)}; the weights of the "
+        "best validation epoch are kept."
+    )
+
+
+def calibration(q: dict[str, Any]) -> str:
+    c = q.get("config", {})
+    method = c.get("method", "minmax")
+    what = {
+        "minmax": "min/max",
+        "percentile": f"{_g(c.get('percentile', 99.999))}th-percentile",
+        "entropy": "entropy (KL)",
+    }.get(method, method)
+    frames = q.get("calibration_frames") or c.get("calib_frames")
+    return f"{what} calibration on {frames} training frames"
+
+
+def quantization_format(q: dict[str, Any]) -> str:
+    c = q.get("config", {})
+    granularity = "per-channel" if c.get("per_channel", True) else "per-tensor"
+    act = c.get("activation_type", "int8")
+    bits = int(q.get("weight_bits") or 8)
+    weights = "int8 weights" if bits == 8 else f"{bits}-bit weights (stored as int8)"
+    text = f"{granularity} {weights}, {act} activations, int32 biases"
+    excluded = c.get("exclude") or []
+    if excluded:
+        text += f" ({', '.join(excluded)} kept in FP32)"
+    target = q.get("target")
+    if target:
+        text += "; " + TARGET_TEXT.get(target, f"`{target}` target")
+    return text
+
+
+def kernel(rt: dict[str, Any]) -> str:
+    return rt.get("kernel") or rt.get("u8s8_kernel") or "ONNX Runtime's INT8 kernels"
+
+
+def runtime(rt: dict[str, Any], ort_version: str | None = None) -> str:
+    """Which kernel ran the INT8 model on which CPU (instruction set)."""
+    text = f"ONNX Runtime{' ' + ort_version if ort_version else ''}"
+    if not rt:
+        return text + " on this CPU (no kernel information available)"
+    isa = rt.get("isa")
+    isa_text = ", ".join(isa) if isinstance(isa, list) else str(isa or "")
+    text += f" on {rt.get('cpu', 'an unknown CPU')}" + (f" ({isa_text})" if isa_text else "")
+    return text + f", kernel: {kernel(rt)}"
+
+
+def quantization(q: dict[str, Any], rt: dict[str, Any], ort_version: str | None = None) -> str:
+    mode = "quantization-aware training" if q.get("mode") == "qat" else "static QDQ quantization"
+    return (
+        f"ONNX Runtime {mode}: {quantization_format(q)}; {calibration(q)}. "
+        f"Runtime: {runtime(rt, ort_version)}."
+    )
