@@ -61,6 +61,15 @@ def test_train_into_a_locked_folder_is_refused(holder, tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+def test_reproduce_into_a_locked_folder_is_refused(holder, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["reproduce", "--out", str(tmp_path / "out"), "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert exc.value.code == 1 and err.startswith("error: ") and len(err.splitlines()) == 1
+    assert f"pid {holder.pid}" in err
+    assert not (tmp_path / "out").exists()
+
+
 def test_lock_of_a_killed_owner_is_stale_and_taken_over(holder, tmp_path):
     holder.send_signal(signal.SIGKILL)
     holder.wait()

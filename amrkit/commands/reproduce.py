@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from amrkit.commands import options
+
 
 def reproduce(
     out: str = typer.Option("results", "--out", help="Folder for report.md/.html, results.json."),
@@ -59,9 +61,7 @@ def reproduce(
         help="Training seeds, e.g. 1,2,3: Table III shows mean ± s.d.; the first also seeds "
         "the data and calibration.",
     ),
-    device: str = typer.Option(
-        None, "--device", help="Training device: cpu (default), cuda or auto."
-    ),
+    device: options.DeviceOpt = "auto",
     workers: int = typer.Option(None, "--workers", help="Processes for data generation."),
     threads: int = typer.Option(None, "--threads", help="Torch / ONNX Runtime threads."),
     force: bool = typer.Option(False, "--force", help="Redo every stage, ignoring the cache."),
@@ -91,7 +91,10 @@ def reproduce(
         if not quiet:
             typer.echo(msg, err=True)
 
-    results = run(cfg, out, force=force, log=log, progress=not quiet)
+    from amrkit.fileio import output_lock
+
+    with output_lock(out):  # a second reproduce into the same folder is refused, not mixed
+        results = run(cfg, out, force=force, log=log, progress=not quiet)
     for line in summary_lines(results):
         typer.echo(line)
     d = Path(out)

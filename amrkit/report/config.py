@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from amrkit.errors import AmrkitError
+from amrkit.runtime.device import parse_device
 from amrkit.train.augment import parse_augment
 
 PAPER = {
@@ -20,7 +21,6 @@ PAPER = {
     "optimized": {"accuracy_pct": 97.43, "macs": 2491798, "parameter_memory_mb": 0.19202802},
     "optimized+int8": {"accuracy_pct": 97.05, "macs": 2491798, "parameter_memory_mb": 0.05206704},
 }
-DEVICES = ("cpu", "cuda", "auto")
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ class ReproduceConfig:
     snr_db: float = 30.0
     snr_convention: Literal["measured", "matlab"] = "measured"
     frames_per_class: int = 1800
-    device: str = "cpu"  # training and FP32 evaluation: cpu, cuda or auto
+    device: str = "auto"  # training and FP32 evaluation (amrkit.runtime.device: a GPU if any)
     workers: int = 2
     threads: int = 2
     calib_frames: int = 512
@@ -121,7 +121,7 @@ class ReproduceConfig:
         need(len(self.seeds) >= 1, "--seeds is empty; give e.g. 1 or 1,2,3")
         need(len(set(self.seeds)) == len(self.seeds), "--seeds names a seed twice")
         need(all(0 <= s < 2**31 for s in self.seeds), "--seeds must be integers in [0, 2**31)")
-        need(self.device in DEVICES, f"--device {self.device!r} is not one of cpu, cuda, auto")
+        parse_device(self.device)  # the one device rule; its error names the allowed words
         for name in ("frames_per_class", "fig5_frames_per_class"):
             value = getattr(self, name)
             need(
