@@ -218,17 +218,22 @@ def info(
     classes_file: options.ClassesFileOpt = None,
     snr_min: options.SnrMinOpt = None,
     snr_max: options.SnrMaxOpt = None,
+    drop_nonfinite: options.DropNonfiniteOpt = False,
 ) -> None:
-    """Summarize a dataset: classes, frames, SNRs, splits, and the config that made it."""
+    """Summarize a dataset: classes, frames, SNRs, splits, and the config that made it.
+    Every frame is read once, so a file with NaN or inf samples is an error (or, with
+    --drop-nonfinite, they are counted)."""
     import sys
 
     from amrkit.data.frames import summarize
     from amrkit.data.open import open_frames
 
     open_kw = options.open_options(format, classes, classes_file, snr_min, snr_max)
-    frames = open_frames(path, **open_kw)
+    frames = open_frames(path, drop_nonfinite=drop_nonfinite, **open_kw)
     with frames:
+        frames.check_values()  # small files were checked at open; large ones are read here
         summary = summarize(frames)
+        summary["dropped_nonfinite"] = int(frames.source.get("dropped_nonfinite", 0))
     if json_out:
         from amrkit.fileio import dumps_json
 

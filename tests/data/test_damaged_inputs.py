@@ -213,3 +213,26 @@ def test_open_frames_drop_nonfinite_keeps_the_finite_frames(good, tmp_path):
         np.testing.assert_array_equal(frames.read(np.arange(3, 6)), iq[4:7])
     with open_frames(good[0], drop_nonfinite=True) as frames:  # nothing to drop: all kept
         assert len(frames) == 90 and frames.source["dropped_nonfinite"] == 0
+
+
+def test_info_reads_every_frame_of_a_large_file(good, tmp_path, capsys, monkeypatch):
+    """Files too large to check when opened (here: every file, by lowering the threshold) are
+    still read whole by ``info``: NaN is an error, --drop-nonfinite counts it. Control: the
+    intact copy passes."""
+    import amrkit.data.open as open_module
+
+    monkeypatch.setattr(open_module, "CHECK_AT_OPEN_BYTES", 0)
+    src, _ = good
+    code, _, err = cli(capsys, "info", src, "--json")
+    assert code == 0, err
+    path = tmp_path / "nan.h5"
+    shutil.copy(src, path)
+    with h5py.File(path, "r+") as f:
+        iq = f["iq"][...]
+        iq[33, 0, 9] = np.nan
+        f["iq"][...] = iq
+    code, _, err = cli(capsys, "info", path)
+    assert code == 1 and "non-finite" in err and len(err.strip().splitlines()) == 1
+    code, out, err = cli(capsys, "info", path, "--json", "--drop-nonfinite")
+    assert code == 0, err
+    assert json.loads(out)["dropped_nonfinite"] == 1
