@@ -22,9 +22,9 @@ from amrkit.search.config import SearchConfig
 from amrkit.search.halving import keep_going, rungs
 from amrkit.search.space import fit_budget, sample_spec, sizes
 from amrkit.train.config import TrainConfig
-from amrkit.train.init import initialize
 from amrkit.train.loop import TrainState
 from amrkit.train.runner import train_model
+from amrkit.train.weights import initialize
 
 TRIALS_DIR = "trials"
 

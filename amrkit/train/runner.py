@@ -36,8 +36,8 @@ from amrkit.train.checkpoint import (
 from amrkit.train.config import TrainConfig, resume_config
 from amrkit.train.data import load_split, steps_per_epoch
 from amrkit.train.distill import Distiller, Teacher, load_teacher
-from amrkit.train.init import initialize, param_groups
 from amrkit.train.loop import Dist, EpochStats, TrainState, evaluate, fit
+from amrkit.train.weights import initialize, param_groups
 
 METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.csv"

@@ -1,4 +1,4 @@
-"""MATLAB-style initialization and L2 groups (amrkit.train.init)."""
+"""MATLAB-style initialization and L2 groups (amrkit.train.weights)."""
 
 import math
 
@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from amrkit.models import build
 from amrkit.train.config import TrainConfig
-from amrkit.train.init import initialize, param_groups
+from amrkit.train.weights import initialize, param_groups
 
 
 def test_glorot_bounds_and_zero_biases() -> None:
