@@ -71,6 +71,20 @@ def atomic_path(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
         raise
 
 
+def staging_folder(target: str | Path, suffix: str = ".tmp") -> Path:
+    """A new empty folder beside ``target`` (same file system), to be renamed onto it when
+    complete; the parent is created. One-line error if it cannot be written."""
+    target = Path(target)
+    parent = target.parent if str(target.parent) else Path(".")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=suffix, dir=parent))
+    except OSError as exc:
+        raise AmrkitError(
+            f"cannot write {str(target)!r} ({exc.strerror}); choose a writable folder"
+        ) from None
+
+
 def _json_default(value: Any) -> Any:
     import numpy as np
 

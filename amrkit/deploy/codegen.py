@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import numpy as np
 from amrkit.deploy import csrc
 from amrkit.deploy.plan import ROUNDING_IDS, Layer, Plan, build_plan
 from amrkit.errors import AmrkitError
+from amrkit.fileio import staging_folder
 from amrkit.golden.model import IntegerModel
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
@@ -316,14 +316,7 @@ def _write_folder(target: Path, files: dict[str, str]) -> None:
             raise AmrkitError(
                 f"--out {str(target)!r} exists and is not an amrkit deploy folder; choose a new one"
             )
-    parent = target.parent if str(target.parent) else Path(".")
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=parent))
-    except OSError as exc:
-        raise AmrkitError(
-            f"cannot write {str(target)!r} ({exc.strerror}); choose a writable folder"
-        ) from None
+    tmp = staging_folder(target, suffix="")
     try:
         for fname, text in files.items():
             (tmp / fname).write_text(text)

@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -32,7 +31,7 @@ import numpy as np
 
 from amrkit.artifacts import check_compatible
 from amrkit.errors import AmrkitError
-from amrkit.fileio import dumps_json
+from amrkit.fileio import dumps_json, staging_folder
 from amrkit.golden.ops import (
     M0_BITS,
     OP_TYPES,
@@ -570,14 +569,7 @@ def dump(model: IntegerModel, folder: str | Path, stats: Stats | None = None) ->
         raise AmrkitError(
             f"--dump folder {str(target)!r} exists and is not empty; choose a new folder"
         )
-    parent = target.parent if str(target.parent) else Path(".")
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=parent))
-    except OSError as exc:
-        raise AmrkitError(
-            f"cannot write {str(target)!r} ({exc.strerror}); choose a writable folder"
-        ) from None
+    tmp = staging_folder(target, suffix="")
     try:
         data = manifest(model, tmp, stats)
         (tmp / "manifest.json").write_text(dumps_json(data))

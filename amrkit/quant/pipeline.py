@@ -43,7 +43,7 @@ from amrkit.data.frames import FrameSet
 from amrkit.errors import AmrkitError
 from amrkit.export.graph import set_metadata
 from amrkit.export.onnx_export import export_model, run_metadata
-from amrkit.fileio import write_json
+from amrkit.fileio import staging_folder, write_json
 from amrkit.models.deploy import DeployCNN
 from amrkit.quant.calibrate import calibrate, select_calibration, tensor_ranges
 from amrkit.quant.config import PTQConfig, QATConfig
@@ -151,14 +151,7 @@ def _swap_in(stage: Path, out: Path) -> None:
 
 def _stage_dir(out: Path) -> Path:
     check_out_dir(out)
-    parent = out.parent if str(out.parent) else Path(".")
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=parent))
-    except OSError as exc:
-        raise AmrkitError(
-            f"cannot write to {str(parent)!r} ({exc.strerror}); choose a writable --out"
-        ) from None
+    return staging_folder(out)
 
 
 @dataclass

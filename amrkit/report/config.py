@@ -99,6 +99,7 @@ class ReproduceConfig:
     fig5_frames_per_class: int | None = 500
     fig5_epochs: int | None = 8
     golden_frames: int = 512  # test frames the integer-only golden model runs
+    mcu: bool = True  # the INT8 models' C library on an emulated Cortex-M4 (if installed)
     bench_min_time: float = 0.5
 
     def __post_init__(self) -> None:

@@ -56,6 +56,11 @@ def golden(spec: Any, frames: int) -> float:
     return 3.0 + frames * per_frame(spec) * 3
 
 
+def mcu(spec: Any) -> float:
+    """Generate, cross-compile and run two frames under QEMU (≈ 5 s for optimized)."""
+    return 5.0 + 2 * per_frame(spec)
+
+
 def bench(min_time: float) -> float:
     """Three runtimes x two batch sizes, each timed ``min_time`` after a warm-up."""
     return 3.0 + 6 * 3 * min_time

@@ -57,6 +57,7 @@ class Study:
     fig5: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # protocol → points
     golden: dict[str, StageRecord] = field(default_factory=dict)  # protocol → golden stage
     bench: dict[str, StageRecord] = field(default_factory=dict)  # model → latency stage
+    mcu: dict[str, StageRecord] = field(default_factory=dict)  # model → Cortex-M stage
 
 
 def _slugs(names: tuple[str, ...]) -> dict[str, str]:
@@ -361,6 +362,32 @@ def _golden_and_bench(st: _Stager, study: Study) -> None:
         )
 
 
+def _mcu(int8: Path) -> Callable[[Path], dict[str, Any]]:
+    """Flash, RAM and instructions per frame of the generated C library on a Cortex-M4."""
+
+    def run(work: Path) -> dict[str, Any]:
+        from amrkit.deploy import mcu_report
+
+        return mcu_report(int8, work / "c")
+
+    return run
+
+
+def _mcu_stages(st: _Stager, study: Study) -> None:
+    cfg = st.cfg
+    if not cfg.mcu:
+        return
+    proto = cfg.protocols[-1]  # the cost does not depend on the weights' values
+    for name in cfg.models:
+        m = study.runs[(proto.name, name, cfg.seed)]
+        study.mcu[name] = st.stage(
+            f"mcu-{st.slugs[name]}",
+            {"ptq": m.ptq.key},
+            _mcu(m.ptq.path / "ptq" / "model_int8.onnx"),
+            costs.mcu(st.specs[name]),
+        )
+
+
 def run_stages(cfg: ReproduceConfig, specs: dict[str, Any], cache: StageCache) -> Study:
     st = _Stager(cfg, specs, cache)
     study = Study(cfg, specs)
@@ -370,6 +397,7 @@ def run_stages(cfg: ReproduceConfig, specs: dict[str, Any], cache: StageCache) -
     for proto in cfg.protocols:
         _fig5_stages(st, study, proto)
     _golden_and_bench(st, study)
+    _mcu_stages(st, study)
     return study
 
 

@@ -339,6 +339,26 @@ def _golden(study: Any) -> dict[str, Any]:
     return out
 
 
+MCU_KEYS = (
+    "toolchain_available",
+    "reason",
+    "cpu",
+    "variant",
+    "flash_bytes",
+    "ram_bytes",
+    "stack_bytes",
+    "arena_bytes",
+    "instructions_per_frame",
+    "instructions_per_mac",
+    "bit_exact",
+    "frames",
+)
+
+
+def _mcu(study: Any) -> dict[str, Any]:
+    return {n: {k: rec.result.get(k) for k in MCU_KEYS} for n, rec in study.mcu.items()}
+
+
 def runtime_info(study: Any) -> dict[str, Any]:
     """The CPU and the INT8 kernel ONNX Runtime used (the golden stage's, else asked now)."""
     for rec in study.golden.values():
@@ -477,6 +497,7 @@ def assemble(study: Any, out: Path, records: list[Any], started: float) -> dict[
     results["fig5"] = _fig5(study, results)
     results["fig6"] = _fig6(study, results)
     results["golden"] = _golden(study)
+    results["mcu"] = _mcu(study)
     results["runtime"] = runtime_info(study)
     results["latency"], results["int8_speedup_vs_torch_b256"] = _latency(study)
     results["provenance"] = _provenance(

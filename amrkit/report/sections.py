@@ -404,6 +404,47 @@ def golden(results: Results) -> list[Block]:
     ]
 
 
+def mcu(results: Results) -> list[Block]:
+    """On a microcontroller: the generated C library's cost on an emulated Cortex-M4."""
+    rows, missing = [], []
+    for name, m in (results.get("mcu") or {}).items():
+        label = results["models"][name]["display_name"] + " + INT8"
+        if not m.get("toolchain_available"):
+            missing.append(f"{label}: {m.get('reason') or 'toolchain not installed'}")
+            continue
+        exact = {True: "yes", False: "no", None: "–"}[m.get("bit_exact")]
+        rows.append(
+            [
+                label,
+                f_int(m["flash_bytes"]),
+                f_int(m["ram_bytes"]),
+                f_int(m["instructions_per_frame"]),
+                f_num(m["instructions_per_mac"], 1),
+                f"{m['variant']} ({m['cpu']})",
+                exact,
+            ]
+        )
+    if not rows and not missing:
+        return []
+    blocks: list[Block] = [Heading("On a microcontroller")]
+    if rows:
+        headers = ["Model", "Flash (B)", "RAM (B)", "Instructions / frame", "per MAC"]
+        blocks.append(
+            Table(
+                headers + ["Kernels", "Bit-exact"],
+                rows,
+                caption="The C library 'amrkit deploy' generates from the INT8 file, "
+                "cross-compiled with arm-none-eabi-gcc -O2 and run under QEMU (mps2-an386): "
+                "flash = code + constants, RAM = data + arena + stack high-water + the input "
+                "frame; instructions counted by QEMU (a cycle proxy); bit-exact = the same "
+                "final integers as the golden model.",
+                align=["l"] + ["r"] * 4 + ["l", "l"],
+            )
+        )
+    blocks += [Paragraph(f"Not measured — {line}.") for line in missing]
+    return blocks
+
+
 def budget(results: Results) -> list[Block]:
     """Quick runs only: this run against the accuracy other budgets reached."""
     if not results.get("budget_points"):
@@ -491,6 +532,7 @@ SECTIONS: list[Callable[[Results], list[Block]]] = [
     fig6,
     confusion,
     golden,
+    mcu,
     latency,
     budget,
     differences,
