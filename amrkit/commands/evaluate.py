@@ -27,6 +27,9 @@ def evaluate(
     batch_size: int = typer.Option(1024, "--batch-size", min=1, help="Frames per inference batch."),
     threads: options.InferThreadsOpt = None,
     device: str = typer.Option("cpu", "--device", help="cpu, cuda (cuda:N) or auto."),
+    runtime: str = typer.Option(
+        "auto", "--runtime", help="ONNX files: auto (= ort), ort, openvino or c (INT8)."
+    ),
     top_confused: int = typer.Option(
         5, "--top-confused", min=0, help="Most-confused pairs to list."
     ),
@@ -91,6 +94,7 @@ def evaluate(
             top_confused=top_confused,
             progress=progress,
             split_seed=split_seed,
+            runtime=runtime,
             **options.open_options(format, classes, classes_file, snr_min, snr_max),
         )
     if plot is not None:

@@ -41,5 +41,9 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     export_model(model, fp32, classes=list(CLASSES), frame_length=L)
     cfg = PTQConfig()
     int8 = folder / "tiny_int8.onnx"
-    onnx.save_model(ptq_onnx(fp32, cfg, calibrate(fp32, noise(64, 1), cfg.method)), str(int8))
+    q = ptq_onnx(fp32, cfg, calibrate(fp32, noise(64, 1), cfg.method))
+    for prop in q.metadata_props:  # as amrkit quantize marks its files
+        if prop.key == "amrkit.precision":
+            prop.value = "int8"
+    onnx.save_model(q, str(int8))
     return {"fp32": fp32, "int8": int8}
