@@ -28,6 +28,7 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     import onnx
     import torch
 
+    from amrkit.export.graph import set_metadata
     from amrkit.export.onnx_export import export_model
     from amrkit.models import build, get_spec
     from amrkit.quant.calibrate import calibrate
@@ -42,8 +43,6 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     cfg = PTQConfig()
     int8 = folder / "tiny_int8.onnx"
     q = ptq_onnx(fp32, cfg, calibrate(fp32, noise(64, 1), cfg.method))
-    for prop in q.metadata_props:  # as amrkit quantize marks its files
-        if prop.key == "amrkit.precision":
-            prop.value = "int8"
+    set_metadata(q, {"amrkit.precision": "int8"})  # as amrkit quantize marks its files
     onnx.save_model(q, str(int8))
     return {"fp32": fp32, "int8": int8}
