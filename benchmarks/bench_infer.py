@@ -11,9 +11,10 @@ amrkit opens it (``session.x64quantprecision`` where the CPU lacks VNNI) and raw
 exact path is measured. The portable INT8 file also runs on amrkit's other runtimes
 (``c``: the deploy C library compiled ``-O3 -march=native``; ``openvino`` when installed),
 each checked against the golden model on the benchmark's frames. This machine's GEMM peak
-(``bench_peak.py``, same threads) gives each model's bound in frames/s, and every row its
-``fraction_of_bound``. Prints one JSON object with this CPU's instruction set, frames/s,
-latency, ratios and the floors of issue 14.
+(``bench_peak.py``, same threads, three sizes timed interleaved with the models so that both see
+the same load) gives each model's bound in frames/s, and every row its ``fraction_of_bound``.
+Prints one JSON object with this CPU's instruction set, frames/s, latency, ratios and the
+floors of issue 14.
 
     .venv/bin/python benchmarks/bench_infer.py [--threads 2] [--min-time 1.0] [--variants]
         [--runtimes ort,c,openvino]
@@ -27,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -35,7 +37,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import torch
-from bench_peak import measure_peak, model_bounds
+from bench_peak import SIZES, model_bounds, peak_cases, peak_from_times
 
 from amrkit.export.graph import executed_op_types, integer_kernels, set_metadata
 from amrkit.export.onnx_export import export_model
@@ -97,15 +99,15 @@ def other_runtimes(int8: Path, fp32: Path, names: list[str], threads: int) -> di
     return out
 
 
-def add_bounds(results: list[dict], bounds: dict[str, dict[str, float]]) -> None:
-    """Each row's fraction of its model's bound (int8 rows: the int8 peak, else fp32)."""
-    for r in results:
-        kind = "int8" if str(r["precision"]).startswith("int8") else "fp32"
-        bound = bounds[str(r["model"])][f"bound_{kind}_frames_per_s"]
-        r["fraction_of_bound"] = round(float(r["frames_per_s"]) / bound, 3)  # type: ignore[arg-type]
+def with_bound(row: dict, bounds: dict[str, float]) -> dict:
+    """``row`` plus its bound (int8 rows: the int8 peak, else fp32) and the fraction of it."""
+    kind = "int8" if str(row["precision"]).startswith("int8") else "fp32"
+    bound = bounds[f"bound_{kind}_frames_per_s"]
+    return {**row, "bound_frames_per_s": bound,
+            "fraction_of_bound": round(float(row["frames_per_s"]) / bound, 3)}  # fmt: skip
 
 
-def issue_floors(results: list[dict], models: dict, bounds: dict, big: int) -> dict:
+def issue_floors(results: list[dict], models: dict, big: int) -> dict:
     """Issue 14's floors, on the fastest runtime whose INT8 logits are the golden model's."""
 
     def rows(model: str, batch: int) -> list[dict]:
@@ -159,8 +161,8 @@ def main() -> None:
     ap.add_argument("--runtimes", default="ort,c,openvino", help="runtimes besides torch")
     args = ap.parse_args()
     names = args.runtimes.split(",")
-    peak = measure_peak(args.threads, min(args.min_time, 0.5))
-    bounds = model_bounds(peak, args.models.split(","), args.length)
+    pcases = peak_cases(args.threads, SIZES[:3])
+    peaks: list[dict[str, object]] = []
 
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
@@ -233,21 +235,24 @@ def main() -> None:
                     cases[f"{backend}/{precision}/{level}"] = lambda s=sess, f=feed: s.run(None, f)
                 for (backend, precision), pred in others.items():
                     cases[f"{backend}/{precision}/-"] = lambda p=pred, b=xb: p.logits(b)
+                cases.update({k: call for k, (call, _) in pcases.items()})
                 timed = time_interleaved(cases, args.min_time)
+                medians = {k: statistics.median(timed.pop(k)) for k in pcases}
+                peak = peak_from_times(pcases, medians)
+                bounds = model_bounds(peak, [name], args.length)[name]
+                peaks.append({"model": name, "batch": batch, "peak": peak, **bounds})
                 for key, times in timed.items():
                     backend, precision, level = key.split("/")
-                    results.append(
-                        {
-                            "model": name,
-                            "backend": backend,
-                            "precision": precision,
-                            "ort_level": None if level == "-" else level,
-                            "batch": batch,
-                            **summarize(times, batch),
-                        }
-                    )
+                    row = {
+                        "model": name,
+                        "backend": backend,
+                        "precision": precision,
+                        "ort_level": None if level == "-" else level,
+                        "batch": batch,
+                        **summarize(times, batch),
+                    }
+                    results.append(with_bound(row, bounds))
             del sessions, others
-    add_bounds(results, bounds)
 
     def fps(model: str, backend: str, precision: str, batch: int, level: str | None) -> float:
         return next(
@@ -289,8 +294,7 @@ def main() -> None:
             "torch": torch.__version__,
             "onnxruntime": ort.__version__,
         },
-        "peak": {k: v["mac_per_s"] for k, v in peak.items()},
-        "bounds": bounds,
+        "peak_and_bounds": peaks,
         "int8": models,
         "results": results,
         "ratios": ratios,
@@ -301,7 +305,7 @@ def main() -> None:
                 ratios["optimized"][key] >= FLOOR_INT8_VS_TORCH if "optimized" in ratios else None
             ),
         },
-        "issue14_floors": issue_floors(results, models, bounds, big),
+        "issue14_floors": issue_floors(results, models, big),
     }
     print(json.dumps(out, indent=2))
 

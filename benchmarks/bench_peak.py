@@ -27,7 +27,8 @@ from amrkit.models import get_spec
 from amrkit.runtime import cpu_info, ort_session
 
 # (M, K, N): M rows of activations (frames × positions), K = C_in · kernel, N = C_out
-SIZES = ((4096, 256, 256), (2048, 512, 512), (8192, 128, 128), (1024, 1024, 1024))
+# small ones too: on a loaded machine a short call is less often preempted
+SIZES = ((256, 256, 256), (512, 512, 256), (2048, 512, 512), (1024, 1024, 1024), (4096, 256, 256))
 
 
 def gemm_model(k: int, n: int, precision: str, rng: np.random.Generator) -> onnx.ModelProto:
@@ -58,23 +59,41 @@ def time_call(fn: object, min_time: float) -> float:
     return statistics.median(times)
 
 
-def measure_peak(threads: int, min_time: float = 0.5) -> dict[str, dict[str, object]]:
-    """Per precision: the best MAC/s over :data:`SIZES` and every size's MAC/s."""
+def peak_cases(threads: int, sizes: tuple = SIZES) -> dict[str, tuple[object, int]]:
+    """``"peak/<precision>/MxKxN"`` → (a call running that GEMM once, its MACs), so that
+    ``bench_infer.py`` can time them interleaved with the models (the same load for both)."""
     rng = np.random.default_rng(0)
-    out: dict[str, dict[str, object]] = {}
+    out: dict[str, tuple[object, int]] = {}
     for precision in ("int8", "fp32"):
-        sizes = []
-        for m, k, n in SIZES:
+        for m, k, n in sizes:
             sess = ort_session(gemm_model(k, n, precision, rng), threads=threads)
             if precision == "int8":
                 a = rng.integers(0, 256, (m, k), dtype=np.uint8)
             else:
                 a = rng.standard_normal((m, k)).astype(np.float32)
-            sec = time_call(lambda s=sess, x=a: s.run(None, {"A": x}), min_time)
-            sizes.append({"m": m, "k": k, "n": n, "mac_per_s": round(m * k * n / sec)})
-        best = max(sizes, key=lambda s: s["mac_per_s"])
-        out[precision] = {"mac_per_s": best["mac_per_s"], "sizes": sizes}
+            call = lambda s=sess, x=a: s.run(None, {"A": x})  # noqa: E731
+            out[f"peak/{precision}/{m}x{k}x{n}"] = (call, m * k * n)
     return out
+
+
+def peak_from_times(cases: dict[str, tuple[object, int]], seconds: dict[str, float]) -> dict:
+    """Per precision: the best MAC/s over the timed sizes (median seconds per call) and every
+    size's MAC/s."""
+    out: dict[str, dict[str, object]] = {}
+    for name, (_, macs) in cases.items():
+        precision, size = name.split("/")[1:]
+        entry = out.setdefault(precision, {"mac_per_s": 0, "sizes": {}})
+        rate = round(macs / seconds[name])
+        entry["sizes"][size] = rate  # type: ignore[index]
+        entry["mac_per_s"] = max(int(entry["mac_per_s"]), rate)  # type: ignore[call-overload]
+    return out
+
+
+def measure_peak(threads: int, min_time: float = 0.5) -> dict[str, dict[str, object]]:
+    """Per precision: the best MAC/s over :data:`SIZES` and every size's MAC/s."""
+    cases = peak_cases(threads)
+    seconds = {name: time_call(call, min_time) for name, (call, _) in cases.items()}
+    return peak_from_times(cases, seconds)
 
 
 def model_bounds(peak: dict[str, dict[str, object]], models: list[str], length: int) -> dict:
