@@ -20,7 +20,8 @@ floors of issue 14.
         [--runtimes ort,c,openvino]
 
 ``--variants`` also times INT8 variants of ``optimized`` (per-tensor weights,
-ORT_ENABLE_EXTENDED instead of the default ORT_ENABLE_ALL).
+ORT_ENABLE_EXTENDED instead of the default ORT_ENABLE_ALL, no spinning ORT threads, one
+ORT thread).
 """
 
 from __future__ import annotations
@@ -97,6 +98,33 @@ def other_runtimes(int8: Path, fp32: Path, names: list[str], threads: int) -> di
         out[("openvino", "int8")] = load_predictor(int8, threads=threads, runtime="openvino")
         out[("openvino", "fp32")] = load_predictor(fp32, threads=threads, runtime="openvino")
     return out
+
+
+class SessionLogits:
+    """An ORT session with ``.logits`` (for the session-option variants)."""
+
+    def __init__(self, sess: object) -> None:
+        self.sess = sess
+        self.name = sess.get_inputs()[0].name  # type: ignore[attr-defined]
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        return self.sess.run(None, {self.name: x})[0]  # type: ignore[attr-defined]
+
+
+def ort_variants(int8: Path, threads: int) -> dict:
+    """The portable INT8 file under other ORT session options: no spinning worker threads,
+    and one intra-op thread (on a loaded machine fewer threads may win)."""
+    from amrkit.runtime.ort import session_options
+
+    nospin = session_options(False, threads)
+    nospin.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    cpu = ["CPUExecutionProvider"]
+    return {
+        ("onnxruntime-nospin", "int8"): SessionLogits(
+            ort.InferenceSession(str(int8), nospin, providers=cpu)
+        ),
+        ("onnxruntime-1thread", "int8"): SessionLogits(ort_session(int8, threads=1)),
+    }
 
 
 def with_bound(row: dict, bounds: dict[str, float]) -> dict:
@@ -202,7 +230,10 @@ def main() -> None:
                 for key, path in files.items()
             }
             if ("onnxruntime", "int8-vnni", "all") in files:
-                raw = ort_session(files[("onnxruntime", "int8-vnni", "all")], exact_pairs=False)
+                raw = ort_session(
+                    files[("onnxruntime", "int8-vnni", "all")], threads=args.threads,
+                    exact_pairs=False,
+                )  # fmt: skip
                 sessions[("onnxruntime", "int8-vnni-raw", "all")] = raw
             for (_, precision, level), sess in sessions.items():
                 if precision.startswith("int8") and level == "all":
@@ -214,6 +245,8 @@ def main() -> None:
             others = other_runtimes(
                 files[("onnxruntime", "int8", "all")], fp32, names, args.threads
             )
+            if args.variants and name == "optimized":
+                others.update(ort_variants(files[("onnxruntime", "int8", "all")], args.threads))
             info["runtimes"] = {"onnxruntime": {"golden_match": info["int8"]["golden_match"]}}
             for (backend, precision), pred in others.items():
                 if precision == "int8":
