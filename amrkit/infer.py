@@ -4,6 +4,11 @@
 so FP32 PyTorch, FP32 ONNX and INT8 ONNX are measured by one path (``quantize`` measures its
 files with the same session factory, :func:`amrkit.runtime.ort_session`). The artifacts
 themselves — run directories, ONNX metadata — are read by :mod:`amrkit.artifacts`.
+
+An ONNX file runs on one of :data:`RUNTIMES` (docs/runtimes.md): ``ort`` (ONNX Runtime),
+``openvino`` (optional package) or ``c`` (the ``amrkit deploy`` C library compiled for this
+host, INT8 files only). ``auto`` is ONNX Runtime: exact on the portable INT8 files on every
+CPU and the fastest exact runtime measured (``benchmarks/bench_infer.py``).
 """
 
 from __future__ import annotations
@@ -20,12 +25,15 @@ from amrkit.errors import AmrkitError
 from amrkit.runtime import ort_session
 from amrkit.runtime.device import ort_device, torch_device
 
+RUNTIMES = ("auto", "ort", "openvino", "c")
+
 
 class Predictor(Protocol):
     classes: tuple[str, ...]
     frame_length: int
     sample_rate_hz: float | None
     kind: str  # "torch", "onnx-fp32", "onnx-int8"
+    runtime: str  # "torch", "ort", "openvino", "c"
 
     def logits(self, iq: np.ndarray) -> np.ndarray:
         """(n, 2, L) float32 → (n, num_classes) float32."""
@@ -41,6 +49,7 @@ class TorchPredictor:
     device: str = "cpu"
     kind: str = "torch"
     info: dict[str, Any] = field(default_factory=dict)
+    runtime: str = "torch"
 
     def logits(self, iq: np.ndarray) -> np.ndarray:
         import torch
@@ -58,6 +67,7 @@ class OnnxPredictor:
     sample_rate_hz: float | None = None
     kind: str = "onnx-fp32"
     info: dict[str, Any] = field(default_factory=dict)
+    runtime: str = "ort"
 
     def logits(self, iq: np.ndarray) -> np.ndarray:
         inp = self.session.get_inputs()[0]
@@ -79,40 +89,93 @@ class OnnxPredictor:
         return np.concatenate(parts).astype(np.float32, copy=False)
 
 
+@dataclass
+class BackendPredictor:
+    """An ONNX file on another runtime (``openvino``, ``c``): ``backend.logits`` does the work."""
+
+    backend: Any  # amrkit.runtime.c.CRuntime | amrkit.runtime.openvino.OpenVinoRuntime
+    classes: tuple[str, ...]
+    frame_length: int
+    sample_rate_hz: float | None = None
+    kind: str = "onnx-int8"
+    info: dict[str, Any] = field(default_factory=dict)
+    runtime: str = "c"
+
+    def logits(self, iq: np.ndarray) -> np.ndarray:
+        return self.backend.logits(iq)
+
+
 def load_predictor(
-    path: str | Path, device: str | None = None, threads: int | None = None
+    path: str | Path,
+    device: str | None = None,
+    threads: int | None = None,
+    runtime: str = "auto",
 ) -> Predictor:
-    """A run directory → TorchPredictor; an ``.onnx`` file → OnnxPredictor.
+    """A run directory → TorchPredictor; an ``.onnx`` file → OnnxPredictor (``runtime`` auto
+    or ort) or BackendPredictor (openvino, c).
 
     ``device``: cpu, cuda, cuda:N or auto (:mod:`amrkit.runtime.device`); ``threads``:
-    intra-op threads (torch: process-wide ``torch.set_num_threads``; ONNX Runtime: per
-    session).
+    intra-op threads (torch: process-wide ``torch.set_num_threads``; ONNX Runtime, OpenVINO:
+    per session; c: parallel copies of the library, default 1).
     """
     p = Path(path)
     if threads is not None and threads < 1:
         raise AmrkitError(f"--threads {threads} must be >= 1 (or left out for the default)")
+    if runtime not in RUNTIMES:
+        raise AmrkitError(f"--runtime {runtime!r} is not one of {', '.join(RUNTIMES)}")
     if p.is_dir():
-        import torch
-
-        dev = torch_device(device)
-        if threads:
-            torch.set_num_threads(threads)
-        run = load_run(p)
-        model = run.model.to(dev)
-        return TorchPredictor(
-            model, run.classes, run.frame_length, run.sample_rate_hz, dev, info=run.info
-        )
+        if runtime != "auto":
+            raise AmrkitError(
+                f"--runtime {runtime} runs ONNX files; {str(p)!r} is a run directory (PyTorch): "
+                "leave --runtime out or give its exported .onnx file"
+            )
+        return _torch_predictor(p, device, threads)
     if p.suffix.lower() == ".onnx" and p.is_file():
         info = read_model_info(p)
-        return OnnxPredictor(
-            ort_session(p, threads=threads, device=ort_device(device)),
-            info.classes,
-            info.frame_length,
-            info.sample_rate_hz,
-            kind=f"onnx-{info.precision}",
-            info=info.metadata,
-        )
+        common = (info.classes, info.frame_length, info.sample_rate_hz)
+        kind = f"onnx-{info.precision}"
+        if runtime in ("auto", "ort"):
+            sess = ort_session(p, threads=threads, device=ort_device(device))
+            return OnnxPredictor(sess, *common, kind=kind, info=info.metadata)
+        if ort_device(device) != "cpu":
+            raise AmrkitError(f"--runtime {runtime} runs on the CPU; use --device cpu")
+        return BackendPredictor(_backend(p, runtime, info.precision, threads), *common,
+                                kind=kind, info=info.metadata, runtime=runtime)  # fmt: skip
     raise AmrkitError(f"model {str(p)!r} is neither a run directory nor an existing .onnx file")
+
+
+def _torch_predictor(p: Path, device: str | None, threads: int | None) -> TorchPredictor:
+    import torch
+
+    dev = torch_device(device)
+    if threads:
+        torch.set_num_threads(threads)
+    run = load_run(p)
+    model = run.model.to(dev)
+    return TorchPredictor(model, run.classes, run.frame_length, run.sample_rate_hz, dev,
+                          info=run.info)  # fmt: skip
+
+
+def _backend(p: Path, runtime: str, precision: str, threads: int | None) -> Any:
+    """The openvino or c backend of an ONNX file (INT8 files get the golden model's output
+    dequantization; the c runtime exists only for them)."""
+    from amrkit.golden import load_integer_model
+
+    if runtime == "c":
+        from amrkit.runtime.c import CRuntime
+
+        if precision != "int8":
+            raise AmrkitError(
+                f"--runtime c runs INT8 files; {str(p)!r} is {precision} "
+                "(quantize it with 'amrkit quantize', or use --runtime ort)"
+            )
+        return CRuntime(load_integer_model(p), threads=threads)
+    from amrkit.runtime.openvino import OpenVinoRuntime
+
+    if precision != "int8":
+        return OpenVinoRuntime(p, threads)
+    golden = load_integer_model(p)
+    return OpenVinoRuntime(p, threads, golden.output_scale, golden.output_zero_point)
 
 
 def check_compatible(pred: Predictor, classes: tuple[str, ...], frame_length: int) -> None:

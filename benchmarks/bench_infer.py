@@ -8,14 +8,20 @@ run integer kernels and to compute the golden model's integers bit for bit on th
 (``golden_match``). For ``optimized`` the full-range (``vnni``) file is timed too, opened as
 amrkit opens it (``session.x64quantprecision`` where the CPU lacks VNNI) and raw
 (``int8-vnni-raw``: ORT's fast u8s8 path, which saturates on such CPUs), so the cost of the
-exact path is measured. Prints one JSON object with this CPU's instruction set, frames/s,
-latency, the INT8-vs-torch ratio and the issue's floor (ORT INT8 ≥ 3× torch eager FP32
-frames/s at batch 256 for ``optimized``).
+exact path is measured. The portable INT8 file also runs on amrkit's other runtimes
+(``c``: the deploy C library compiled ``-O3 -march=native``; ``openvino`` when installed),
+each checked against the golden model on the benchmark's frames. This machine's GEMM peak
+(``bench_peak.py``, same threads, three sizes timed interleaved with the models so that both see
+the same load) gives each model's bound in frames/s, and every row its ``fraction_of_bound``.
+Prints one JSON object with this CPU's instruction set, frames/s, latency, ratios and the
+floors of issue 14.
 
     .venv/bin/python benchmarks/bench_infer.py [--threads 2] [--min-time 1.0] [--variants]
+        [--runtimes ort,c,openvino]
 
 ``--variants`` also times INT8 variants of ``optimized`` (per-tensor weights,
-ORT_ENABLE_EXTENDED instead of the default ORT_ENABLE_ALL).
+ORT_ENABLE_EXTENDED instead of the default ORT_ENABLE_ALL, no spinning ORT threads, one
+ORT thread).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -31,8 +38,9 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import torch
+from bench_peak import SIZES, model_bounds, peak_cases, peak_from_times
 
-from amrkit.export.graph import executed_op_types, integer_kernels
+from amrkit.export.graph import executed_op_types, integer_kernels, set_metadata
 from amrkit.export.onnx_export import export_model
 from amrkit.golden import load_integer_model
 from amrkit.metrics.speed import summarize, time_interleaved
@@ -49,6 +57,7 @@ FLOOR_INT8_VS_TORCH = 3.0
 
 def make_int8(fp32: Path, out: Path, calib: np.ndarray, cfg: PTQConfig) -> dict[str, object]:
     model = ptq_onnx(fp32, cfg, calibrate(fp32, calib, cfg.method))
+    set_metadata(model, {"amrkit.precision": "int8"})  # as amrkit quantize marks it
     onnx.save_model(model, str(out))
     ops = executed_op_types(out)
     rows = learnables(describe_layers(model), cfg.bits)
@@ -61,15 +70,112 @@ def make_int8(fp32: Path, out: Path, calib: np.ndarray, cfg: PTQConfig) -> dict[
 
 
 def golden_match(path: Path, sess: object, x: np.ndarray) -> dict[str, object]:
-    """Golden model vs this session on ``x``: are the output integers identical?"""
+    """Golden model vs this session (or runtime: ``.logits``) on ``x``: identical logits?"""
     model = load_integer_model(path)
     logits, _ = model.run(x)
-    ref = sess.run(None, {model.input_name: x})[0]  # type: ignore[attr-defined]
+    run = getattr(sess, "logits", None) or (lambda v: sess.run(None, {model.input_name: v})[0])
+    ref = run(x)
     return {
         "frames": len(x),
         "logits_identical": bool(np.array_equal(logits, ref)),
         "top1_agreement": float(np.mean(logits.argmax(1) == ref.argmax(1))),
     }
+
+
+def other_runtimes(int8: Path, fp32: Path, names: list[str], threads: int) -> dict:
+    """(runtime, precision) → an object with ``.logits``: the portable INT8 file on the c
+    runtime, both files on OpenVINO (when installed)."""
+    from amrkit.infer import load_predictor
+
+    out: dict[tuple[str, str], object] = {}
+    if "c" in names:
+        out[("c", "int8")] = load_predictor(int8, threads=threads, runtime="c")
+    if "openvino" in names:
+        try:
+            import openvino  # noqa: F401
+        except ImportError:
+            return out
+        out[("openvino", "int8")] = load_predictor(int8, threads=threads, runtime="openvino")
+        out[("openvino", "fp32")] = load_predictor(fp32, threads=threads, runtime="openvino")
+    return out
+
+
+class SessionLogits:
+    """An ORT session with ``.logits`` (for the session-option variants)."""
+
+    def __init__(self, sess: object) -> None:
+        self.sess = sess
+        self.name = sess.get_inputs()[0].name  # type: ignore[attr-defined]
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        return self.sess.run(None, {self.name: x})[0]  # type: ignore[attr-defined]
+
+
+def ort_variants(int8: Path, threads: int) -> dict:
+    """The portable INT8 file under other ORT session options: no spinning worker threads,
+    and one intra-op thread (on a loaded machine fewer threads may win)."""
+    from amrkit.runtime.ort import session_options
+
+    nospin = session_options(False, threads)
+    nospin.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    cpu = ["CPUExecutionProvider"]
+    return {
+        ("onnxruntime-nospin", "int8"): SessionLogits(
+            ort.InferenceSession(str(int8), nospin, providers=cpu)
+        ),
+        ("onnxruntime-1thread", "int8"): SessionLogits(ort_session(int8, threads=1)),
+    }
+
+
+def with_bound(row: dict, bounds: dict[str, float]) -> dict:
+    """``row`` plus its bound (int8 rows: the int8 peak, else fp32) and the fraction of it."""
+    kind = "int8" if str(row["precision"]).startswith("int8") else "fp32"
+    bound = bounds[f"bound_{kind}_frames_per_s"]
+    return {**row, "bound_frames_per_s": bound,
+            "fraction_of_bound": round(float(row["frames_per_s"]) / bound, 3)}  # fmt: skip
+
+
+def issue_floors(results: list[dict], models: dict, big: int) -> dict:
+    """Issue 14's floors, on the fastest runtime whose INT8 logits are the golden model's."""
+
+    def rows(model: str, batch: int) -> list[dict]:
+        return [
+            r
+            for r in results
+            if r["model"] == model and r["batch"] == batch and r["precision"] == "int8"
+            and r["ort_level"] in (None, "all")
+            and models[model]["runtimes"][r["backend"]]["golden_match"]["logits_identical"]
+        ]  # fmt: skip
+
+    def torch_fps(model: str) -> float:
+        torch_rows = [r for r in results if r["backend"] == "torch-eager"]
+        return next(r["frames_per_s"] for r in torch_rows
+                    if r["model"] == model and r["batch"] == big)  # fmt: skip
+
+    out: dict[str, object] = {}
+    if "optimized" in models and rows("optimized", big):
+        best = max(rows("optimized", big), key=lambda r: r["frames_per_s"])
+        lat = min(rows("optimized", 1), key=lambda r: r["ms_per_batch_median"]) if rows(
+            "optimized", 1) else None  # fmt: skip
+        out["optimized_b256"] = {
+            "rule": ">= 50,000 frames/s or >= 35 % of the bound",
+            "runtime": best["backend"], "frames_per_s": best["frames_per_s"],
+            "fraction_of_bound": best["fraction_of_bound"],
+            "met": best["frames_per_s"] >= 50_000 or best["fraction_of_bound"] >= 0.35,
+        }  # fmt: skip
+        if lat is not None:
+            us = 1e3 * lat["ms_per_batch_median"]
+            out["optimized_b1_latency"] = {"rule": "<= 60 us", "runtime": lat["backend"],
+                                           "us": round(us, 1), "met": us <= 60}  # fmt: skip
+        ratio = best["frames_per_s"] / torch_fps("optimized")
+        out["optimized_vs_torch_fp32"] = {"rule": ">= 8x torch eager FP32",
+                                          "value": round(ratio, 2), "met": ratio >= 8}  # fmt: skip
+    if "original" in models and rows("original", big):
+        best = max(rows("original", big), key=lambda r: r["frames_per_s"])
+        out["original_b256"] = {"rule": ">= 50 % of the bound", "runtime": best["backend"],
+                                "fraction_of_bound": best["fraction_of_bound"],
+                                "met": best["fraction_of_bound"] >= 0.5}  # fmt: skip
+    return out
 
 
 def main() -> None:
@@ -80,7 +186,11 @@ def main() -> None:
     ap.add_argument("--batches", default="1,256")
     ap.add_argument("--min-time", type=float, default=1.0, help="seconds timed per case")
     ap.add_argument("--variants", action="store_true", help="also time INT8 variants")
+    ap.add_argument("--runtimes", default="ort,c,openvino", help="runtimes besides torch")
     args = ap.parse_args()
+    names = args.runtimes.split(",")
+    pcases = peak_cases(args.threads, SIZES[:3])
+    peaks: list[dict[str, object]] = []
 
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
@@ -120,7 +230,10 @@ def main() -> None:
                 for key, path in files.items()
             }
             if ("onnxruntime", "int8-vnni", "all") in files:
-                raw = ort_session(files[("onnxruntime", "int8-vnni", "all")], exact_pairs=False)
+                raw = ort_session(
+                    files[("onnxruntime", "int8-vnni", "all")], threads=args.threads,
+                    exact_pairs=False,
+                )  # fmt: skip
                 sessions[("onnxruntime", "int8-vnni-raw", "all")] = raw
             for (_, precision, level), sess in sessions.items():
                 if precision.startswith("int8") and level == "all":
@@ -129,6 +242,16 @@ def main() -> None:
                     entry = info.setdefault(precision, dict(info[label]))
                     entry["x64quantprecision"] = bool(sess.amrkit_exact_pairs)
                     entry["golden_match"] = golden_match(src, sess, x[:64])
+            others = other_runtimes(
+                files[("onnxruntime", "int8", "all")], fp32, names, args.threads
+            )
+            if args.variants and name == "optimized":
+                others.update(ort_variants(files[("onnxruntime", "int8", "all")], args.threads))
+            info["runtimes"] = {"onnxruntime": {"golden_match": info["int8"]["golden_match"]}}
+            for (backend, precision), pred in others.items():
+                if precision == "int8":
+                    src = files[("onnxruntime", "int8", "all")]
+                    info["runtimes"][backend] = {"golden_match": golden_match(src, pred, x[:64])}
             models[name] = info
             for batch in batches:
                 xb = x[:batch]
@@ -143,20 +266,26 @@ def main() -> None:
                 for (backend, precision, level), sess in sessions.items():
                     feed = {sess.get_inputs()[0].name: xb}
                     cases[f"{backend}/{precision}/{level}"] = lambda s=sess, f=feed: s.run(None, f)
+                for (backend, precision), pred in others.items():
+                    cases[f"{backend}/{precision}/-"] = lambda p=pred, b=xb: p.logits(b)
+                cases.update({k: call for k, (call, _) in pcases.items()})
                 timed = time_interleaved(cases, args.min_time)
+                medians = {k: statistics.median(timed.pop(k)) for k in pcases}
+                peak = peak_from_times(pcases, medians)
+                bounds = model_bounds(peak, [name], args.length)[name]
+                peaks.append({"model": name, "batch": batch, "peak": peak, **bounds})
                 for key, times in timed.items():
                     backend, precision, level = key.split("/")
-                    results.append(
-                        {
-                            "model": name,
-                            "backend": backend,
-                            "precision": precision,
-                            "ort_level": None if level == "-" else level,
-                            "batch": batch,
-                            **summarize(times, batch),
-                        }
-                    )
-            del sessions
+                    row = {
+                        "model": name,
+                        "backend": backend,
+                        "precision": precision,
+                        "ort_level": None if level == "-" else level,
+                        "batch": batch,
+                        **summarize(times, batch),
+                    }
+                    results.append(with_bound(row, bounds))
+            del sessions, others
 
     def fps(model: str, backend: str, precision: str, batch: int, level: str | None) -> float:
         return next(
@@ -198,6 +327,7 @@ def main() -> None:
             "torch": torch.__version__,
             "onnxruntime": ort.__version__,
         },
+        "peak_and_bounds": peaks,
         "int8": models,
         "results": results,
         "ratios": ratios,
@@ -208,6 +338,7 @@ def main() -> None:
                 ratios["optimized"][key] >= FLOOR_INT8_VS_TORCH if "optimized" in ratios else None
             ),
         },
+        "issue14_floors": issue_floors(results, models, big),
     }
     print(json.dumps(out, indent=2))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import shutil
 import warnings
 
 import numpy as np
@@ -454,3 +455,20 @@ def test_cli_errors_are_one_line_and_leave_no_output(models, tmp_path, capsys):
         assert re.search(pattern, lines[0]), (pattern, lines[0])
         assert not out.exists() and not (tmp_path / "o.txt").exists()
     assert json.loads(good.read_text())["annotations"] == []  # original untouched
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")
+def test_int8_runtimes_classify_identically(models, tmp_path):
+    """The c runtime computes the golden model's logits, as ORT does on a portable file: the
+    same probabilities, bit for bit; the summary names the runtime and its speed."""
+    meta = write_sigmf(tmp_path / "rec", make_recording(2.0, SEGMENTS, 3, seed=8), rate=2e6)
+    ort_res = classify_recording(load_predictor(models["int8"]), open_recording(meta))
+    c_pred = load_predictor(models["int8"], runtime="c", threads=2)
+    c_res = classify_recording(c_pred, open_recording(meta), batch_size=5)
+    np.testing.assert_array_equal(c_res.label, ort_res.label)
+    np.testing.assert_array_equal(c_res.top_prob, ort_res.top_prob)
+    s = c_res.summary()
+    assert s["model"]["runtime"] == "c" and ort_res.summary()["model"]["runtime"] == "ort"
+    assert s["resampling"]["active"]
+    assert 0 < s["inference_s"] <= s["wall_s"]
+    assert s["times_real_time"] == pytest.approx(1 / s["real_time_factor"])

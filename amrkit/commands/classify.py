@@ -8,6 +8,8 @@ from pathlib import Path
 
 import typer
 
+from amrkit.commands import options
+
 
 def classify(
     model: str = typer.Argument(..., help="Trained run directory or .onnx file (FP32 or INT8)."),
@@ -48,9 +50,12 @@ def classify(
     annotate_out: Path | None = typer.Option(
         None, "--annotate-out", help="Path of the annotated .sigmf-meta (implies --annotate)."
     ),
-    device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N or auto."),
+    device: options.DeviceOpt = "auto",
     threads: int | None = typer.Option(None, "--threads", help="Inference threads."),
-    json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    runtime: str = typer.Option(
+        "auto", "--runtime", help="ONNX files: auto (= ort), ort, openvino or c (INT8)."
+    ),
+    json_out: options.JsonOpt = False,
 ) -> None:
     """Classify a recording frame by frame: predicted class, confidence and top-3 per frame."""
     from amrkit.classify import (
@@ -68,7 +73,7 @@ def classify(
     rec = open_recording(recording, format=format, sample_rate_hz=sample_rate)
     if annotate or annotate_out is not None:  # fail before any work or output
         check_annotation_path(rec, annotate_out)
-    predictor = load_predictor(model, device=device, threads=threads)
+    predictor = load_predictor(model, device=device, threads=threads, runtime=runtime)
     with _progress(enabled=not json_out) as update:
         result = classify_recording(
             predictor,
@@ -129,7 +134,7 @@ def _print_summary(s: dict) -> None:
     console.print(
         f"[bold]{rec['path']}[/]: {rec['samples']} samples ({rec['datatype']}) at "
         f"{_hz(rec['sample_rate_hz'])}; model {model['kind']} expects {model['frame_length']} "
-        f"samples at {_hz(model['sample_rate_hz'])}"
+        f"samples at {_hz(model['sample_rate_hz'])} (runtime {model.get('runtime', '?')})"
     )
     if rs["active"]:
         console.print(
@@ -146,7 +151,7 @@ def _print_summary(s: dict) -> None:
     console.print(
         f"{s['frames']} frames (hop {s['hop']}) in {s['wall_s']:.2f} s: "
         + (f"{fps:,.0f} frames/s" if fps else "-")
-        + (f", real-time factor {rtf:.3g} (< 1 is faster than real time)" if rtf else "")
+        + (f", real-time factor {rtf:.3g} ({1 / rtf:,.1f}x real time)" if rtf else "")
     )
     for kind, path in s["outputs"].items():
         console.print(f"{kind}: {path}")

@@ -24,15 +24,13 @@ def evaluate(
     snr_min: options.SnrMinOpt = None,
     snr_max: options.SnrMaxOpt = None,
     split_seed: options.SplitSeedOpt = None,
-    drop_nonfinite: bool = typer.Option(
-        False,
-        "--drop-nonfinite",
-        help="Skip frames holding NaN or inf samples (and report how many) instead of "
-        "stopping with an error.",
-    ),
+    drop_nonfinite: options.DropNonfiniteOpt = False,
     batch_size: int = typer.Option(1024, "--batch-size", min=1, help="Frames per inference batch."),
     threads: options.InferThreadsOpt = None,
-    device: str = typer.Option("cpu", "--device", help="cpu, cuda (cuda:N) or auto."),
+    device: options.DeviceOpt = "auto",
+    runtime: str = typer.Option(
+        "auto", "--runtime", help="ONNX files: auto (= ort), ort, openvino or c (INT8)."
+    ),
     top_confused: int = typer.Option(
         5, "--top-confused", min=0, help="Most-confused pairs to list."
     ),
@@ -98,6 +96,7 @@ def evaluate(
             progress=progress,
             split_seed=split_seed,
             drop_nonfinite=drop_nonfinite,
+            runtime=runtime,
             **options.open_options(format, classes, classes_file, snr_min, snr_max),
         )
     dropped = result["data"].get("dropped_nonfinite")

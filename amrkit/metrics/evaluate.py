@@ -99,14 +99,16 @@ def evaluate_path(
     data: str | Path,
     split: str = "test",
     batch_size: int = 1024,
-    device: str = "cpu",
+    device: str | None = None,
     threads: int | None = None,
     top_confused: int = 5,
     progress: Callable[[int, int], None] | None = None,
     split_seed: int | None = None,
+    runtime: str = "auto",
     **open_options: Any,
 ) -> dict[str, Any]:
-    """Load ``model`` (run dir or .onnx) and ``data`` (``open_frames`` options), evaluate.
+    """Load ``model`` (run dir or .onnx; ``runtime``: :data:`amrkit.infer.RUNTIMES`) and
+    ``data`` (``open_frames`` options), evaluate.
 
     A file without a split gets the derived split of ``split_seed``; by default the one the
     model records (:func:`amrkit.data.split.resolve_split_seed`), so a run is not tested on
@@ -118,7 +120,7 @@ def evaluate_path(
 
     if split not in SPLITS:
         raise AmrkitError(f"--split {split!r} is not one of {', '.join(SPLITS)}")
-    predictor = load_predictor(model, device=device, threads=threads)
+    predictor = load_predictor(model, device=device, threads=threads, runtime=runtime)
     seed = resolve_split_seed(split_seed, getattr(predictor, "info", None), repr(str(model)))
     with open_frames(data, split_seed=seed, **open_options) as frames:
         result = evaluate_predictor(predictor, frames, split, batch_size, top_confused, progress)
