@@ -93,7 +93,7 @@ class OnnxPredictor:
 class BackendPredictor:
     """An ONNX file on another runtime (``openvino``, ``c``): ``backend.logits`` does the work."""
 
-    backend: Any  # amrkit.runtime.c.CRuntime | amrkit.runtime.openvino.OpenVinoRuntime
+    backend: Any  # amrkit.deploy.runtime.CRuntime | amrkit.runtime.openvino.OpenVinoRuntime
     classes: tuple[str, ...]
     frame_length: int
     sample_rate_hz: float | None = None
@@ -162,7 +162,7 @@ def _backend(p: Path, runtime: str, precision: str, threads: int | None) -> Any:
     from amrkit.golden import load_integer_model
 
     if runtime == "c":
-        from amrkit.runtime.c import CRuntime
+        from amrkit.deploy.runtime import CRuntime
 
         if precision != "int8":
             raise AmrkitError(

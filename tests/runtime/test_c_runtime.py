@@ -15,7 +15,7 @@ pytestmark = pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C co
 
 
 def test_c_runtime_is_bit_exact_with_golden(tiny_models: dict[str, Path], noise) -> None:
-    from amrkit.runtime.c import CRuntime
+    from amrkit.deploy.runtime import CRuntime
 
     golden = load_integer_model(tiny_models["int8"])
     x = noise(37, 5) * 3  # some inputs clip at the input quantizer
@@ -30,7 +30,7 @@ def test_c_runtime_is_bit_exact_with_golden(tiny_models: dict[str, Path], noise)
 
 
 def test_c_runtime_rejects_wrong_shape(tiny_models: dict[str, Path]) -> None:
-    from amrkit.runtime.c import CRuntime
+    from amrkit.deploy.runtime import CRuntime
 
     rt = CRuntime(load_integer_model(tiny_models["int8"]))
     with pytest.raises(AmrkitError, match="do not fit"):
@@ -38,7 +38,7 @@ def test_c_runtime_rejects_wrong_shape(tiny_models: dict[str, Path]) -> None:
 
 
 def test_c_runtime_missing_compiler(tiny_models: dict[str, Path]) -> None:
-    from amrkit.runtime.c import CRuntime
+    from amrkit.deploy.runtime import CRuntime
 
     with pytest.raises(AmrkitError, match="needs a C compiler"):
         CRuntime(load_integer_model(tiny_models["int8"]), cc="no-such-cc-amrkit")

@@ -44,7 +44,7 @@ void amr_batch(const float *iq, long n, float *logits, int32_t *ints)
 def compile_library(model: object, folder: Path, cc: str | None = None) -> Path:
     """Generate ``model``'s C library (an IntegerModel) into ``folder`` and compile it into
     ``folder/libamr.so``; a missing compiler or a compile error is an AmrkitError."""
-    from amrkit.deploy import write_library
+    from amrkit.deploy.codegen import write_library
 
     compiler = shutil.which(cc or "cc")
     if compiler is None:
