@@ -12,6 +12,7 @@ knows the whole run, then run.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import time
@@ -413,13 +414,18 @@ def _check_out(out: Path) -> None:
         raise AmrkitError(f"--out {str(out)!r} is not writable; choose another folder")
 
 
-def _check_device(device: str) -> None:
+def _resolve_device(device: str) -> str:
+    """``auto`` becomes the device it means here (cpu or cuda), so stage keys, cost
+    estimates and the report's prose name what ran."""
     import torch
 
-    if device == "cuda" and not torch.cuda.is_available():
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
         raise AmrkitError(
-            "--device cuda: no CUDA device is available to torch; use --device cpu or auto"
+            f"--device {device}: no CUDA device is available to torch; use --device cpu or auto"
         )
+    return device
 
 
 def reproduce(
@@ -436,7 +442,7 @@ def reproduce(
     from amrkit.report.progress import RunProgress
 
     specs = _resolve_models(cfg)
-    _check_device(cfg.device)
+    cfg = dataclasses.replace(cfg, device=_resolve_device(cfg.device))
     out = Path(out)
     _check_out(out)
     torch.set_num_threads(cfg.threads)
