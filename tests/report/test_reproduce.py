@@ -369,6 +369,23 @@ def test_device_cuda_without_a_gpu_is_a_one_line_error(tmp_path: Path) -> None:
     assert not (tmp_path / "r").exists()
 
 
+def test_microcontroller_table_comes_from_the_deploy_stage(study) -> None:
+    """Each INT8 model's C library on the emulated Cortex-M4: measured where the toolchain is
+    installed (CI installs it), otherwise the report says what is missing."""
+    out, results, _ = study
+    md = (out / "report.md").read_text()
+    assert set(results["mcu"]) == set(results["models"])
+    assert "On a microcontroller" in md
+    for m in results["mcu"].values():
+        if m["toolchain_available"]:
+            assert m["bit_exact"] is True
+            assert m["flash_bytes"] > 0 and m["ram_bytes"] > m["arena_bytes"] > 0
+            assert m["instructions_per_frame"] > 0
+            assert f"{m['instructions_per_frame']:,}" in md
+        else:
+            assert m["reason"] and "Not measured" in md
+
+
 def test_second_run_is_cached_and_a_change_reruns_what_depends_on_it(study) -> None:
     """Last in this file: it rewrites the fixture's report."""
     out, first, _ = study
@@ -397,20 +414,3 @@ def test_second_run_is_cached_and_a_change_reruns_what_depends_on_it(study) -> N
     md = (out / "report.md").read_text()
     assert "every frame rotated by a random carrier phase" in md
     assert "half the frames conjugated" not in md
-
-
-def test_microcontroller_table_comes_from_the_deploy_stage(study) -> None:
-    """Each INT8 model's C library on the emulated Cortex-M4: measured where the toolchain is
-    installed (CI installs it), otherwise the report says what is missing."""
-    out, results, _ = study
-    md = (out / "report.md").read_text()
-    assert set(results["mcu"]) == set(results["models"])
-    assert "On a microcontroller" in md
-    for m in results["mcu"].values():
-        if m["toolchain_available"]:
-            assert m["bit_exact"] is True
-            assert m["flash_bytes"] > 0 and m["ram_bytes"] > m["arena_bytes"] > 0
-            assert m["instructions_per_frame"] > 0
-            assert f"{m['instructions_per_frame']:,}" in md
-        else:
-            assert m["reason"] and "Not measured" in md
