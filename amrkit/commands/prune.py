@@ -53,7 +53,7 @@ def prune(
     snr_max: options.SnrMaxOpt = None,
     split_seed: options.SplitSeedOpt = None,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
-    json_out: bool = typer.Option(False, "--json", help="Print prune.json to stdout."),
+    json_out: options.JsonOpt = False,
 ) -> None:
     """Remove whole channels of a run to a MAC budget, then fine-tune: a narrower spec."""
     from amrkit.prune.config import PruneConfig

@@ -50,7 +50,7 @@ def search(
     snr_min: options.SnrMinOpt = None,
     snr_max: options.SnrMaxOpt = None,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
-    json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    json_out: options.JsonOpt = False,
 ) -> None:
     """Find the accuracy / MACs / INT8-bytes / latency trade-off: DIR/pareto.json + PNG."""
     from amrkit.config import from_file, replace
