@@ -112,6 +112,22 @@ def quantize(
     bits: int | None = typer.Option(
         None, "--bits", help="QAT weight bits, 4..7 (portable, default 7) or 8 (--target vnni)."
     ),
+    layer_bits: str | None = typer.Option(
+        None,
+        "--layer-bits",
+        help="QAT per-layer weight bits overriding --bits, e.g. conv1=7,conv3=4 (mixed "
+        "precision; same 4..7 / 8 rule as --bits).",
+    ),
+    max_packed_kb: float | None = typer.Option(
+        None,
+        "--max-packed-kb",
+        help="QAT parameter budget in kB (1 kB = 1000 bytes) with weights counted at their "
+        "packed widths: the least sensitive layers not in --layer-bits drop to "
+        "--mixed-low-bits until it is met.",
+    ),
+    mixed_low_bits: int | None = typer.Option(
+        None, "--mixed-low-bits", help="Width that --max-packed-kb lowers layers to (default 4)."
+    ),
     lr: float | None = typer.Option(None, "--lr", help="QAT learning rate (default 0.001)."),
     batch_size: int | None = typer.Option(
         None, "--batch-size", help="QAT batch size (default 128)."
@@ -141,7 +157,17 @@ def quantize(
         "exclude": tuple(x.strip() for x in exclude.split(",") if x.strip()) if exclude else None,
         "seed": seed,
     }
-    qat_only = {"epochs": epochs, "weight_bits": bits, "lr": lr, "batch_size": batch_size}
+    from amrkit.quant.config import parse_layer_bits
+
+    qat_only = {
+        "epochs": epochs,
+        "weight_bits": bits,
+        "lr": lr,
+        "batch_size": batch_size,
+        "layer_bits": parse_layer_bits(layer_bits) if layer_bits is not None else None,
+        "max_packed_bytes": None if max_packed_kb is None else round(max_packed_kb * 1000),
+        "mixed_low_bits": mixed_low_bits,
+    }
     cfg = _quant_config(qat, config, overrides, qat_only)
     loaded = load_run(run)  # fails early on a non-run path
     from amrkit.data.open import open_frames
@@ -176,8 +202,16 @@ def _quant_config(
     from amrkit.quant.config import PTQConfig, QATConfig
 
     if not qat:
-        flag = {"epochs": "--epochs", "weight_bits": "--bits", "lr": "--lr"}
-        given = [flag.get(k, "--batch-size") for k, v in qat_only.items() if v is not None]
+        flag = {
+            "epochs": "--epochs",
+            "weight_bits": "--bits",
+            "lr": "--lr",
+            "batch_size": "--batch-size",
+            "layer_bits": "--layer-bits",
+            "max_packed_bytes": "--max-packed-kb",
+            "mixed_low_bits": "--mixed-low-bits",
+        }
+        given = [flag[k] for k, v in qat_only.items() if v is not None]
         if given:
             raise AmrkitError(
                 f"{', '.join(given)} only apply with --qat (post-training quantization takes "
@@ -192,8 +226,14 @@ def _print_summary(result: Any) -> None:
     d = result.details
     acc = d["accuracy"]
     rt = d["onnxruntime"]
+    bits = d["layer_bits"]
+    weights = (
+        "mixed-precision weights (" + ", ".join(f"{k} {v}" for k, v in bits.items()) + " bits)"
+        if d["mixed"]
+        else f"{d['weight_bits']}-bit weights"
+    )
     typer.echo(
-        f"{d['mode'].upper()} {d['weight_bits']}-bit weights, {d['config']['activation_type']} "
+        f"{d['mode'].upper()} {weights}, {d['config']['activation_type']} "
         f"activations; quantized {', '.join(d['quantized_layers'])}"
         + (f"; FP32: {', '.join(d['excluded_layers'])}" if d["excluded_layers"] else "")
     )
@@ -206,11 +246,19 @@ def _print_summary(result: Any) -> None:
         f"({d['num_weights']:,} weights + {d['num_biases']:,} biases; FP32 "
         f"{d['fp32_parameter_memory_mb']:.4f} MB)"
         + (
-            f", {d['parameter_memory_mb_packed']:.4f} MB packed at {d['weight_bits']} bits"
-            if d["weight_bits"] < 8
+            f", {d['parameter_memory_mb_packed']:.4f} MB ({d['packed_bytes']:,} B) packed at "
+            + ("the layers' widths" if d["mixed"] else f"{d['weight_bits']} bits")
+            if min(bits.values()) < 8
             else ""
         )
     )
+    mixed = d.get("mixed_precision")
+    if mixed:
+        typer.echo(
+            f"mixed precision: budget {mixed['budget_bytes']:,} B, packed {mixed['packed_bytes']:,}"
+            f" B (all at default widths: {mixed['packed_bytes_default']:,} B); sensitivity (KL) "
+            + ", ".join(f"{k} {v:.3g}" for k, v in mixed["sensitivity"].items())
+        )
     typer.echo(f"ONNX Runtime integer kernels: {', '.join(rt['integer_kernels'])}")
     gm = rt["golden_match"]
     typer.echo(

@@ -8,6 +8,7 @@ memory, FP32 vs INT8 accuracy and the operators ONNX Runtime actually executes.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -58,17 +59,29 @@ def layer_io(fp32: onnx.ModelProto) -> dict[str, dict[str, str]]:
     return io
 
 
-def learnables(layers: dict[str, dict[str, Any]], weight_bits: int) -> list[dict[str, Any]]:
-    """The paper's Table II: every learnable's stored type, shape and bytes."""
+def packed_size(count: int, bits: int) -> int:
+    """Bytes of ``count`` integers of ``bits`` bits packed back to back (whole bytes)."""
+    return -(-count * bits // 8)
+
+
+def learnables(
+    layers: dict[str, dict[str, Any]], weight_bits: int | Mapping[str, int]
+) -> list[dict[str, Any]]:
+    """The paper's Table II: every learnable's stored type, shape and bytes.
+
+    ``weight_bits``: one width for every layer, or per layer (mixed precision); ``bits`` and
+    ``packed_bytes`` of an int8 weight are its nominal width and its bytes packed at it."""
     rows = []
     for layer, info in layers.items():
+        wbits = weight_bits if isinstance(weight_bits, int) else weight_bits.get(layer, 8)
         for kind in ("weight", "bias"):
             item = info.get(kind)
             if not item:
                 continue
             count = int(np.prod(item["shape"])) if item.get("shape") else 0
             stored = item["stored_type"]
-            bits = {"int8": weight_bits, "uint8": weight_bits, "int32": 32}.get(stored, 32)
+            bits = {"int8": wbits, "uint8": wbits, "int32": 32}.get(stored, 32)
+            nbytes = count * {"int8": 1, "uint8": 1, "int32": 4}.get(stored, 4)
             rows.append(
                 {
                     "layer": layer,
@@ -78,7 +91,8 @@ def learnables(layers: dict[str, dict[str, Any]], weight_bits: int) -> list[dict
                     "shape": item["shape"],
                     "count": count,
                     "bits": bits,
-                    "bytes": count * {"int8": 1, "uint8": 1, "int32": 4}.get(stored, 4),
+                    "bytes": nbytes,
+                    "packed_bytes": packed_size(count, bits),
                 }
             )
     return rows
@@ -86,17 +100,16 @@ def learnables(layers: dict[str, dict[str, Any]], weight_bits: int) -> list[dict
 
 def parameter_memory(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Bytes / 2^20 in the paper's convention: 1 B per int8 weight, 4 B per int32 bias,
-    4 B per float; ``packed`` counts weights at their nominal bit width (QAT below 8 bits)."""
+    4 B per float; ``packed`` counts each layer's weights at its own nominal bit width
+    (QAT below 8 bits, mixed precision), ``ceil(count·bits/8)`` bytes per tensor."""
     stored = sum(r["bytes"] for r in rows)
-    packed = sum(
-        r["count"] * r["bits"] / 8 if r["stored_type"] in ("int8", "uint8") else r["bytes"]
-        for r in rows
-    )
+    packed = sum(r["packed_bytes"] for r in rows)
     fp32 = sum(r["count"] * 4 for r in rows)
     return {
         "num_weights": sum(r["count"] for r in rows if r["learnable"] == "weight"),
         "num_biases": sum(r["count"] for r in rows if r["learnable"] == "bias"),
         "bytes": int(stored),
+        "packed_bytes": int(packed),
         "parameter_memory_mb": stored / MB,
         "parameter_memory_mb_packed": packed / MB,
         "fp32_parameter_memory_mb": fp32 / MB,

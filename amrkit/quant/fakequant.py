@@ -18,6 +18,7 @@ stay float here; the exporter stores them as int32 with scale ``s_x·s_w`` like 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 
 import numpy as np
 import torch
@@ -117,7 +118,10 @@ def fake_quant_weight(
 
 
 class FakeQuantCNN(nn.Module):
-    """A BN-folded AMR CNN with fake quantization; ``quantized`` names the layers it quantizes."""
+    """A BN-folded AMR CNN with fake quantization; ``quantized`` names the layers it quantizes.
+
+    Weights use ``weight_bits``, or a layer's own width from ``layer_bits`` (mixed precision).
+    """
 
     def __init__(
         self,
@@ -127,10 +131,12 @@ class FakeQuantCNN(nn.Module):
         activation_type: str = "int8",
         exclude: tuple[str, ...] = (),
         range_momentum: float = 0.01,
+        layer_bits: Mapping[str, int] | None = None,
     ) -> None:
         super().__init__()
         self.net = deploy
         self.weight_bits = weight_bits
+        self.layer_bits = dict(layer_bits or {})  # per-layer overrides of weight_bits
         self.per_channel = per_channel
         self.quantized = tuple(n for n in deploy.layer_names() if n not in exclude)
         self.export_mode = False
@@ -152,10 +158,13 @@ class FakeQuantCNN(nn.Module):
         )
         self.act_gap = aq() if "fc" in self.quantized else None
 
+    def bits_of(self, name: str) -> int:
+        return self.layer_bits.get(name, self.weight_bits)
+
     def _w(self, name: str, w: torch.Tensor) -> torch.Tensor:
         if name not in self.quantized:
             return w
-        return fake_quant_weight(w, self.weight_bits, self.per_channel, self.export_mode)
+        return fake_quant_weight(w, self.bits_of(name), self.per_channel, self.export_mode)
 
     def forward(self, iq: torch.Tensor) -> torch.Tensor:  # (n, 2, L) → (n, classes)
         net = self.net

@@ -57,6 +57,7 @@ from amrkit.quant.details import (
     runtime_check,
 )
 from amrkit.quant.exactness import CHECK_FRAMES, check_target, golden_check, integer_bounds
+from amrkit.quant.mixed import check_budget, check_layer_names, choose_mixed, parameter_counts
 from amrkit.quant.qdq import guard_excluded
 from amrkit.runtime import ort_session
 from amrkit.runtime.ort import PAIR_LIMIT
@@ -180,6 +181,7 @@ class _Quantized:
     proto: onnx.ModelProto
     deploy: DeployCNN
     extra: dict[str, Any]
+    bits: dict[str, int]  # weight bits of each quantized layer
 
 
 def _prepare(run: Any, config: PTQConfig | QATConfig, frames: FrameSet) -> tuple[Run, list[str]]:
@@ -189,6 +191,9 @@ def _prepare(run: Any, config: PTQConfig | QATConfig, frames: FrameSet) -> tuple
     check_compatible(loaded.classes, loaded.frame_length, frames.classes, frames.frame_length)
     names = loaded.model.layer_names()
     check_exclude(tuple(config.exclude), names)
+    if isinstance(config, QATConfig):
+        check_layer_names(config, names)
+        check_budget(config, parameter_counts(DeployCNN.from_model(loaded.model)))
     if len(frames.indices("val")) == 0:
         raise AmrkitError(
             f"{frames.source.get('path', 'the dataset')!r} has no validation frames to measure "
@@ -201,14 +206,20 @@ def _ptq(job: _Job, fp32_path: Path, cal: Any) -> _Quantized:
     from amrkit.quant.ptq import ptq_onnx
 
     proto = ptq_onnx(fp32_path, job.config, cal)
-    return _Quantized(proto, DeployCNN.from_model(job.run.model), {})
+    bits = {name: job.config.bits for name in job.quantized}
+    return _Quantized(proto, DeployCNN.from_model(job.run.model), {}, bits)
 
 
-def _qat(job: _Job, fp32_proto: onnx.ModelProto, ranges: dict, on_epoch: Any) -> _Quantized:
+def _qat(
+    job: _Job, fp32_proto: onnx.ModelProto, ranges: dict, calib_iq: np.ndarray, on_epoch: Any
+) -> _Quantized:
     from amrkit.quant.qat import build_fake_quant, export_qat, finetune, init_ranges, quant_points
 
     fq = build_fake_quant(DeployCNN.from_model(job.run.model), job.config)
     init_ranges(fq, ranges, quant_points(fp32_proto))
+    mixed = None
+    if job.config.max_packed_bytes is not None:  # sensitivities at the calibrated ranges
+        mixed = choose_mixed(fq, calib_iq, job.config)
     history = finetune(fq, job.frames, job.config, on_epoch=on_epoch)
     points = [
         *((f"in:{k}", v) for k, v in fq.act_in.items()),
@@ -222,7 +233,10 @@ def _qat(job: _Job, fp32_proto: onnx.ModelProto, ranges: dict, on_epoch: Any) ->
             "train_loop": "amrkit.train.loop.train_one_epoch",
         }
     }
-    return _Quantized(export_qat(fq, job.run.frame_length), fq.net, extra)
+    if mixed is not None:
+        extra["mixed_precision"] = mixed
+    bits = {name: fq.bits_of(name) for name in job.quantized}
+    return _Quantized(export_qat(fq, job.run.frame_length), fq.net, extra, bits)
 
 
 def _save_int8(job: _Job, q: _Quantized) -> tuple[Path, list[str]]:
@@ -231,6 +245,7 @@ def _save_int8(job: _Job, q: _Quantized) -> tuple[Path, list[str]]:
     summary = {
         "mode": "qat" if job.is_qat else "ptq",
         "weight_bits": job.config.bits,
+        "layer_bits": q.bits,
         "target": job.config.target,
         "quantized_layers": job.quantized,
     }
@@ -277,7 +292,7 @@ def _details(job: _Job, q: _Quantized, checks: dict[str, Any], **parts: Any) -> 
     """quantization.json (see :mod:`amrkit.quant.details`)."""
     cfg, run, frames, bounds = job.config, job.run, job.frames, checks["bounds"]
     per_class = np.bincount(frames.label[job.calib_pos], minlength=frames.num_classes)
-    rows = learnables(parts["layers"], cfg.bits)
+    rows = learnables(parts["layers"], q.bits)
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -288,6 +303,8 @@ def _details(job: _Job, q: _Quantized, checks: dict[str, Any], **parts: Any) -> 
         "excluded_layers": list(cfg.exclude),
         "fp32_guarded_layers": parts["guarded"],
         "weight_bits": cfg.bits,
+        "layer_bits": q.bits,
+        "mixed": len(set(q.bits.values())) > 1,
         "activation_bits": 8,
         "target": cfg.target,
         "pair_limit": PAIR_LIMIT,
@@ -333,7 +350,11 @@ def _build(job: _Job, on_epoch: Any, plot: bool) -> dict[str, Any]:
     fp32_proto = onnx.load(str(fp32_res.path))
     cal = calibrate(fp32_res.path, calib_iq, job.config.method, job.config.percentile)
     ranges = tensor_ranges(cal)
-    q = _qat(job, fp32_proto, ranges, on_epoch) if job.is_qat else _ptq(job, fp32_res.path, cal)
+    q = (
+        _qat(job, fp32_proto, ranges, calib_iq, on_epoch)
+        if job.is_qat
+        else _ptq(job, fp32_res.path, cal)
+    )
     int8_path, guarded = _save_int8(job, q)
     checks = _integers(job, q.proto, int8_path)
     layers = layer_table(q.proto, fp32_proto, q.deploy, ranges, checks["runtime"]["layer_kernels"])

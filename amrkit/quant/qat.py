@@ -33,6 +33,7 @@ def build_fake_quant(deploy: DeployCNN, config: QATConfig) -> FakeQuantCNN:
         activation_type=config.activation_type,
         exclude=config.exclude,
         range_momentum=config.range_momentum,
+        layer_bits=dict(config.layer_bits),
     )
 
 
