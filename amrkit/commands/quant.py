@@ -110,7 +110,10 @@ def quantize(
     qat: bool = typer.Option(False, "--qat", help="Quantization-aware training, then export."),
     epochs: int | None = typer.Option(None, "--epochs", help="QAT epochs (default 3)."),
     bits: int | None = typer.Option(
-        None, "--bits", help="QAT weight bits, 4..7 (portable, default 7) or 8 (--target vnni)."
+        None,
+        "--bits",
+        help="QAT weight bits, 4..7 (portable, default 7) or 8 (--target vnni); "
+        "--layer-bits / --max-packed-kb set them per layer.",
     ),
     layer_bits: str | None = typer.Option(
         None,

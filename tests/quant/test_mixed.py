@@ -90,6 +90,7 @@ def test_parse_layer_bits_rejects(text):
 
 
 def test_greedy_lowers_cheapest_sensitivity_per_byte_and_only_what_it_needs():
+    assert packed_size(13, 4) == 7 and packed_size(16, 7) == 14  # whole bytes per tensor
     start = dict.fromkeys(COUNTS, 7)
     assert packed_bytes(COUNTS, start, ()) == hand_packed(start) == 1184
     # conv2 and conv3 each save 192 B at 4 bits; conv1 and fc 24 B each
@@ -99,6 +100,8 @@ def test_greedy_lowers_cheapest_sensitivity_per_byte_and_only_what_it_needs():
     # conv1, fc and conv3 were lowered on the way; conv3 alone meets 1000 B: the others go back
     assert bits == {"conv1": 7, "conv2": 7, "conv3": 4, "fc": 7}
     assert packed_bytes(COUNTS, bits, ()) == 992
+    # an FP32 (excluded) layer counts 4 B per weight and bias
+    assert packed_bytes(COUNTS, start, ("conv1",)) == 1184 - 56 - 32 + 4 * (64 + 8)
     # a budget met at the default widths lowers nothing
     assert greedy_bits(sens, COUNTS, start, 4, 1184)[0] == start
 
@@ -117,7 +120,6 @@ def test_greedy_meets_every_reachable_budget_without_needless_lowering(sens, bud
         assert packed_bytes(COUNTS, bits, ()) <= budget
     for name in (n for n, b in bits.items() if b == low):  # each lowered layer is needed
         assert packed_bytes(COUNTS, {**bits, name: 7}, ()) > budget
-    assert packed_size(13, 4) == 7 and packed_size(16, 7) == 14
 
 
 # ---- the CLI's one-line errors (fail before calibration) ------------------------------------
