@@ -37,6 +37,12 @@ def evaluate(
     plot: Path | None = typer.Option(
         None, "--plot", help="Folder for accuracy_vs_snr.png and confusion.png."
     ),
+    snr_bands: str | None = typer.Option(
+        None,
+        "--snr-bands",
+        help="Also summarize accuracy per SNR band: increasing dB edges, e.g. 0,10,20 for "
+        "< 0, 0-10, 10-20 and >= 20 dB.",
+    ),
     out: Path | None = typer.Option(None, "--out", help="Also write the JSON report to this file."),
     as_json: options.JsonOpt = False,
 ) -> None:
@@ -45,10 +51,12 @@ def evaluate(
 
     from amrkit.errors import AmrkitError
     from amrkit.fileio import check_writable, dumps_json, write_json
+    from amrkit.metrics.accuracy import parse_snr_bands
     from amrkit.metrics.evaluate import SPLITS, evaluate_path
 
     if split not in SPLITS:
         raise AmrkitError(f"--split {split!r} is not one of {', '.join(SPLITS)}")
+    edges = None if snr_bands is None else parse_snr_bands(snr_bands)
     # fail before the (long) evaluation, without creating anything yet
     if out is not None:
         if out.is_dir():
@@ -97,6 +105,7 @@ def evaluate(
             split_seed=split_seed,
             drop_nonfinite=drop_nonfinite,
             runtime=runtime,
+            snr_bands=edges,
             **options.open_options(format, classes, classes_file, snr_min, snr_max),
         )
     dropped = result["data"].get("dropped_nonfinite")
@@ -160,6 +169,13 @@ def print_report(r: dict[str, Any]) -> None:
     for name, e in r["per_class"].items():
         cls.add_row(name, f"{e['frames']:,}", _pct(e["accuracy"]), _pct(e["precision"]))
     console.print(snr)
+    if r.get("snr_bands"):
+        bands = Table(title="accuracy per SNR band")
+        for col in ("SNR band", "frames", "accuracy"):
+            bands.add_column(col, justify="right")
+        for e in r["snr_bands"]:
+            bands.add_row(e["band"], f"{e['frames']:,}", _pct(e["accuracy"]))
+        console.print(bands)
     console.print(cls)
     if r["most_confused"]:
         conf = Table(title="most confused (true -> predicted)")

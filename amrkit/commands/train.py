@@ -47,6 +47,24 @@ def train(
     lr_drop_factor: float | None = typer.Option(
         None, "--lr-drop-factor", help="Learning-rate drop factor [0.1]."
     ),
+    optimizer: str | None = typer.Option(
+        None, "--optimizer", help="sgd (with --momentum, the reference's) or adamw [sgd]."
+    ),
+    schedule: str | None = typer.Option(
+        None,
+        "--schedule",
+        help="Learning-rate schedule: step (x lr-drop-factor after lr-drop-epoch) or cosine "
+        "(linear warm-up over --warmup of the steps, then a half cosine to 0) [step].",
+    ),
+    warmup: float | None = typer.Option(
+        None, "--warmup", help="Cosine warm-up, a fraction of all steps [0.05]."
+    ),
+    crop: int | None = typer.Option(
+        None,
+        "--crop",
+        help="Train on a random window of this many samples of each frame; validation and "
+        "test frames stay whole [0: whole frames].",
+    ),
     augment: str | None = typer.Option(
         None,
         "--augment",
@@ -115,6 +133,10 @@ def train(
         "init": init,
         "lr_drop_epoch": lr_drop_epoch,
         "lr_drop_factor": lr_drop_factor,
+        "optimizer": optimizer,
+        "schedule": schedule,
+        "warmup": warmup,
+        "crop": crop,
         "augment": augment,
         "seed": seed,
         "checkpoint_every": checkpoint_every,

@@ -140,3 +140,59 @@ def accuracy_report(
         "confusion": confusion.tolist(),
         "most_confused": _most_confused(confusion, classes, top_confused),
     }
+
+
+DEFAULT_SNR_BANDS = "0,10,20"
+
+
+def parse_snr_bands(text: str) -> tuple[float, ...]:
+    """``"0,10,20"`` -> (0.0, 10.0, 20.0): the edges between SNR bands, strictly increasing."""
+    try:
+        edges = tuple(float(t) for t in text.split(",") if t.strip())
+    except ValueError:
+        edges = ()
+    if not edges or not all(map(math.isfinite, edges)) or list(edges) != sorted(set(edges)):
+        raise AmrkitError(
+            f"--snr-bands {text!r} is invalid; give increasing dB edges separated by commas, "
+            f"e.g. {DEFAULT_SNR_BANDS} for < 0, 0-10, 10-20 and >= 20 dB"
+        )
+    return edges
+
+
+def _band_name(lo: float | None, hi: float | None) -> str:
+    if lo is None:
+        return f"< {hi:g} dB"
+    if hi is None:
+        return f">= {lo:g} dB"
+    return f"{lo:g} to < {hi:g} dB"
+
+
+def snr_band_report(
+    label: np.ndarray, pred: np.ndarray, snr_db: np.ndarray, edges: Sequence[float]
+) -> list[dict[str, Any]]:
+    """Accuracy per SNR band [edge_k, edge_k+1) (open below the first edge and from the last).
+
+    ``label``, ``pred``, ``snr_db``: (N,). Frames of unknown SNR (NaN) are in no band; a band
+    without frames has ``accuracy`` None.
+    """
+    label, pred, snr = np.asarray(label), np.asarray(pred), np.asarray(snr_db, dtype=np.float64)
+    bounds = [None, *edges, None]
+    rows = []
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        mask = ~np.isnan(snr)
+        if lo is not None:
+            mask &= snr >= lo
+        if hi is not None:
+            mask &= snr < hi
+        frames, correct = int(mask.sum()), int((label[mask] == pred[mask]).sum())
+        rows.append(
+            {
+                "band": _band_name(lo, hi),
+                "min_db": lo,
+                "max_db": hi,
+                "frames": frames,
+                "correct": correct,
+                "accuracy": _ratio(correct, frames),
+            }
+        )
+    return rows

@@ -6,7 +6,7 @@ FP32 model and its INT8 export come from one code path.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ import numpy as np
 from amrkit.data.frames import FrameSet
 from amrkit.errors import AmrkitError
 from amrkit.infer import Predictor, check_compatible
-from amrkit.metrics.accuracy import accuracy_report
+from amrkit.metrics.accuracy import accuracy_report, snr_band_report
 
 SPLITS = ("train", "val", "test", "all")
 
@@ -61,8 +61,11 @@ def evaluate_predictor(
     batch_size: int = 1024,
     top_confused: int = 5,
     progress: Callable[[int, int], None] | None = None,
+    snr_bands: Sequence[float] | None = None,
 ) -> dict[str, Any]:
     """Accuracy report (see :func:`accuracy_report`) of ``predictor`` on ``frames[split]``.
+
+    ``snr_bands``: band edges in dB; adds ``snr_bands`` (:func:`snr_band_report`).
 
     Adds ``split``, ``loss`` (mean cross-entropy), ``model`` (kind, classes, frame_length)
     and ``data`` (the FrameSet's identity). Raises AmrkitError when model and data disagree
@@ -81,6 +84,9 @@ def evaluate_predictor(
     report = accuracy_report(
         frames.label[positions], pred, frames.snr_db[positions], frames.classes, top_confused
     )
+    if snr_bands is not None:
+        snr = frames.snr_db[positions]
+        report["snr_bands"] = snr_band_report(frames.label[positions], pred, snr, snr_bands)
     return {
         "split": split,
         **report,
@@ -105,6 +111,7 @@ def evaluate_path(
     progress: Callable[[int, int], None] | None = None,
     split_seed: int | None = None,
     runtime: str = "auto",
+    snr_bands: Sequence[float] | None = None,
     **open_options: Any,
 ) -> dict[str, Any]:
     """Load ``model`` (run dir or .onnx; ``runtime``: :data:`amrkit.infer.RUNTIMES`) and
@@ -123,6 +130,8 @@ def evaluate_path(
     predictor = load_predictor(model, device=device, threads=threads, runtime=runtime)
     seed = resolve_split_seed(split_seed, getattr(predictor, "info", None), repr(str(model)))
     with open_frames(data, split_seed=seed, **open_options) as frames:
-        result = evaluate_predictor(predictor, frames, split, batch_size, top_confused, progress)
+        result = evaluate_predictor(
+            predictor, frames, split, batch_size, top_confused, progress, snr_bands
+        )
     result["model"]["path"] = str(model)
     return result

@@ -35,6 +35,9 @@ class Protocol:
     augment: str = "none"
     batch_size: int = 256
     lr: float = 0.02
+    optimizer: str = "sgd"
+    schedule: str = "step"  # "cosine": per-step decay, lr_drop_epoch unused
+    crop: int = 0  # train on random windows of this many samples (0: whole frames)
 
     def __post_init__(self) -> None:
         if not self.name.replace("-", "").replace("_", "").isalnum():
@@ -47,6 +50,7 @@ class Protocol:
         if not self.lr > 0:
             raise AmrkitError(f"lr {self.lr} must be > 0")
         parse_augment(self.augment)
+        self.train_config(seed=0)  # the TrainConfig checks (optimizer, schedule, crop)
 
     @property
     def drop_epoch(self) -> int:
@@ -64,6 +68,9 @@ class Protocol:
             augment=self.augment,
             batch_size=self.batch_size,
             lr=self.lr,
+            optimizer=self.optimizer,
+            schedule=self.schedule,
+            crop=self.crop,
             seed=seed,
         )
 
@@ -98,6 +105,7 @@ class ReproduceConfig:
     fig5_snrs: tuple[float, ...] = (0.0, 15.0, 30.0)
     fig5_frames_per_class: int | None = 500
     fig5_epochs: int | None = 8
+    fig5_finetune: bool = True  # start each Fig. 5 model from Table III's (else from scratch)
     golden_frames: int = 512  # test frames the integer-only golden model runs
     mcu: bool = True  # the INT8 models' C library on an emulated Cortex-M4 (if installed)
     bench_min_time: float = 0.5
@@ -204,6 +212,7 @@ def default_config(
             fig5_snrs=tuple(float(s) for s in range(0, 31, 5)),
             fig5_frames_per_class=None,
             fig5_epochs=None,
+            fig5_finetune=False,
             golden_frames=2048,
             bench_min_time=2.0,
         )

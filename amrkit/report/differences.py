@@ -60,15 +60,20 @@ def _scale(results: dict[str, Any]) -> list[str]:
     if not results["quick"]:
         return []
     recipe = ", ".join(
-        f"{p['label']} ({p['train_config']['epochs']} epochs, mini-batch "
-        f"{p['train_config']['batch_size']}, augmentation `{p['train_config']['augment']}`)"
+        f"{p['label']} ({prose.schedule(p['train_config'])}; "
+        f"{prose.augmentation(p['train_config'])})"
         for p in results["protocols"]
     )
     others = [s for s in cfg["fig5_snrs"] if s != cfg["snr_db"]]
     fig5_epochs = f", {cfg['fig5_epochs']} epochs" if cfg["fig5_epochs"] else ""
+    verb = (
+        f"fine-tunes Table III's {cfg['snr_db']:g} dB model into {len(others)} more models"
+        if cfg.get("fig5_finetune")
+        else f"trains {len(others)} more models"
+    )
     return [
         f"**Quick run.** {cfg['frames_per_class']:,} frames per class instead of 10,000, "
-        f"trained with {recipe}; Fig. 5 trains {len(others)} more models "
+        f"trained with {recipe}; Fig. 5 {verb} "
         f"({', '.join(f'{s:g}' for s in others)} dB) on "
         f"{cfg['fig5_frames_per_class'] or cfg['frames_per_class']:,} frames per class"
         f"{fig5_epochs}. `--full` adds the paper's protocol and the paper's scale."

@@ -120,12 +120,19 @@ def _generate(synth_cfg: Any, workers: int) -> Callable[[Path], dict[str, Any]]:
     return run
 
 
-def _train(data: Path, spec: Any, cfg: ReproduceConfig, tcfg: Any) -> Callable:
+def _train(
+    data: Path, spec: Any, cfg: ReproduceConfig, tcfg: Any, init_from: Path | None = None
+) -> Callable:
+    """Train ``spec`` on ``data``; ``init_from``: a run folder whose weights start the training
+    (fine-tuning) instead of the config's initialization."""
+
     def run(work: Path) -> dict[str, Any]:
+        from amrkit.artifacts import load_run
         from amrkit.train.runner import train_model
 
         run_dir = work / "run"
         resume = (run_dir / "run.json").is_file() and (run_dir / "checkpoint.pt").is_file()
+        init = None if init_from is None else load_run(init_from).model.state_dict()
         metrics = train_model(
             data,
             spec,
@@ -137,6 +144,7 @@ def _train(data: Path, spec: Any, cfg: ReproduceConfig, tcfg: Any) -> Callable:
             device=cfg.device,
             threads=cfg.threads,
             progress=False,  # the run's own bar shows progress (one live display at a time)
+            init_weights=init,
         )
         return {
             "run": "run",
@@ -260,14 +268,22 @@ class _Stager:
         spec: Any,
         tcfg: Any,
         tests: dict[str, tuple[StageRecord, str]],
+        init_from: StageRecord | None = None,
     ) -> ModelRun:
+        """Train (from ``init_from``'s weights when given), quantize and evaluate one model."""
         cfg, h5 = self.cfg, data.path / "frames.h5"
         frames = self._frames(data)
+        init = None if init_from is None else init_from.path / "run"
         tr = self.stage(
             f"train-{tag}",
-            {"data": data.key, "spec": spec.to_dict(), "train": to_dict(tcfg)},
-            _train(h5, spec, cfg, tcfg),
-            costs.train(spec, frames, tcfg.epochs, cfg.device),
+            {
+                "data": data.key,
+                "spec": spec.to_dict(),
+                "train": to_dict(tcfg),
+                **({} if init_from is None else {"init_from": init_from.key}),
+            },
+            _train(h5, spec, cfg, tcfg, init),
+            costs.train(spec, frames, tcfg.epochs, cfg.device, tcfg.crop),
         )
         run_dir = tr.path / "run"
         pq = self.stage(
@@ -333,7 +349,8 @@ def _fig5_stages(st: _Stager, study: Study, proto: Protocol) -> None:
         data = st.data(f"fig5-data-{snr:g}dB", syn)
         tcfg = proto.train_config(seed, cfg.fig5_epochs)
         tag = f"fig5-{proto.name}-{snr:g}dB"
-        m = st.model(tag, data, st.specs[target], tcfg, {"test": (data, "test")})
+        main = study.runs[(proto.name, target, seed)].train if cfg.fig5_finetune else None
+        m = st.model(tag, data, st.specs[target], tcfg, {"test": (data, "test")}, main)
         points.append({"snr_db": snr, "eval": m.eval, "seed": syn.seed, "reused": False})
     study.fig5[proto.name] = points
 

@@ -45,23 +45,33 @@ def weight_decay(tc: dict[str, Any]) -> str:
 
 def augmentation(tc: dict[str, Any]) -> str:
     names = [n.strip() for n in str(tc.get("augment", "none")).split(",") if n.strip()]
-    names = [n for n in names if n != "none"]
-    if not names:
+    parts = [AUGMENT_TEXT.get(n, n) for n in names if n != "none"]
+    crop = int(tc.get("crop", 0) or 0)
+    if crop:
+        parts.append(f"each frame cut to a random window of {crop} samples (tests: whole frames)")
+    if not parts:
         return "no augmentation"
-    return (
-        "augmentation: "
-        + " and ".join(AUGMENT_TEXT.get(n, n) for n in names)
-        + ", fresh each epoch"
-    )
+    return "augmentation: " + " and ".join(parts) + ", fresh each epoch"
+
+
+def optimizer(tc: dict[str, Any]) -> str:
+    if tc.get("optimizer", "sgd") == "adamw":
+        return "AdamW"
+    return f"SGD (momentum {_g(float(tc['momentum']))})"
 
 
 def schedule(tc: dict[str, Any]) -> str:
-    epochs, drop = int(tc["epochs"]), int(tc["lr_drop_epoch"])
-    lr, factor = float(tc["lr"]), float(tc.get("lr_drop_factor", 0.1))
-    text = f"SGD (momentum {_g(float(tc['momentum']))}), mini-batch {tc['batch_size']}, "
+    epochs, lr = int(tc["epochs"]), float(tc["lr"])
+    text = f"{optimizer(tc)}, mini-batch {tc['batch_size']}, {epochs} epochs, "
+    if tc.get("schedule", "step") == "cosine":
+        warm = float(tc.get("warmup", 0.05))
+        pct = _g(round(100 * warm, 2))
+        ramp = f"a linear warm-up over {pct} % of the steps, then " if warm else ""
+        return text + f"learning rate {_g(lr)} with {ramp}a cosine decay to 0 per step"
+    drop, factor = int(tc["lr_drop_epoch"]), float(tc.get("lr_drop_factor", 0.1))
     if drop < epochs:
-        return text + f"{epochs} epochs, learning rate {_g(lr)}, × {_g(factor)} after epoch {drop}"
-    return text + f"{epochs} epochs at learning rate {_g(lr)}"
+        return text + f"learning rate {_g(lr)}, × {_g(factor)} after epoch {drop}"
+    return text + f"learning rate {_g(lr)} throughout"
 
 
 def training(tc: dict[str, Any], device: str = "cpu") -> str:

@@ -10,6 +10,11 @@ variety without adding bias:
   axis, binary CPM/FM symbols are symmetric in sign and the AM classes are real before the
   channel, so a conjugated frame is an equally likely frame of the same class.
 
+A ``crop`` (TrainConfig.crop) trains on a random window of each frame: the networks end in a
+global average pool, so a window is a shorter frame of the same class (every start time is
+equally likely, the frame's start is arbitrary), at a fraction of the training cost; the
+validation and test frames stay whole.
+
 Parameters are drawn per frame from ``(seed, epoch)`` and indexed by the frame's position in
 the training split, so a resumed run or a torchrun job sees the same augmented frames as a
 plain uninterrupted run.
@@ -45,14 +50,18 @@ def parse_augment(text: str) -> tuple[str, ...]:
 class EpochAugment:
     """Per-frame augmentation parameters of one epoch: ``theta`` (n,), ``flip`` (n,) bool."""
 
-    def __init__(self, names: tuple[str, ...], seed: int, epoch: int, n: int) -> None:
+    def __init__(
+        self, names: tuple[str, ...], seed: int, epoch: int, n: int, crop: int = 0
+    ) -> None:
         digest = hashlib.sha256(f"amrkit.train.augment:{seed}:{epoch}".encode()).digest()
         g = torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") >> 1)
         # draw both always, so adding one transform does not change the other's draws
         theta = torch.rand(n, generator=g, dtype=torch.float64) * (2 * math.pi)
         flip = torch.rand(n, generator=g, dtype=torch.float64) < 0.5
+        where = torch.rand(n, generator=g, dtype=torch.float64)  # crop start, a fraction
         self.theta = theta.float() if "phase" in names else None
         self.flip = flip if "conj" in names else None
+        self.crop, self.where = crop, where
 
     def __call__(self, x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         """x (b, 2, L) float32 of the frames at split positions ``idx`` (b,) -> augmented copy."""
@@ -64,4 +73,12 @@ class EpochAugment:
             th = self.theta[idx.cpu()].to(x.device)[:, None]  # (b, 1)
             c, s = torch.cos(th), torch.sin(th)
             i, q = i * c - q * s, i * s + q * c
-        return torch.stack((i, q), dim=1)
+        x = torch.stack((i, q), dim=1)
+        return self._crop(x, idx) if 0 < self.crop < x.shape[-1] else x
+
+    def _crop(self, x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        """x (b, 2, L) -> (b, 2, crop): each frame's window starts at floor(where·(L−crop+1))."""
+        b, _, length = x.shape
+        start = (self.where[idx.cpu()] * (length - self.crop + 1)).long().to(x.device)  # (b,)
+        pos = start[:, None] + torch.arange(self.crop, device=x.device)  # (b, crop)
+        return x.gather(2, pos[:, None, :].expand(b, 2, self.crop))

@@ -15,6 +15,9 @@ from amrkit.config import from_dict, from_file, replace, to_dict
 from amrkit.errors import AmrkitError
 from amrkit.train.augment import parse_augment
 
+OPTIMIZERS = ("sgd", "adamw")
+SCHEDULES = ("step", "cosine")
+
 # fields that may change when a run is resumed: they do not change the trained weights
 RESUMABLE_CHANGES = frozenset({"epochs", "checkpoint_every", "eval_batch_size"})
 
@@ -30,12 +33,16 @@ class TrainConfig:
     init: str = "glorot"  # "glorot": MATLAB's Glorot-uniform weights, zero biases; "torch"
     lr_drop_epoch: int = 9  # epochs 1..lr_drop_epoch use lr, later ones lr * lr_drop_factor
     lr_drop_factor: float = 0.1
+    optimizer: str = "sgd"  # "sgd" (the reference's, with momentum) or "adamw"
+    schedule: str = "step"  # "step": lr_drop_epoch/lr_drop_factor; "cosine": per-step decay
+    warmup: float = 0.05  # cosine only: fraction of all steps with a linear warm-up
     shuffle: bool = True
     seed: int = 0  # model init, epoch permutations, derived data split
     checkpoint_every: int = 0  # also checkpoint every N steps mid-epoch (0: epoch ends only)
     eval_batch_size: int = 1024
     memory_mb: float = 4096.0  # a split larger than this (float32 I/Q) is streamed from disk
     augment: str = "none"  # "none" or a comma-separated subset of phase, conj (train/augment.py)
+    crop: int = 0  # train on a random window of this many samples of each frame (0: whole)
     teacher: str | None = None  # run folder of a trained teacher: knowledge distillation
     kd_temperature: float = 4.0  # softmax temperature T of the soft targets
     kd_alpha: float = 0.5  # weight of the soft term: (1 - a) CE + a T^2 KL
@@ -59,6 +66,10 @@ class TrainConfig:
             self.lr_drop_factor,
             "a number in (0, 1]",
         )
+        _check(self.optimizer in OPTIMIZERS, "optimizer", self.optimizer, " or ".join(OPTIMIZERS))
+        _check(self.schedule in SCHEDULES, "schedule", self.schedule, " or ".join(SCHEDULES))
+        _check(0 <= self.warmup < 1, "warmup", self.warmup, "a fraction in [0, 1)")
+        _check(self.crop >= 0, "crop", self.crop, "a number of samples >= 0 (0: whole frames)")
         _check(0 <= self.seed < 2**63, "seed", self.seed, "an integer in [0, 2**63)")
         _check(
             self.checkpoint_every >= 0,
@@ -90,9 +101,20 @@ class TrainConfig:
         )
         _check(0 <= self.kd_alpha <= 1, "kd_alpha", self.kd_alpha, "a number in [0, 1]")
 
-    def lr_at(self, epoch: int) -> float:
-        """Learning rate of ``epoch`` (1-based): x lr_drop_factor after ``lr_drop_epoch``."""
-        return self.lr if epoch <= self.lr_drop_epoch else self.lr * self.lr_drop_factor
+    def lr_at(self, epoch: int, step: int = 0, steps: int = 1) -> float:
+        """Learning rate of step ``step`` (0-based) of ``steps`` in ``epoch`` (1-based).
+
+        ``step``: x lr_drop_factor after ``lr_drop_epoch``. ``cosine``: linear warm-up over
+        the first ``warmup`` of all steps, then half a cosine from lr down to 0.
+        """
+        if self.schedule == "step":
+            return self.lr if epoch <= self.lr_drop_epoch else self.lr * self.lr_drop_factor
+        total = self.epochs * steps
+        done = (epoch - 1) * steps + step  # steps taken before this one
+        warm = int(self.warmup * total)
+        if done < warm:
+            return self.lr * (done + 1) / warm
+        return self.lr * 0.5 * (1 + math.cos(math.pi * (done - warm) / max(1, total - warm)))
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)
@@ -129,12 +151,15 @@ def resume_config(
     if requested is None or not given:
         return base
     changes = {k: getattr(requested, k) for k in given if getattr(requested, k) != getattr(base, k)}
-    bad = sorted(set(changes) - RESUMABLE_CHANGES)
+    allowed = RESUMABLE_CHANGES - ({"epochs"} if base.schedule == "cosine" else set())
+    bad = sorted(set(changes) - allowed)
     if bad:
         name = bad[0]
+        why = " (schedule cosine: the epochs set every step's learning rate)"
         raise AmrkitError(
             f"--resume: {name} = {changes[name]!r} differs from the run's {getattr(base, name)!r}; "
-            f"only {', '.join(sorted(RESUMABLE_CHANGES))} may change on resume "
+            f"only {', '.join(sorted(allowed))} may change on resume"
+            f"{why if base.schedule == 'cosine' else ''} "
             "(drop the option, or start a new run with --force)"
         )
     return replace(base, **changes)

@@ -176,6 +176,20 @@ def _augmented(
         yield aug(x, order[step * batch_size : step * batch_size + len(y)]), y
 
 
+def _scheduled(
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    optimizer: torch.optim.Optimizer,
+    cfg: TrainConfig,
+    epoch: int,
+    start: int,
+    steps: int,
+) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
+    """``batches`` with the learning rate of each step set just before it is taken."""
+    for step, batch in enumerate(batches, start):
+        set_lr(optimizer, cfg.lr_at(epoch, step, steps))
+        yield batch
+
+
 def _end_epoch(state: TrainState, row: dict[str, Any], plain: nn.Module) -> None:
     """Record epoch ``row["epoch"]`` in ``state``; keep the weights if validation is best
     (higher accuracy, ties to the lower loss)."""
@@ -220,19 +234,19 @@ def fit(
     val_order = torch.arange(len(val))[dist.rank :: dist.world]
     augment = parse_augment(cfg.augment)
     for epoch in range(state.epoch, cfg.epochs):
-        lr = cfg.lr_at(epoch + 1)
-        set_lr(optimizer, lr)
+        lr = cfg.lr_at(epoch + 1, state.step, steps)
         order = epoch_order(cfg.seed, epoch, len(train), shuffle=cfg.shuffle, block=train.block)
         order = shard_order(order, dist.rank, dist.world)
         batches = train.batches(order, per_rank, start=state.step, steps=steps, device=device)
-        if augment:
+        if augment or cfg.crop:
             batches = _augmented(
                 batches,
-                EpochAugment(augment, cfg.seed, epoch, len(train)),
+                EpochAugment(augment, cfg.seed, epoch, len(train), crop=cfg.crop),
                 order,
                 per_rank,
                 state.step,
             )
+        batches = _scheduled(batches, optimizer, cfg, epoch + 1, state.step, steps)
 
         def step_done(stats: EpochStats) -> None:
             state.step = stats.steps

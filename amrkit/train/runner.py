@@ -37,7 +37,7 @@ from amrkit.train.config import TrainConfig, resume_config
 from amrkit.train.data import load_split, steps_per_epoch
 from amrkit.train.distill import Distiller, Teacher, load_teacher
 from amrkit.train.loop import Dist, EpochStats, TrainState, evaluate, fit
-from amrkit.train.weights import initialize, param_groups
+from amrkit.train.weights import initialize, make_optimizer
 
 METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.csv"
@@ -418,7 +418,7 @@ def _run(job: _Job) -> dict[str, Any]:
 
 
 def _build(job: _Job) -> tuple[AmrCNN, torch.optim.Optimizer, TrainState]:
-    """Model (seeded init), SGD and the training state, restored from the checkpoint."""
+    """Model (seeded init), optimizer and the training state, restored from the checkpoint."""
     cfg, dev = job.cfg, job.dev
     torch.manual_seed(cfg.seed)  # PyTorch's default init draws from the global stream
     net = AmrCNN(job.spec)
@@ -427,9 +427,7 @@ def _build(job: _Job) -> tuple[AmrCNN, torch.optim.Optimizer, TrainState]:
         net.load_state_dict(job.init_weights)
     net = net.to(dev)
     torch.manual_seed(cfg.seed + 1 + job.dist.rank)  # stream for random layers (none in AmrCNN)
-    optimizer = torch.optim.SGD(
-        param_groups(net, cfg.weight_decay, cfg.bias_decay), lr=cfg.lr, momentum=cfg.momentum
-    )
+    optimizer = make_optimizer(net, cfg)
     state = TrainState()
     ckpt = job.ckpt
     if ckpt is not None:

@@ -1,4 +1,4 @@
-"""Weight initialization and regularization groups, from an explicit ``torch.Generator``.
+"""Weight initialization, regularization groups and the optimizer over them.
 
 The reference (MATLAB) initializes conv and fully connected weights Glorot-uniform with zero
 biases, and applies L2 regularization to weights (and batch-norm scale/offset) but not to
@@ -7,8 +7,13 @@ conv/FC biases (``BiasL2Factor`` 0). ``init="torch"`` keeps PyTorch's defaults i
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from amrkit.train.config import TrainConfig
 
 INIT_SCHEMES = ("glorot", "torch")
 
@@ -41,3 +46,12 @@ def param_groups(model: nn.Module, weight_decay: float, bias_decay: bool) -> lis
     if no_decay:
         groups.append({"params": no_decay, "weight_decay": 0.0})
     return groups
+
+
+def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """``cfg.optimizer`` over :func:`param_groups`: SGD with momentum (the reference's) or
+    AdamW (decoupled weight decay; ``momentum`` unused)."""
+    groups = param_groups(model, cfg.weight_decay, cfg.bias_decay)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=cfg.lr)
+    return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum)

@@ -160,3 +160,28 @@ def test_snr_keys(value, key):
 def test_bad_input(label, pred, snr, match):
     with pytest.raises(AmrkitError, match=match):
         accuracy_report(np.array(label), np.array(pred), snr, ["A", "B", "C"])
+
+
+def test_snr_bands_split_frames_at_the_edges():
+    from amrkit.metrics.accuracy import parse_snr_bands, snr_band_report
+
+    snr = np.array([-5.0, 0.0, 5.0, 9.99, 10.0, 30.0, np.nan])
+    label = np.array([0, 1, 1, 0, 2, 2, 1])
+    pred = np.array([0, 0, 1, 0, 2, 1, 1])
+    rows = snr_band_report(label, pred, snr, parse_snr_bands("0,10"))
+    assert [r["band"] for r in rows] == ["< 0 dB", "0 to < 10 dB", ">= 10 dB"]
+    assert [r["frames"] for r in rows] == [1, 3, 2]  # 0 dB opens its band; NaN is in none
+    assert [r["correct"] for r in rows] == [1, 2, 1]
+    assert rows[1]["accuracy"] == pytest.approx(2 / 3)
+    empty = snr_band_report(label, pred, snr, (100.0,))[1]
+    assert empty["frames"] == 0 and empty["accuracy"] is None
+
+
+@pytest.mark.parametrize("text", ["", "10,0", "0,0", "a,b", "0,inf"])
+def test_bad_snr_bands_are_one_line_errors(text):
+    from amrkit.metrics.accuracy import parse_snr_bands
+
+    with pytest.raises(AmrkitError) as err:
+        parse_snr_bands(text)
+    assert "--snr-bands" in str(err.value) and "0,10,20" in str(err.value)
+    assert "\n" not in str(err.value)

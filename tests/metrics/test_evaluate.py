@@ -255,3 +255,21 @@ def test_real_entry_point_subprocess(run_dir, tmp_path, helpers):
     assert proc.returncode == 1
     assert proc.stderr.startswith("error: model classes") and proc.stderr.count("\n") == 1
     assert "the data lacks 16QAM" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_cli_snr_bands_sum_to_the_per_snr_counts(cli, run_dir, dataset, helpers):
+    code, out, err = cli(
+        "evaluate", run_dir, dataset, "--json", "--split", "all", "--snr-bands", "5"
+    )
+    assert code == 0, err
+    data = helpers.strict_json(out)
+    bands = data["snr_bands"]
+    assert [b["band"] for b in bands] == ["< 5 dB", ">= 5 dB"]
+    below = sum(e["frames"] for k, e in data["per_snr"].items() if float(k) < 5)
+    assert bands[0]["frames"] == below and below > 0
+    assert sum(b["frames"] for b in bands) == data["num_frames"]
+    assert sum(b["correct"] for b in bands) == data["correct"]
+    code, out, err = cli("evaluate", run_dir, dataset, "--snr-bands", "5")
+    assert code == 0 and "accuracy per SNR band" in out and ">= 5 dB" in out
+    code, out, err = cli("evaluate", run_dir, dataset, "--snr-bands", "10,5")
+    assert code == 1 and "--snr-bands '10,5'" in err

@@ -116,10 +116,19 @@ def test_synthesized_classes_have_the_symmetries_augmentation_assumes(synth_fram
     assert abs(np.mean(bpsk**2)) / np.mean(np.abs(bpsk) ** 2) > 0.9
 
 
-def test_augmented_run_resumes_exactly_and_differs_from_plain(easy_h5, tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"augment": "phase,conj"},
+        {"optimizer": "adamw", "lr": 0.003, "schedule": "cosine", "warmup": 0.2, "crop": 96},
+    ],
+)
+def test_augmented_run_resumes_exactly_and_differs_from_plain(
+    easy_h5, tmp_path, monkeypatch, change
+):
     import amrkit.train.runner as runner
 
-    cfg = TrainConfig(**{**to_dict(CFG), "augment": "phase,conj"})
+    cfg = TrainConfig(**{**to_dict(CFG), **change})
     full = tmp_path / "full"
     run(easy_h5, full, cfg)
     plain = tmp_path / "plain"
@@ -142,3 +151,30 @@ def test_augmented_run_resumes_exactly_and_differs_from_plain(easy_h5, tmp_path,
     monkeypatch.setattr(runner, "save_checkpoint", real)
     run(easy_h5, tmp_path / "r", None, model=None, resume=True)
     assert_same_weights(weights(full / "model.pt"), weights(tmp_path / "r" / "model.pt"))
+
+
+def test_crop_takes_a_seeded_window_of_each_frame():
+    x = torch.arange(3 * 2 * 20, dtype=torch.float32).reshape(3, 2, 20)  # (b, 2, L)
+    idx = torch.tensor([4, 0, 7])
+    aug = EpochAugment((), seed=1, epoch=0, n=8, crop=5)
+    out = aug(x, idx)
+    assert out.shape == (3, 2, 5)
+    for k in range(3):
+        start = int(out[k, 0, 0] - x[k, 0, 0])  # the window's start in frame k
+        assert 0 <= start <= 15
+        assert torch.equal(out[k], x[k, :, start : start + 5])  # I and Q cut together
+    assert torch.equal(out, EpochAugment((), seed=1, epoch=0, n=8, crop=5)(x, idx))
+    starts = {int(EpochAugment((), 1, e, 8, crop=5)(x, idx)[0, 0, 0]) for e in range(12)}
+    assert len(starts) > 1  # control: other epochs draw other windows
+    assert torch.equal(EpochAugment((), 1, 0, 8, crop=20)(x, idx), x)  # crop >= L: whole
+
+
+def test_crop_leaves_phase_and_conj_draws_unchanged():
+    x = torch.randn(6, 2, 32)
+    idx = torch.arange(6)
+    names = ("phase", "conj")
+    whole = EpochAugment(names, 3, 1, 6)(x, idx)
+    cut = EpochAugment(names, 3, 1, 6, crop=8)(x, idx)
+    for k in range(6):
+        start = [s for s in range(25) if torch.allclose(whole[k, :, s : s + 8], cut[k])]
+        assert start, f"frame {k}: the crop is not a window of the uncropped augmentation"

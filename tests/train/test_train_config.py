@@ -130,3 +130,33 @@ def test_resume_allows_only_weight_neutral_changes():
         resume_config(stored, TrainConfig(seed=6), {"seed"})
     same = resume_config(stored, TrainConfig(epochs=3, seed=5), {"epochs", "seed"})
     assert same == TrainConfig(epochs=3, seed=5)
+
+
+def test_cosine_schedule_warms_up_then_decays_to_zero():
+    cfg = TrainConfig(epochs=4, lr=0.1, schedule="cosine", warmup=0.25)
+    steps = 10
+    lrs = [cfg.lr_at(e, s, steps) for e in range(1, 5) for s in range(steps)]
+    assert lrs[:10] == pytest.approx([0.1 * (k + 1) / 10 for k in range(10)])  # warm-up
+    assert lrs[10] == pytest.approx(0.1)
+    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:], strict=False))  # then never rises
+    assert 0 < lrs[-1] < 0.001
+    step = TrainConfig(epochs=4, lr=0.1, lr_drop_epoch=2)  # control: the reference's drop
+    assert [step.lr_at(e, 5, steps) for e in range(1, 5)] == pytest.approx([0.1, 0.1, 0.01, 0.01])
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("optimizer", "adam"), ("schedule", "linear"), ("warmup", 1.0), ("crop", -1)],
+)
+def test_new_training_knobs_reject_bad_values(key, value):
+    with pytest.raises(AmrkitError) as err:
+        TrainConfig(**{key: value})
+    assert key in str(err.value) and "\n" not in str(err.value)
+
+
+def test_resume_cannot_stretch_a_cosine_schedule():
+    stored = to_dict(TrainConfig(epochs=4, schedule="cosine"))
+    with pytest.raises(AmrkitError, match="schedule cosine"):
+        resume_config(stored, TrainConfig(epochs=8, schedule="cosine"), {"epochs"})
+    plain = to_dict(TrainConfig(epochs=4))  # control: a step schedule may be extended
+    assert resume_config(plain, TrainConfig(epochs=8), {"epochs"}).epochs == 8
