@@ -215,9 +215,10 @@ def _noise_and_normalize(fr, fi, log_u, turn, tables, noise_scale, measured, nor
 
 @njit(cache=True, nogil=True)
 def _frames(
-    x, taps, row, shift, ga, gb, start, inv_c, f_cyc, noise, noise_scale, measured, normalize, out
-):
-    """Every frame of the batch; ``noise`` (2, n | 1, L): ``log(1 − u0)`` and ``u1``."""
+    x, taps, row, shift, ga, gb, start, inv_c, f_cyc, log_u, turn, noise_scale, measured,
+    normalize, out,
+):  # fmt: skip
+    """Every frame of the batch; ``log_u``, ``turn`` (n | 1, L): ``log(1 − u0)`` and ``u1``."""
     n, t_len = x.shape
     length = out.shape[2]
     xr = np.empty(t_len, np.float32)
@@ -239,12 +240,12 @@ def _frames(
         hi = min(int(math.floor((start[i] + length - 1) * inv_c[i])) + 2, t_len)
         _multipath_range(xr, xi, taps, row, shift, ga[i], gb[i], ramp, lo, hi, yr, yi, zr, zi)
         _clock(yr, yi, start[i], inv_c[i], f_cyc[i], fr, fi)
-        k = min(i, noise.shape[1] - 1)  # one row of zeros when there is no noise
+        k = min(i, log_u.shape[0] - 1)  # one row of zeros when there is no noise
         _noise_and_normalize(
             fr,
             fi,
-            noise[0, k],
-            noise[1, k],
+            log_u[k],
+            turn[k],
             _TURN_TABLES,
             noise_scale[i],
             measured,
@@ -289,11 +290,10 @@ def full_channel_frames(
     snr = np.asarray(snr_db, dtype=np.float64)
     scale = np.zeros(len(snr)) if noise is None else 10.0 ** (-np.where(np.isinf(snr), 0, snr) / 10)
     scale[np.isinf(snr)] = 0.0
-    w = np.zeros((2, 1, length), np.float32)
+    log_u, turn = np.zeros((1, length), np.float32), np.zeros((1, length), np.float32)
     if noise is not None:  # log(1 − u0): exact 1 − u0, NumPy's SIMD log (its log1p is scalar)
-        w = np.empty((2, *noise.shape[1:]), np.float32)
-        np.log(np.subtract(np.float32(1), noise[0], out=w[0]), out=w[0])
-        w[1] = noise[1]
+        log_u = np.log(np.subtract(np.float32(1), noise[0]))  # (n, L)
+        turn = noise[1]  # (n, L) view
     _frames(
         np.ascontiguousarray(x, dtype=np.complex64),
         taps,
@@ -304,7 +304,8 @@ def full_channel_frames(
         start,
         1.0 / factor,
         f_cyc,
-        w,
+        log_u,
+        turn,
         scale,
         convention == "measured",
         normalize,

@@ -42,7 +42,8 @@ def normalize_power(x: np.ndarray) -> np.ndarray:
 def _modulate_classes(
     cfg: SynthConfig, label: np.ndarray, rng: np.random.Generator, audio: AudioClip | None
 ) -> np.ndarray:
-    """Each present class's frames, modulated in class order: (n, T) complex64."""
+    """Each present class's frames, modulated in class order: (n, T) complex64 (rows may
+    be strided)."""
     source = None if audio is None else partial(clip_segments, audio)
     present = np.unique(label)
     x = np.empty((len(label), cfg.source_length), dtype=np.complex64)
@@ -59,7 +60,7 @@ def _modulate_classes(
             audio=source,
         )
         if len(present) == 1:
-            return np.ascontiguousarray(part)
+            return part  # maybe a strided view: the channel copies it chunk by chunk
         x[idx] = part
     return x
 

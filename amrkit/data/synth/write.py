@@ -34,16 +34,21 @@ def _prepare(cfg: SynthConfig) -> tuple[SynthConfig, AudioClip | None]:
     return dataclasses.replace(cfg, audio_sha256=clip.sha256), clip
 
 
+def _columns(cfg: SynthConfig) -> dict[str, np.ndarray]:
+    """Empty per-frame ``channel/*`` columns of the whole dataset."""
+    return {
+        k: np.empty((cfg.num_frames, *shape), dtype=dt)
+        for k, (dt, shape) in channel_columns(cfg).items()
+    }
+
+
 def synthesize_arrays(cfg: SynthConfig, workers: int = 1) -> dict[str, Any]:
     """The whole dataset in memory (small configs, tests): iq, label, snr_db, split, channel."""
     cfg, clip = _prepare(cfg)
     label, snr = frame_plan(cfg)
     job = Job(cfg, label, snr, clip)
     iq = np.empty((cfg.num_frames, 2, cfg.frame_length), dtype=np.float32)
-    cols = {
-        k: np.empty((cfg.num_frames, *shape), dtype=dt)
-        for k, (dt, shape) in channel_columns(cfg).items()
-    }
+    cols = _columns(cfg)
     with sigint_flag() as stop:
         for lo, part, extras in run_blocks(job, check_workers(workers), stop):
             iq[lo : lo + len(part)] = part
@@ -90,14 +95,19 @@ def synthesize(
         writer.set_column("label", label)
         writer.set_column("snr_db", snr)
         writer.set_column("split", split)
+        cols = _columns(cfg)  # a few numbers per frame: written once, not per block
         blocks = run_blocks(Job(cfg, label, snr, clip), workers, stop)
         try:
             for lo, iq, extras in blocks:
-                writer.write(lo, iq, **extras)
+                writer.write(lo, iq)
+                for k, v in extras.items():
+                    cols[k][lo : lo + len(iq)] = v
                 if progress is not None:
                     progress(lo + len(iq), total)
         finally:
             blocks.close()  # stops the pool at once on error or Ctrl-C
+        for k, v in cols.items():
+            writer.set_column(f"channel/{k}", v)
     seconds = time.perf_counter() - t0
     return {
         "path": str(path),
