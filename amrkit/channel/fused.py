@@ -182,29 +182,41 @@ def _cis_turn(turn, tables):
 
 
 @njit(cache=True, nogil=True)
-def _noise_and_normalize(fr, fi, log_u, turn, tables, noise_scale, measured, normalize, out):
+def _noise_and_normalize(
+    fr, fi, log_u, turn, tables, noise_scale, measured, normalize, out, scratch
+):
     """Add ``σ·w``, then write I and Q at unit average power into ``out`` (2, L).
 
     ``w = √(−2·log_u)·exp(j 2π·turn)`` is the Box–Muller normal of the noise's uniforms
     (unit variance per component); ``σ² = ref·noise_scale/2`` with ``ref`` the frame's
     mean power (``measured``) or 1 (``matlab``).
+
+    Two passes over the frame, each carrying one power sum (a strictly ordered float64
+    chain) beside independent work, so that the chain's add latency hides behind it: the
+    first makes the unit normals' radii and phases while summing the clean power, the
+    second adds the noise while summing the noisy power. Same operations, same order.
+    ``scratch`` (3, L) float64 holds the radii and phasors between the passes.
     """
     length = fr.shape[0]
+    acc = 0.0
     if noise_scale > 0:
-        ref = 1.0
-        if measured:
-            acc = 0.0
-            for j in range(length):
-                acc += fr[j] * fr[j] + fi[j] * fi[j]
-            ref = acc / length
-        sigma = math.sqrt(ref * noise_scale / 2)
+        radius, cr, ci = scratch[0], scratch[1], scratch[2]
         for j in range(length):
-            w = _cis_turn(turn[j], tables) * (sigma * math.sqrt(-2.0 * log_u[j]))
+            acc += fr[j] * fr[j] + fi[j] * fi[j]
+            c = _cis_turn(turn[j], tables)
+            cr[j], ci[j] = c.real, c.imag
+            radius[j] = math.sqrt(-2.0 * log_u[j])
+        ref = acc / length if measured else 1.0
+        sigma = math.sqrt(ref * noise_scale / 2)
+        acc = 0.0
+        for j in range(length):
+            w = complex(cr[j], ci[j]) * (sigma * radius[j])
             fr[j] += w.real
             fi[j] += w.imag
-    acc = 0.0
-    for j in range(length):
-        acc += fr[j] * fr[j] + fi[j] * fi[j]
+            acc += fr[j] * fr[j] + fi[j] * fi[j]
+    else:
+        for j in range(length):
+            acc += fr[j] * fr[j] + fi[j] * fi[j]
     scale = 1.0 / math.sqrt(acc / length) if acc > 0 else 0.0
     if not normalize:
         scale = 1.0
@@ -229,6 +241,7 @@ def _frames(
     zi = np.empty(t_len, np.float32)
     fr = np.empty(length, np.float64)
     fi = np.empty(length, np.float64)
+    scratch = np.empty((3, length))  # the noise's radii and phasors
     ramp = np.empty(t_len, np.float32)  # t/(T−1), the gains' interpolation weight
     for t in range(t_len):
         ramp[t] = np.float32(t) / np.float32(max(t_len - 1, 1))
@@ -251,6 +264,7 @@ def _frames(
             measured,
             normalize,
             out[i],
+            scratch,
         )
 
 
