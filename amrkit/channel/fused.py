@@ -306,7 +306,8 @@ def full_channel_frames(
     scale[np.isinf(snr)] = 0.0
     log_u, turn = np.zeros((1, length), np.float32), np.zeros((1, length), np.float32)
     if noise is not None:  # log(1 − u0): exact 1 − u0, NumPy's SIMD log (its log1p is scalar)
-        log_u = np.log(np.subtract(np.float32(1), noise[0]))  # (n, L)
+        log_u = np.subtract(np.float32(1), noise[0])  # (n, L)
+        np.log(log_u, out=log_u)
         turn = noise[1]  # (n, L) view
     _frames(
         np.ascontiguousarray(x, dtype=np.complex64),
