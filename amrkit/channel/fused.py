@@ -310,7 +310,7 @@ def full_channel_frames(
         np.log(log_u, out=log_u)
         turn = noise[1]  # (n, L) view
     _frames(
-        np.ascontiguousarray(x, dtype=np.complex64),
+        np.asarray(x, dtype=np.complex64),  # rows may be strided: read in place
         taps,
         row,
         shift,
