@@ -13,7 +13,13 @@ import numpy as np
 from amrkit.data.split import stratified_split
 from amrkit.data.synth.config import SynthConfig, config_to_json
 from amrkit.data.synth.plan import channel_columns, frame_plan, split_rng
-from amrkit.data.synth.pool import Job, check_workers, run_blocks, sigint_flag
+from amrkit.data.synth.pool import (
+    Job,
+    check_workers,
+    keep_freed_memory,
+    run_blocks,
+    sigint_flag,
+)
 from amrkit.errors import AmrkitError
 from amrkit.signals.audio import AudioClip
 from amrkit.signals.catalog import ANALOG_MARGIN
@@ -74,6 +80,7 @@ def synthesize(
 
     workers = check_workers(workers)
     check_writable(path)
+    keep_freed_memory()
     cfg, clip = _prepare(cfg)
     label, snr = frame_plan(cfg)
     split = stratified_split(label, snr, cfg.split, split_rng(cfg.seed))
