@@ -270,14 +270,18 @@ def classify_recording(
         wall_s=wall,
         infer_s=infer_s,
         recording=_recording_info(recording),
-        model={
-            "kind": predictor.kind,
-            "runtime": getattr(predictor, "runtime", None),
-            "classes": list(predictor.classes),
-            "frame_length": L,
-            "sample_rate_hz": rate,
-        },
+        model=_model_info(predictor, rate),
     )
+
+
+def _model_info(predictor: Any, rate: float | None) -> dict[str, Any]:
+    return {
+        "kind": predictor.kind,
+        "runtime": getattr(predictor, "runtime", None),
+        "classes": list(predictor.classes),
+        "frame_length": int(predictor.frame_length),
+        "sample_rate_hz": rate,
+    }
 
 
 def _recording_info(recording: Recording) -> dict[str, Any]:

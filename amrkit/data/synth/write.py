@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,6 +24,9 @@ from amrkit.data.synth.pool import (
 from amrkit.errors import AmrkitError
 from amrkit.signals.audio import AudioClip
 from amrkit.signals.catalog import ANALOG_MARGIN
+
+if TYPE_CHECKING:  # h5py is imported only when a file is written
+    from amrkit.data.native import FrameWriter
 
 
 def _prepare(cfg: SynthConfig) -> tuple[SynthConfig, AudioClip | None]:
@@ -64,6 +68,30 @@ def synthesize_arrays(cfg: SynthConfig, workers: int = 1) -> dict[str, Any]:
     return {"iq": iq, "label": label, "snr_db": snr, "split": split, "channel": cols, "config": cfg}
 
 
+def _write_blocks(
+    writer: FrameWriter,
+    job: Job,
+    workers: int,
+    stop: threading.Event,
+    progress: Callable[[int, int], None] | None,
+) -> None:
+    """Every block's I/Q into ``writer`` as it comes; the ``channel/*`` columns (a few
+    numbers per frame) gathered and written once at the end."""
+    cols = _columns(job.cfg)
+    blocks = run_blocks(job, workers, stop)
+    try:
+        for lo, iq, extras in blocks:
+            writer.write(lo, iq)
+            for k, v in extras.items():
+                cols[k][lo : lo + len(iq)] = v
+            if progress is not None:
+                progress(lo + len(iq), len(job.label))
+    finally:
+        blocks.close()  # stops the pool at once on error or Ctrl-C
+    for k, v in cols.items():
+        writer.set_column(f"channel/{k}", v)
+
+
 def synthesize(
     cfg: SynthConfig,
     path: str | Path,
@@ -102,19 +130,7 @@ def synthesize(
         writer.set_column("label", label)
         writer.set_column("snr_db", snr)
         writer.set_column("split", split)
-        cols = _columns(cfg)  # a few numbers per frame: written once, not per block
-        blocks = run_blocks(Job(cfg, label, snr, clip), workers, stop)
-        try:
-            for lo, iq, extras in blocks:
-                writer.write(lo, iq)
-                for k, v in extras.items():
-                    cols[k][lo : lo + len(iq)] = v
-                if progress is not None:
-                    progress(lo + len(iq), total)
-        finally:
-            blocks.close()  # stops the pool at once on error or Ctrl-C
-        for k, v in cols.items():
-            writer.set_column(f"channel/{k}", v)
+        _write_blocks(writer, Job(cfg, label, snr, clip), workers, stop, progress)
     seconds = time.perf_counter() - t0
     return {
         "path": str(path),
