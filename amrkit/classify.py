@@ -20,7 +20,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -165,11 +165,55 @@ class Classification:
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax in float64 (n, C)."""
     z = logits.astype(np.float64)
     z -= z.max(axis=1, keepdims=True)
     np.exp(z, out=z)
     z /= z.sum(axis=1, keepdims=True)
     return z
+
+
+def _model_rate(predictor: Any, model_rate_hz: float | None) -> float | None:
+    """The model's sample rate: its own, else ``model_rate_hz`` (which must agree with it)."""
+    rate = predictor.sample_rate_hz
+    if model_rate_hz is None:
+        return rate
+    if not (model_rate_hz > 0 and math.isfinite(model_rate_hz)):
+        raise AmrkitError(f"--model-rate {model_rate_hz} must be a positive number of Hz")
+    if rate is not None and not math.isclose(rate, model_rate_hz, rel_tol=1e-9):
+        raise AmrkitError(
+            f"--model-rate {model_rate_hz:g} contradicts the model's own {rate:g} Hz; "
+            "drop --model-rate"
+        )
+    return float(model_rate_hz)
+
+
+def _run_frames(
+    predictor: Any,
+    frames: Iterator[tuple[np.ndarray, np.ndarray]],
+    total: int,
+    progress: Callable[[int, int], None] | None,
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Logits of every frame: ``(starts (n,), logits (n, C) float32, seconds in the model)``."""
+    starts, logits = [], []
+    done, infer_s = 0, 0.0
+    for s, iq in frames:
+        t_in = time.perf_counter()
+        out = np.asarray(predictor.logits(iq), dtype=np.float32)  # (b, C)
+        infer_s += time.perf_counter() - t_in
+        starts.append(s)
+        logits.append(out)
+        done += len(iq)
+        if progress is not None:
+            progress(done, total)
+    return np.concatenate(starts), np.concatenate(logits), infer_s
+
+
+def _top_k(logits: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Softmax over all frames at once: ``(top_index (n, k) int64, top_prob (n, k) float32)``."""
+    p = _softmax(logits)  # (n, C)
+    order = np.argsort(-p, axis=1, kind="stable")[:, :k]  # (n, k)
+    return order.astype(np.int64), np.take_along_axis(p, order, axis=1).astype(np.float32)
 
 
 def classify_recording(
@@ -196,16 +240,7 @@ def classify_recording(
         raise AmrkitError(f"--hop {hop} must be >= 1 (samples at the model's rate)")
     if batch_size < 1:
         raise AmrkitError(f"--batch-size {batch_size} must be >= 1")
-    rate = predictor.sample_rate_hz
-    if model_rate_hz is not None:
-        if not (model_rate_hz > 0 and math.isfinite(model_rate_hz)):
-            raise AmrkitError(f"--model-rate {model_rate_hz} must be a positive number of Hz")
-        if rate is not None and not math.isclose(rate, model_rate_hz, rel_tol=1e-9):
-            raise AmrkitError(
-                f"--model-rate {model_rate_hz:g} contradicts the model's own {rate:g} Hz; "
-                "drop --model-rate"
-            )
-        rate = float(model_rate_hz)
+    rate = _model_rate(predictor, model_rate_hz)
     plan = plan_resampling(rate, recording.sample_rate_hz, resample, max_denominator)
     n_model = resampled_length(recording.num_samples, plan.up, plan.down)
     total = frame_count(n_model, L, hop)
@@ -214,32 +249,15 @@ def classify_recording(
             f"recording {str(recording.data_path)!r} has {recording.num_samples} samples "
             f"({n_model} at the model's rate), fewer than one frame of {L}; nothing to classify"
         )
-    k = max(1, min(top_k, len(predictor.classes)))
-    starts, tops, probs = [], [], []
-    if plan.active:  # a one-time import (~1 s), not a cost of the stream: keep it off the clock
-        import scipy.signal  # noqa: F401
-    done, infer_s = 0, 0.0
     t0 = time.perf_counter()
     chunks = iter_resampled(recording, plan.up, plan.down, block=chunk, stats=recording.stats)
-    for s, iq in iter_frames(chunks, L, hop, batch_size, normalize=True, stats=recording.stats):
-        t_in = time.perf_counter()
-        logits = np.asarray(predictor.logits(iq))  # (b, C)
-        infer_s += time.perf_counter() - t_in
-        p = _softmax(logits)  # (b, C)
-        order = np.argsort(-p, axis=1, kind="stable")[:, :k]  # (b, k)
-        starts.append(s)
-        tops.append(order)
-        probs.append(np.take_along_axis(p, order, axis=1).astype(np.float32))
-        done += len(iq)
-        if progress is not None:
-            progress(done, total)
+    frames = iter_frames(chunks, L, hop, batch_size, normalize=True, stats=recording.stats)
+    starts, logits, infer_s = _run_frames(predictor, frames, total, progress)
+    top_index, top_prob = _top_k(logits, max(1, min(top_k, len(predictor.classes))))
     wall = time.perf_counter() - t0
-    start = plan.to_original(np.concatenate(starts))
-    top_index = np.concatenate(tops).astype(np.int64)
-    top_prob = np.concatenate(probs)
     return Classification(
         classes=tuple(predictor.classes),
-        start_sample=start,
+        start_sample=plan.to_original(starts),
         label=top_index[:, 0].copy(),
         confidence=top_prob[:, 0].copy(),
         top_index=top_index,
@@ -251,23 +269,31 @@ def classify_recording(
         resampling=plan,
         wall_s=wall,
         infer_s=infer_s,
-        recording={
-            "path": str(recording.meta_path or recording.data_path),
-            "kind": recording.kind,
-            "datatype": recording.fmt.name,
-            "sample_rate_hz": recording.sample_rate_hz,
-            "samples": recording.num_samples,
-            "duration_s": recording.duration_s,
-            "ignored_bytes": recording.ignored_bytes,
-        },
-        model={
-            "kind": predictor.kind,
-            "runtime": getattr(predictor, "runtime", None),
-            "classes": list(predictor.classes),
-            "frame_length": L,
-            "sample_rate_hz": rate,
-        },
+        recording=_recording_info(recording),
+        model=_model_info(predictor, rate),
     )
+
+
+def _model_info(predictor: Any, rate: float | None) -> dict[str, Any]:
+    return {
+        "kind": predictor.kind,
+        "runtime": getattr(predictor, "runtime", None),
+        "classes": list(predictor.classes),
+        "frame_length": int(predictor.frame_length),
+        "sample_rate_hz": rate,
+    }
+
+
+def _recording_info(recording: Recording) -> dict[str, Any]:
+    return {
+        "path": str(recording.meta_path or recording.data_path),
+        "kind": recording.kind,
+        "datatype": recording.fmt.name,
+        "sample_rate_hz": recording.sample_rate_hz,
+        "samples": recording.num_samples,
+        "duration_s": recording.duration_s,
+        "ignored_bytes": recording.ignored_bytes,
+    }
 
 
 # ---- outputs ----------------------------------------------------------------------------

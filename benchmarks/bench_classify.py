@@ -101,6 +101,8 @@ def main() -> None:
                     "wall_s": round(s["wall_s"], 3),
                     "frames_per_s": round(s["frames_per_s"], 1),
                     "times_real_time": round(s["times_real_time"], 1),
+                    "model_s": round(s["inference_s"], 4),
+                    "non_model_s": round(s["wall_s"] - s["inference_s"], 4),  # read, resample, ...
                     "model_share_of_wall": round(s["inference_s"] / s["wall_s"], 3),
                     "resampling": s["resampling"],
                     "floor_met": s["times_real_time"] >= FLOOR_X_REAL_TIME,

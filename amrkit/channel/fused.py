@@ -182,29 +182,41 @@ def _cis_turn(turn, tables):
 
 
 @njit(cache=True, nogil=True)
-def _noise_and_normalize(fr, fi, log_u, turn, tables, noise_scale, measured, normalize, out):
+def _noise_and_normalize(
+    fr, fi, log_u, turn, tables, noise_scale, measured, normalize, out, scratch
+):
     """Add ``σ·w``, then write I and Q at unit average power into ``out`` (2, L).
 
     ``w = √(−2·log_u)·exp(j 2π·turn)`` is the Box–Muller normal of the noise's uniforms
     (unit variance per component); ``σ² = ref·noise_scale/2`` with ``ref`` the frame's
     mean power (``measured``) or 1 (``matlab``).
+
+    Two passes over the frame, each carrying one power sum (a strictly ordered float64
+    chain) beside independent work, so that the chain's add latency hides behind it: the
+    first makes the unit normals' radii and phases while summing the clean power, the
+    second adds the noise while summing the noisy power. Same operations, same order.
+    ``scratch`` (3, L) float64 holds the radii and phasors between the passes.
     """
     length = fr.shape[0]
+    acc = 0.0
     if noise_scale > 0:
-        ref = 1.0
-        if measured:
-            acc = 0.0
-            for j in range(length):
-                acc += fr[j] * fr[j] + fi[j] * fi[j]
-            ref = acc / length
-        sigma = math.sqrt(ref * noise_scale / 2)
+        radius, cr, ci = scratch[0], scratch[1], scratch[2]
         for j in range(length):
-            w = _cis_turn(turn[j], tables) * (sigma * math.sqrt(-2.0 * log_u[j]))
+            acc += fr[j] * fr[j] + fi[j] * fi[j]
+            c = _cis_turn(turn[j], tables)
+            cr[j], ci[j] = c.real, c.imag
+            radius[j] = math.sqrt(-2.0 * log_u[j])
+        ref = acc / length if measured else 1.0
+        sigma = math.sqrt(ref * noise_scale / 2)
+        acc = 0.0
+        for j in range(length):
+            w = complex(cr[j], ci[j]) * (sigma * radius[j])
             fr[j] += w.real
             fi[j] += w.imag
-    acc = 0.0
-    for j in range(length):
-        acc += fr[j] * fr[j] + fi[j] * fi[j]
+            acc += fr[j] * fr[j] + fi[j] * fi[j]
+    else:
+        for j in range(length):
+            acc += fr[j] * fr[j] + fi[j] * fi[j]
     scale = 1.0 / math.sqrt(acc / length) if acc > 0 else 0.0
     if not normalize:
         scale = 1.0
@@ -215,9 +227,10 @@ def _noise_and_normalize(fr, fi, log_u, turn, tables, noise_scale, measured, nor
 
 @njit(cache=True, nogil=True)
 def _frames(
-    x, taps, row, shift, ga, gb, start, inv_c, f_cyc, noise, noise_scale, measured, normalize, out
-):
-    """Every frame of the batch; ``noise`` (2, n | 1, L): ``log(1 − u0)`` and ``u1``."""
+    x, taps, row, shift, ga, gb, start, inv_c, f_cyc, log_u, turn, noise_scale, measured,
+    normalize, out,
+):  # fmt: skip
+    """Every frame of the batch; ``log_u``, ``turn`` (n | 1, L): ``log(1 − u0)`` and ``u1``."""
     n, t_len = x.shape
     length = out.shape[2]
     xr = np.empty(t_len, np.float32)
@@ -228,6 +241,7 @@ def _frames(
     zi = np.empty(t_len, np.float32)
     fr = np.empty(length, np.float64)
     fi = np.empty(length, np.float64)
+    scratch = np.empty((3, length))  # the noise's radii and phasors
     ramp = np.empty(t_len, np.float32)  # t/(T−1), the gains' interpolation weight
     for t in range(t_len):
         ramp[t] = np.float32(t) / np.float32(max(t_len - 1, 1))
@@ -239,17 +253,18 @@ def _frames(
         hi = min(int(math.floor((start[i] + length - 1) * inv_c[i])) + 2, t_len)
         _multipath_range(xr, xi, taps, row, shift, ga[i], gb[i], ramp, lo, hi, yr, yi, zr, zi)
         _clock(yr, yi, start[i], inv_c[i], f_cyc[i], fr, fi)
-        k = min(i, noise.shape[1] - 1)  # one row of zeros when there is no noise
+        k = min(i, log_u.shape[0] - 1)  # one row of zeros when there is no noise
         _noise_and_normalize(
             fr,
             fi,
-            noise[0, k],
-            noise[1, k],
+            log_u[k],
+            turn[k],
             _TURN_TABLES,
             noise_scale[i],
             measured,
             normalize,
             out[i],
+            scratch,
         )
 
 
@@ -289,13 +304,13 @@ def full_channel_frames(
     snr = np.asarray(snr_db, dtype=np.float64)
     scale = np.zeros(len(snr)) if noise is None else 10.0 ** (-np.where(np.isinf(snr), 0, snr) / 10)
     scale[np.isinf(snr)] = 0.0
-    w = np.zeros((2, 1, length), np.float32)
+    log_u, turn = np.zeros((1, length), np.float32), np.zeros((1, length), np.float32)
     if noise is not None:  # log(1 − u0): exact 1 − u0, NumPy's SIMD log (its log1p is scalar)
-        w = np.empty((2, *noise.shape[1:]), np.float32)
-        np.log(np.subtract(np.float32(1), noise[0], out=w[0]), out=w[0])
-        w[1] = noise[1]
+        log_u = np.subtract(np.float32(1), noise[0])  # (n, L)
+        np.log(log_u, out=log_u)
+        turn = noise[1]  # (n, L) view
     _frames(
-        np.ascontiguousarray(x, dtype=np.complex64),
+        np.asarray(x, dtype=np.complex64),  # rows may be strided: read in place
         taps,
         row,
         shift,
@@ -304,7 +319,8 @@ def full_channel_frames(
         start,
         1.0 / factor,
         f_cyc,
-        w,
+        log_u,
+        turn,
         scale,
         convention == "measured",
         normalize,

@@ -74,14 +74,33 @@ def sos_fading(
     alpha = (2 * np.pi * np.arange(1, m + 1) - np.pi + theta) / (4 * m)  # (n, P, M)
     wt = 2 * np.pi * doppler_hz * np.asarray(times_s, dtype=np.float64)  # (G,)
     # float32 cos: |ω_d t| stays small over a frame, far from float32 precision limits
-    wt32 = wt.astype(np.float32)[None, None, None, :]
-    xc = np.cos(
-        wt32 * np.cos(alpha).astype(np.float32)[..., None] + phi.astype(np.float32)[..., None]
-    ).sum(axis=2, dtype=np.float64)
-    xs = np.cos(
-        wt32 * np.sin(alpha).astype(np.float32)[..., None] + psi.astype(np.float32)[..., None]
-    ).sum(axis=2, dtype=np.float64)
+    wt32 = wt.astype(np.float32)
+    xc = _sinusoid_sums(wt32, np.cos(alpha).astype(np.float32), phi.astype(np.float32))
+    xs = _sinusoid_sums(wt32, np.sin(alpha).astype(np.float32), psi.astype(np.float32))
     return (xc + 1j * xs) * np.sqrt(1.0 / m)  # √(2/M)/√2, so E|g|² = 1
+
+
+def _sinusoid_sums(wt: np.ndarray, freq: np.ndarray, phase: np.ndarray) -> np.ndarray:
+    """``Σ_k cos(wt_g·freq_k + phase_k)`` at each time: (n, P, G) float64.
+
+    ``wt`` (G,) float32; ``freq``, ``phase`` (n, P, M) float32; float32 cos, summed over k
+    in order in float64. Loops run over the shorter of times and sinusoids, so that each
+    NumPy call works on long arrays (the values do not depend on the loop order).
+    """
+    n, paths, m = freq.shape
+    if len(wt) <= m:  # the two knots of a frame
+        out = np.empty((n, paths, len(wt)), dtype=np.float64)
+        for g, w in enumerate(wt):
+            c = np.cos(w * freq + phase)  # (n, P, M) float32
+            acc = c[..., 0].astype(np.float64)
+            for k in range(1, m):
+                acc += c[..., k]
+            out[..., g] = acc
+        return out
+    acc = np.zeros((len(wt), n, paths), dtype=np.float64)  # every sample (the reference)
+    for k in range(m):
+        acc += np.cos(wt[:, None, None] * freq[None, :, :, k] + phase[None, :, :, k])
+    return acc.transpose(1, 2, 0)
 
 
 def rician_knots(

@@ -5,8 +5,9 @@ frames in three streaming stages, none of which ever holds more than about one c
 
 1. :meth:`Recording.iter_chunks` reads ``chunk`` samples at a time through ``np.memmap``
    and converts them to complex64 (integers are centred and scaled to about [-1, 1]).
-2. :func:`iter_resampled` converts the rate with ``scipy.signal.resample_poly``
-   (``up/down`` from :func:`rational_ratio`) on overlapping input blocks: each block is
+2. :func:`iter_resampled` converts the rate as ``scipy.signal.resample_poly`` does (same
+   filter; our polyphase GEMM :func:`resample_range`, ``up/down`` from
+   :func:`rational_ratio`) on overlapping input blocks: each block is
    padded with ``margin`` input samples on both sides (more than the filter's half length)
    and starts on a multiple of ``down``, so the kept outputs equal those of one
    ``resample_poly`` call on the whole recording.
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 from amrkit.data.frames import input_error, one_line
 from amrkit.errors import AmrkitError
@@ -105,14 +107,13 @@ def parse_datatype(text: str, where: str = "datatype") -> SampleFormat:
 def to_complex64(raw: np.ndarray, fmt: SampleFormat) -> np.ndarray:
     """Interleaved components (count, 2) of ``fmt`` → (count,) complex64, ints in ~[-1, 1]."""
     out = np.empty(raw.shape[0], dtype=np.complex64)
+    comp = out.view(np.float32).reshape(-1, 2)  # (count, 2) view of out
+    np.copyto(comp, raw, casting="unsafe")  # one converting pass (as astype(np.float32))
     if fmt.kind == "f":
-        out.real = raw[:, 0]
-        out.imag = raw[:, 1]
         return out
-    full = float(2 ** (fmt.bits - 1))
-    center = (2.0**fmt.bits - 1) / 2 if fmt.kind == "u" else 0.0  # cu8: 127.5 (RTL-SDR)
-    out.real = (raw[:, 0].astype(np.float32) - np.float32(center)) / np.float32(full)
-    out.imag = (raw[:, 1].astype(np.float32) - np.float32(center)) / np.float32(full)
+    if fmt.kind == "u":  # cu8: 127.5 (RTL-SDR)
+        comp -= np.float32((2.0**fmt.bits - 1) / 2)
+    comp *= np.float32(2.0 ** -(fmt.bits - 1))  # exact: equals dividing by the power of two
     return out
 
 
@@ -446,8 +447,6 @@ def iter_resampled(
             stats.note("max_block", len(x))
             yield x
         return
-    from scipy.signal import resample_poly  # slow to import (~1 s): only when resampling
-
     h = resample_filter(up, down)
     half_len = (len(h) - 1) // 2
     margin = _round_up(half_len // up + 2, down)  # > half_len / up input samples, multiple of down
@@ -458,10 +457,102 @@ def iter_resampled(
         s, e = max(0, a - margin), min(n, b + margin)
         x = read(s, e - s)  # (e - s,) complex64; s is a multiple of down
         stats.note("max_block", len(x))
-        y = resample_poly(x, up, down, window=h)
         first = (a - s) * up // down
         last = (b * up // down if b < n else n_out) - s * up // down
-        yield np.ascontiguousarray(y[first:last], dtype=np.complex64)
+        yield resample_range(x, up, down, h, first, last)
+
+
+def resample_range(
+    x: np.ndarray, up: int, down: int, h: np.ndarray, m0: int, m1: int
+) -> np.ndarray:
+    """Outputs ``[m0, m1)`` of ``resample_poly(x, up, down, window=h)`` (zeros outside ``x``).
+
+    ``x`` (n,) complex64, ``up``/``down`` coprime. Output ``m`` is
+    ``up · sum_i h[m·down + half_len - up·i] · x[i]``; the outputs ``m ≡ q (mod up)`` use one
+    polyphase branch ``h[p_q::up]`` of the filter and are a decimation by ``down``
+    (:func:`_decimate_into`), so no zero-stuffed samples are ever multiplied.
+    """
+    half_len = (len(h) - 1) // 2
+    hs = (np.asarray(h, np.float32) * np.float32(up)).astype(np.float32)
+    y = np.empty(max(0, m1 - m0), np.complex64)  # (m1 - m0,)
+    for q in range(up):
+        j0, j1 = -(-(m0 - q) // up), -(-(m1 - q) // up)  # branch outputs q + up·j, j in [j0, j1)
+        if j1 <= j0:
+            continue
+        t = q * down + half_len
+        branch, off = hs[t % up :: up], t // up + j0 * down
+        start = q + up * j0 - m0
+        if up == 1:
+            _decimate_into(y[start : start + j1 - j0], x, branch, off, down)
+        else:
+            part = np.empty(j1 - j0, np.complex64)
+            _decimate_into(part, x, branch, off, down)
+            y[start::up][: j1 - j0] = part
+    return y
+
+
+_GEMM_MACS = 250_000  # per GEMM: below OpenBLAS's threading threshold (4·65536), so one thread
+_GEMMS_PER_CALL = 16  # GEMMs batched in one np.matmul call
+
+
+def _decimation_matrix(g: np.ndarray, down: int, per_row: int) -> tuple[np.ndarray, int]:
+    """The filter as a real matrix (2·B·S, 2·S·down) acting on rows of S·down input samples.
+
+    Entry [(a, s, c), (u, c)] = reversed g at ``a·S·down + u - s·down``: output ``s`` of a row
+    gathers taps from ``B`` consecutive input rows ``a``; c (re, im) are filtered alike.
+    """
+    R, S = len(g), per_row
+    width = S * down  # input samples per row
+    B = -(-((S - 1) * down + R) // width)
+    gr = np.ascontiguousarray(g[::-1], dtype=np.float32)
+    G = np.zeros((B, S, 2, width, 2), np.float32)
+    for s in range(S):
+        for a in range(B):
+            u0 = max(0, s * down - a * width)
+            u1 = min(width, R + s * down - a * width)
+            if u1 > u0:
+                seg = gr[a * width + u0 - s * down : a * width + u1 - s * down]
+                G[a, s, 0, u0:u1, 0] = seg
+                G[a, s, 1, u0:u1, 1] = seg
+    return G.reshape(B * S * 2, width * 2), B
+
+
+def _decimate_into(out: np.ndarray, x: np.ndarray, g: np.ndarray, off: int, down: int) -> None:
+    """``out[j] = sum_r g[r] · x[off + j·down - r]`` for ``j < len(out)``, x zero outside.
+
+    As small GEMMs: the input cut into rows of S·down samples (a free view of the
+    interleaved floats), times :func:`_decimation_matrix`, then the B partial products of each
+    output (diagonals of the product) summed. ``out`` (count,) complex64, written in place.
+    """
+    count, R = len(out), len(g)
+    if count == 0:
+        return
+    S = max(1, R // (5 * down))  # outputs per row: fewer diagonals to sum for long filters
+    GT, B = _decimation_matrix(g, down, S)  # (2BS, 2·width)
+    width = S * down
+    sub = max(1, _GEMM_MACS // GT.size - B)  # rows per GEMM
+    nb = -(-_round_up(count, S) // (S * sub))  # GEMMs
+    rows = nb * sub + B - 1
+    lo = off - (R - 1)  # x index of the first input row's first sample
+    if lo >= 0 and lo + rows * width <= len(x):
+        xs = x[lo : lo + rows * width]
+    else:  # at the ends of x: zero padding (a copy of this block only)
+        xs = np.zeros(rows * width, np.complex64)
+        a, b = max(lo, 0), min(lo + rows * width, len(x))
+        if b > a:
+            xs[a - lo : b - lo] = x[a:b]
+    Xf = np.ascontiguousarray(xs).view(np.float32).reshape(rows, 2 * width)  # (rows, 2·width)
+    r0, c0 = Xf.strides
+    res = np.empty((nb, 2 * S, sub), np.float32)  # [gemm, (s, c), row]
+    for b0 in range(0, nb, _GEMMS_PER_CALL):
+        k = min(_GEMMS_PER_CALL, nb - b0)
+        W = as_strided(Xf[b0 * sub :], (k, 2 * width, sub + B - 1), (sub * r0, c0, r0))
+        P = np.matmul(GT, W).reshape(k, B, 2 * S, sub + B - 1)
+        s0, s1, s2, s3 = P.strides
+        diag = as_strided(P, (B, k, 2 * S, sub), (s1 + s3, s0, s2, s3))  # [a, ., ., i] = P[.., i+a]
+        np.sum(diag, axis=0, out=res[b0 : b0 + k])
+    flat = res.reshape(nb, S, 2, sub).transpose(0, 3, 1, 2).reshape(nb * sub * S, 2)
+    out.view(np.float32).reshape(count, 2)[:] = flat[:count]
 
 
 def _round_up(value: int, multiple: int) -> int:
@@ -520,9 +611,9 @@ def iter_frames(
         for first in range(0, count, batch_size):
             k = min(batch_size, count - first)
             offs = next_start - buf_start + (first + np.arange(k)) * hop  # (k,)
-            idx = offs[:, None] + np.arange(L)[None, :]  # (k, L)
-            z = buf[idx]
-            iq = np.stack([z.real, z.imag], axis=1).astype(np.float32)  # (k, 2, L)
+            z = sliding_window_view(buf[offs[0] : offs[-1] + L], L)[::hop]  # (k, L) view
+            iq = np.empty((k, 2, L), np.float32)
+            iq[:, 0], iq[:, 1] = z.real, z.imag
             if normalize:
                 normalize_power(iq)
             yield buf_start + offs.astype(np.int64), iq

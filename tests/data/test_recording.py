@@ -21,7 +21,10 @@ from amrkit.data.recording import (
     open_recording,
     parse_datatype,
     rational_ratio,
+    resample_filter,
+    resample_range,
     resampled_length,
+    to_complex64,
 )
 from amrkit.errors import AmrkitError
 
@@ -251,6 +254,59 @@ def test_chunked_resampler_equals_resample_poly(up, down, n, block, seed):
     y = np.concatenate(got) if got else np.empty(0, np.complex64)
     assert len(y) == resampled_length(n, up, down) == -(-n * up // down)
     np.testing.assert_allclose(y, resample_poly(x, up, down), atol=2e-5)
+
+
+@pytest.mark.parametrize(("up", "down", "n"), [(1, 5, 200_003), (2, 3, 60_001), (5, 12, 90_000)])
+def test_long_resampling_equals_resample_poly(up, down, n):
+    """Many GEMM batches per block (long blocks), one block and several blocks alike."""
+    x = _signal(n, np.random.default_rng(n))
+    ref = resample_poly(x, up, down)
+    for block in (n, 32_768):
+        y = np.concatenate(list(iter_resampled(x, up, down, block=block)))
+        np.testing.assert_allclose(y, ref, atol=2e-5)
+    assert np.abs(ref).max() > 0.1  # a real signal, not zeros
+
+
+@given(
+    up=st.integers(1, 9),
+    down=st.integers(1, 9),
+    n=st.integers(1, 400),
+    cut=st.tuples(st.floats(0, 1), st.floats(0, 1)),
+)
+@settings(max_examples=60, deadline=None)
+def test_resample_range_is_a_slice_of_resample_poly(up, down, n, cut):
+    from math import gcd
+
+    g = gcd(up, down)
+    up, down = up // g, down // g
+    if up == down:  # no filter: iter_resampled passes the samples through
+        return
+    x = _signal(n, np.random.default_rng(n))
+    h = resample_filter(up, down)
+    ref = resample_poly(x, up, down, window=h)
+    m0, m1 = sorted(int(c * len(ref)) for c in cut)
+    np.testing.assert_allclose(resample_range(x, up, down, h, m0, m1), ref[m0:m1], atol=2e-5)
+
+
+@pytest.mark.parametrize("datatype", ["ci8", "cu8", "ci16_le", "cu16_le", "ci32_be", "cf64_le"])
+def test_sample_conversion_is_exact(datatype):
+    """to_complex64 equals (value - centre) / full scale computed per component in float32."""
+    fmt = parse_datatype(datatype)
+    info = np.iinfo(fmt.component) if fmt.kind != "f" else None
+    raw = (
+        RNG.integers(info.min, info.max, (999, 2), endpoint=True).astype(fmt.component)
+        if info is not None
+        else RNG.standard_normal((999, 2)).astype(fmt.component)
+    )
+    z = to_complex64(raw, fmt)
+    if fmt.kind == "f":
+        np.testing.assert_array_equal(z.real, raw[:, 0].astype(np.float32))
+        return
+    full = np.float32(2 ** (fmt.bits - 1))
+    centre = np.float32((2.0**fmt.bits - 1) / 2 if fmt.kind == "u" else 0.0)
+    np.testing.assert_array_equal(z.real, (raw[:, 0].astype(np.float32) - centre) / full)
+    np.testing.assert_array_equal(z.imag, (raw[:, 1].astype(np.float32) - centre) / full)
+    assert np.abs(z.view(np.float32)).max() > 0.9  # full scale reached
 
 
 @given(

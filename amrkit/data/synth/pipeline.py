@@ -42,7 +42,8 @@ def normalize_power(x: np.ndarray) -> np.ndarray:
 def _modulate_classes(
     cfg: SynthConfig, label: np.ndarray, rng: np.random.Generator, audio: AudioClip | None
 ) -> np.ndarray:
-    """Each present class's frames, modulated in class order: (n, T) complex64."""
+    """Each present class's frames, modulated in class order: (n, T) complex64 (rows may
+    be strided)."""
     source = None if audio is None else partial(clip_segments, audio)
     present = np.unique(label)
     x = np.empty((len(label), cfg.source_length), dtype=np.complex64)
@@ -59,7 +60,7 @@ def _modulate_classes(
             audio=source,
         )
         if len(present) == 1:
-            return np.ascontiguousarray(part)
+            return part  # maybe a strided view: the channel copies it chunk by chunk
         x[idx] = part
     return x
 
@@ -207,8 +208,12 @@ def warm_up(cfg: SynthConfig, audio: AudioClip | None = None) -> None:
     """Compile (or load from numba's cache) every kernel ``cfg`` uses, in this process.
 
     Called before forking workers, so that they inherit compiled code instead of each
-    compiling it again. One frame per class, from a throwaway generator.
+    compiling it again. A block of one frame per class (contiguous sources) and one of two
+    frames per class (a single class's sources may be strided views: another compiled
+    variant), from a throwaway generator.
     """
-    label = np.arange(len(cfg.classes), dtype=np.int16)
-    snr = np.full(len(label), cfg.snrs[0], dtype=np.float32)
-    _frames(cfg, np.random.default_rng(0), label, snr, audio, None)
+    rng = np.random.default_rng(0)
+    classes = np.arange(len(cfg.classes), dtype=np.int16)
+    for label in (classes, *(np.full(2, c, dtype=np.int16) for c in classes)):
+        snr = np.full(len(label), cfg.snrs[0], dtype=np.float32)
+        _frames(cfg, rng, label, snr, audio, None)

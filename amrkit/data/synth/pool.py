@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import ctypes
 import mmap
 import multiprocessing
 import signal
@@ -47,13 +48,32 @@ class Job:
         return lo, iq, extras
 
 
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
+
 # set in each forked worker by _init_worker (inherited memory, nothing pickled)
 _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(job: Job, slots: np.ndarray) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and cleans up
+    keep_freed_memory()
     _WORKER["job"], _WORKER["slots"] = job, slots
+
+
+def keep_freed_memory() -> None:
+    """glibc malloc: serve large temporaries (a block's arrays, HDF5's chunk buffers: MBs
+    each) from the heap and keep freed memory instead of returning it to the kernel, so
+    the process does not fault in fresh zeroed pages for every block (measured: ≈ 9 µs of
+    kernel time per frame in a worker, ≈ 4 µs in the writing parent). Process-wide and
+    lasting (memory is reused, not returned, up to 1 GiB); a no-op where ``mallopt`` does
+    not exist.
+    """
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(_M_TRIM_THRESHOLD, 1 << 30)  # keep up to 1 GiB of freed heap
+    mallopt(_M_MMAP_THRESHOLD, 32 << 20)  # glibc's maximum: blocks' arrays come from the heap
 
 
 def _worker_block(b: int, slot: int) -> tuple[int, int, dict[str, np.ndarray]]:

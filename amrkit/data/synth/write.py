@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from amrkit.data.split import stratified_split
 from amrkit.data.synth.config import SynthConfig, config_to_json
 from amrkit.data.synth.plan import channel_columns, frame_plan, split_rng
-from amrkit.data.synth.pool import Job, check_workers, run_blocks, sigint_flag
+from amrkit.data.synth.pool import (
+    Job,
+    check_workers,
+    keep_freed_memory,
+    run_blocks,
+    sigint_flag,
+)
 from amrkit.errors import AmrkitError
 from amrkit.signals.audio import AudioClip
 from amrkit.signals.catalog import ANALOG_MARGIN
+
+if TYPE_CHECKING:  # h5py is imported only when a file is written
+    from amrkit.data.native import FrameWriter
 
 
 def _prepare(cfg: SynthConfig) -> tuple[SynthConfig, AudioClip | None]:
@@ -34,16 +44,21 @@ def _prepare(cfg: SynthConfig) -> tuple[SynthConfig, AudioClip | None]:
     return dataclasses.replace(cfg, audio_sha256=clip.sha256), clip
 
 
+def _columns(cfg: SynthConfig) -> dict[str, np.ndarray]:
+    """Empty per-frame ``channel/*`` columns of the whole dataset."""
+    return {
+        k: np.empty((cfg.num_frames, *shape), dtype=dt)
+        for k, (dt, shape) in channel_columns(cfg).items()
+    }
+
+
 def synthesize_arrays(cfg: SynthConfig, workers: int = 1) -> dict[str, Any]:
     """The whole dataset in memory (small configs, tests): iq, label, snr_db, split, channel."""
     cfg, clip = _prepare(cfg)
     label, snr = frame_plan(cfg)
     job = Job(cfg, label, snr, clip)
     iq = np.empty((cfg.num_frames, 2, cfg.frame_length), dtype=np.float32)
-    cols = {
-        k: np.empty((cfg.num_frames, *shape), dtype=dt)
-        for k, (dt, shape) in channel_columns(cfg).items()
-    }
+    cols = _columns(cfg)
     with sigint_flag() as stop:
         for lo, part, extras in run_blocks(job, check_workers(workers), stop):
             iq[lo : lo + len(part)] = part
@@ -51,6 +66,30 @@ def synthesize_arrays(cfg: SynthConfig, workers: int = 1) -> dict[str, Any]:
                 cols[k][lo : lo + len(part)] = v
     split = stratified_split(label, snr, cfg.split, split_rng(cfg.seed))
     return {"iq": iq, "label": label, "snr_db": snr, "split": split, "channel": cols, "config": cfg}
+
+
+def _write_blocks(
+    writer: FrameWriter,
+    job: Job,
+    workers: int,
+    stop: threading.Event,
+    progress: Callable[[int, int], None] | None,
+) -> None:
+    """Every block's I/Q into ``writer`` as it comes; the ``channel/*`` columns (a few
+    numbers per frame) gathered and written once at the end."""
+    cols = _columns(job.cfg)
+    blocks = run_blocks(job, workers, stop)
+    try:
+        for lo, iq, extras in blocks:
+            writer.write(lo, iq)
+            for k, v in extras.items():
+                cols[k][lo : lo + len(iq)] = v
+            if progress is not None:
+                progress(lo + len(iq), len(job.label))
+    finally:
+        blocks.close()  # stops the pool at once on error or Ctrl-C
+    for k, v in cols.items():
+        writer.set_column(f"channel/{k}", v)
 
 
 def synthesize(
@@ -69,6 +108,7 @@ def synthesize(
 
     workers = check_workers(workers)
     check_writable(path)
+    keep_freed_memory()
     cfg, clip = _prepare(cfg)
     label, snr = frame_plan(cfg)
     split = stratified_split(label, snr, cfg.split, split_rng(cfg.seed))
@@ -90,14 +130,7 @@ def synthesize(
         writer.set_column("label", label)
         writer.set_column("snr_db", snr)
         writer.set_column("split", split)
-        blocks = run_blocks(Job(cfg, label, snr, clip), workers, stop)
-        try:
-            for lo, iq, extras in blocks:
-                writer.write(lo, iq, **extras)
-                if progress is not None:
-                    progress(lo + len(iq), total)
-        finally:
-            blocks.close()  # stops the pool at once on error or Ctrl-C
+        _write_blocks(writer, Job(cfg, label, snr, clip), workers, stop, progress)
     seconds = time.perf_counter() - t0
     return {
         "path": str(path),
