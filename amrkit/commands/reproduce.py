@@ -61,6 +61,12 @@ def reproduce(
         help="Training seeds, e.g. 1,2,3: Table III shows mean ± s.d.; the first also seeds "
         "the data and calibration.",
     ),
+    search_trials: int = typer.Option(
+        None,
+        "--search-trials",
+        help="'Beyond the paper': proxy trials of an architecture search on the main data "
+        "(quick 8, a small one; --full 40); 0: no search.",
+    ),
     device: options.DeviceOpt = "auto",
     workers: int = typer.Option(None, "--workers", help="Processes for data generation."),
     threads: int = typer.Option(None, "--threads", help="Torch / ONNX Runtime threads."),
@@ -82,6 +88,7 @@ def reproduce(
         augment=augment,
         batch_size=batch_size,
         seeds=_seeds(seed, seeds),
+        search_trials=search_trials,
         device=device,
         workers=workers,
         threads=threads,
