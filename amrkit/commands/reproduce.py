@@ -143,6 +143,13 @@ def summary_lines(results: dict) -> list[str]:
             f"  {r['protocol_label'] + ':':<17} {r['row']:<20} {acc:>14} %  {r['macs']:>10,} MACs"
             f"  {r['parameter_memory_mb']:.4f} MB"
         )
+    best = (results.get("beyond") or {}).get("best_within_budget")
+    if best is not None:
+        basis = "INT8 test" if best["basis"] == "int8_test" else "proxy val. only"
+        lines.append(
+            f"  beyond the paper: {best['spec']}  {f_mean_sd(best['accuracy_pct'], None)} % "
+            f"({basis})  {best['macs']:,} MACs  {best['int8_bytes']:,} INT8 bytes"
+        )
     return lines
 
 

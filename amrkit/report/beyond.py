@@ -52,6 +52,7 @@ def _reference(results: dict[str, Any], study: Any, frame_length: int) -> dict[s
     }
     row = rows["int8"]
     spec = study.specs[target]
+    frames = int(results["runs"][proto][target]["int8"]["test"]["frames"])
     nbytes = int(network_metrics(spec, frame_length, "int8")["parameter_bytes"])
     return {
         "row": row["row"],
@@ -62,6 +63,8 @@ def _reference(results: dict[str, Any], study: Any, frame_length: int) -> dict[s
         "int8_bytes": nbytes,
         "int8_kb": round(nbytes / 1000, 2),
         "spec": spec.short(),
+        "test_frames": frames,
+        "frame_pt": round(100 / frames, 2) if frames else None,
     }
 
 

@@ -545,8 +545,9 @@ def _beyond_comparison(b: dict[str, Any], results: Results) -> list[str]:
         f"mini-batch "
         f"{sc['batch_size']} (augmentation `{sc['augment']}`), the hand design for "
         f"{prose.plural(tc['epochs'], 'epoch')} at mini-batch {tc['batch_size']} (augmentation "
-        f"`{tc['augment']}`), on the same training split and tested on the same test split, so "
-        "a difference is not the architecture's alone."
+        f"`{tc['augment']}`), on the same training split and tested on the same "
+        f"{f_int(ref['test_frames'])} test frames (one frame is {f_pct(ref['frame_pt'])} pt), "
+        "so a difference is not the architecture's alone."
     )
     return out
 

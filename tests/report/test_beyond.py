@@ -46,6 +46,7 @@ def _p(spec: str, macs: int, nbytes: int, int8: float | None, proxy: float) -> d
 
 
 REF = {"accuracy_pct": 90.0, "macs": 2_000_000, "int8_bytes": 50_000}
+SHOWN = {"row": "Optimized + INT8", "test_frames": 200, "frame_pt": 0.5}
 
 
 def test_comparison_picks_from_the_numbers() -> None:
@@ -72,13 +73,14 @@ def test_proxy_only_accuracy_is_labelled_as_such() -> None:
     b = {
         "paper_optimized_macs": 2_491_798,
         "within_pt": 1.0,
-        "reference": {**REF, "row": "Optimized + INT8"},
+        "reference": {**REF, **SHOWN},
         "config": SearchConfig().to_dict(),
         **c,
     }
     results = {"protocols": [{"train_config": {"epochs": 12, "batch_size": 64, "augment": "none"}}]}
     text = " ".join(sections._beyond_comparison(b, results))
     assert "proxy validation accuracy only" in text and "INT8 test accuracy" not in text
+    assert "the same 200 test frames (one frame is 0.50 pt)" in text
     c2 = _compare([_p("tested", 500_000, 8_000, 91.0, 93.0)], REF, 2_491_798)
     text2 = " ".join(sections._beyond_comparison({**b, **c2}, results))
     assert "INT8 test accuracy" in text2 and "proxy validation" not in text2  # control

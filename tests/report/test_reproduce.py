@@ -481,6 +481,11 @@ def test_beyond_comparison_is_computed_from_the_points(searched) -> None:
     else:
         assert "No Pareto model is within 1 pt" in text
     assert prose.search(b["config"]) in text  # the paragraph is the config the stage used
+    from amrkit.commands.reproduce import summary_lines
+
+    assert f"beyond the paper: {best['spec']}" in summary_lines(results)[-1]
+    frames = results["runs"]["recipe"]["optimized"]["int8"]["test"]["frames"]
+    assert f"the same {frames} test frames (one frame is {f_pct(100 / frames)} pt)" in text
 
 
 def test_second_run_is_cached_and_a_change_reruns_what_depends_on_it(study) -> None:
