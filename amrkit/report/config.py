@@ -119,6 +119,14 @@ class ReproduceConfig:
     golden_frames: int = 512  # test frames the integer-only golden model runs
     mcu: bool = True  # the INT8 models' C library on an emulated Cortex-M4 (if installed)
     bench_min_time: float = 0.25
+    # "Beyond the paper": an architecture search (amrkit.search) on the main data, first seed;
+    # 0 trials: no search stage. Quick: a small one (≈ 60 s on 2 idle cores, report/costs.py)
+    search_trials: int = 8
+    search_proxy_epochs: int = 2
+    search_proxy_frames_per_class: int = 100  # proxy training frames per class (val: 1/5)
+    search_final_epochs: int = 1  # the Pareto set retrained on the whole training split
+    search_max_final: int = 1  # Pareto models retrained (each ≈ 26 s at the quick default)
+    search_max_macs: int | None = 2491798  # the paper's optimized budget (None: none)
 
     def __post_init__(self) -> None:
         def need(ok: bool, what: str) -> None:
@@ -155,6 +163,17 @@ class ReproduceConfig:
         need(len(self.sweep_snrs) >= 1, "sweep_snrs is empty")
         need(len(self.fig5_snrs) >= 1, "fig5_snrs is empty")
         need(self.bench_min_time > 0, "bench_min_time must be > 0")
+        need(self.search_trials >= 0, "--search-trials must be >= 0 (0: no search)")
+        for name in ("search_proxy_epochs", "search_final_epochs", "search_max_final"):
+            need(getattr(self, name) >= 1, f"{name.replace('_', '-')} must be >= 1")
+        need(
+            self.search_proxy_frames_per_class >= 5,
+            "search-proxy-frames-per-class must be >= 5",
+        )
+        need(
+            self.search_max_macs is None or self.search_max_macs >= 1,
+            "search-max-macs must be >= 1 (None: no budget)",
+        )
 
     @property
     def seed(self) -> int:
@@ -167,6 +186,27 @@ class ReproduceConfig:
             self.frames_per_class
             if self.fig5_frames_per_class is None
             else self.fig5_frames_per_class
+        )
+
+    def search_config(self) -> Any:
+        """The SearchConfig of the search stage (accuracy, MACs and INT8 bytes: no measured
+        latency objective, so the same seed gives the same trials)."""
+        from amrkit.search.config import SearchConfig
+
+        return SearchConfig(
+            trials=max(1, self.search_trials),
+            seed=self.seed,
+            max_macs=self.search_max_macs,
+            objectives=("accuracy", "macs", "int8_bytes"),
+            proxy_train_per_class=self.search_proxy_frames_per_class,
+            proxy_val_per_class=max(1, self.search_proxy_frames_per_class // 5),
+            proxy_epochs=self.search_proxy_epochs,
+            proxy_lr_drop_epoch=max(1, round(0.75 * self.search_proxy_epochs)),
+            final_epochs=self.search_final_epochs,
+            final_lr_drop_epoch=round(0.75 * self.search_final_epochs),
+            max_final=self.search_max_final,
+            golden_frames=max(1, min(256, self.golden_frames)),
+            threads=self.threads,
         )
 
     @property
@@ -225,6 +265,12 @@ def default_config(
             fig5_finetune=False,
             golden_frames=2048,
             bench_min_time=2.0,
+            # a real search: amrkit search's own proxy and final defaults
+            search_trials=40,
+            search_proxy_epochs=4,
+            search_proxy_frames_per_class=1000,
+            search_final_epochs=12,
+            search_max_final=6,
         )
     given = {k: v for k, v in overrides.items() if v is not None}
     unknown = sorted(set(given) - {f.name for f in dataclasses.fields(ReproduceConfig)})

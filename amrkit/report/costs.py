@@ -67,3 +67,15 @@ def mcu(spec: Any) -> float:
 def bench(min_time: float) -> float:
     """Three runtimes x two batch sizes, each timed ``min_time`` after a warm-up."""
     return 3.0 + 6 * 3 * min_time
+
+
+def search(scfg: Any, classes: int, train_frames: int) -> float:
+    """Proxy trials (models of about half the MAC budget, a few seconds of set-up each), then
+    each Pareto model retrained on ``train_frames``, quantized, timed and golden-checked."""
+    macs = (scfg.max_macs or 2_500_000) / 2
+    c = TRAIN_S_PER_FRAME + TRAIN_S_PER_MAC * macs
+    proxy = classes * (scfg.proxy_train_per_class + INFER_FRACTION * scfg.proxy_val_per_class)
+    trials = scfg.trials * (2.0 + c * proxy * scfg.proxy_epochs)
+    n = train_frames * (scfg.final_epochs + INFER_FRACTION * (0.125 * scfg.final_epochs + 0.25))
+    final = scfg.max_final * (12.0 + c * n + 3 * c * scfg.golden_frames)
+    return 3.0 + trials + final

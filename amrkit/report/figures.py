@@ -74,3 +74,6 @@ def draw_figures(results: dict[str, Any], out: Path, study: Any) -> None:
     _fig5(results, out / results["figures"]["fig5"])
     _fig6(results, out / results["figures"]["fig6"])
     _confusions(results, out)
+    if study.search is not None:  # amrkit search's own plot (the paper's models on its axes)
+        png = study.search.path / study.search.result["png"]
+        shutil.copyfile(png, out / results["figures"]["beyond_pareto"])

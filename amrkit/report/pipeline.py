@@ -59,6 +59,7 @@ class Study:
     golden: dict[str, StageRecord] = field(default_factory=dict)  # protocol → golden stage
     bench: dict[str, StageRecord] = field(default_factory=dict)  # model → latency stage
     mcu: dict[str, StageRecord] = field(default_factory=dict)  # model → Cortex-M stage
+    search: StageRecord | None = None  # "Beyond the paper" (None: search_trials 0)
 
 
 def _slugs(names: tuple[str, ...]) -> dict[str, str]:
@@ -241,6 +242,34 @@ def _bench(run_dir: Path, fp32: Path, int8: Path, cfg: ReproduceConfig) -> Calla
     return run
 
 
+def _search(data: Path, scfg: Any) -> Callable[[Path], dict[str, Any]]:
+    """amrkit search on the main data into ``search/``; keeps pareto.json's trials and
+    points (paths relative to the stage folder; pareto.json's own are the run's)."""
+
+    def run(work: Path) -> dict[str, Any]:
+        from amrkit.search import run_search
+
+        res = run_search(scfg, data, work / "search", progress=False)
+        keep = ("trial", "spec", "macs", "learnables", "int8_bytes", "latency_us")
+        acc = ("proxy_accuracy", "fp32_test_accuracy", "int8_val_accuracy", "int8_test_accuracy")
+        points = [
+            {**{k: p.get(k) for k in keep + acc}, "golden": p.get("golden")} for p in res.pareto
+        ]
+        trials = [
+            {k: t.get(k) for k in ("number", "state", "spec", "macs", "int8_bytes", "accuracy")}
+            for t in res.trials
+        ]
+        return {
+            "config": scfg.to_dict(),
+            "pareto_json": "search/pareto.json",
+            "png": "search/pareto.png",
+            "trials": trials,
+            "pareto": points,
+        }
+
+    return run
+
+
 # ---- the stages of the study --------------------------------------------------------------
 class _Stager:
     """Names, configs and cost estimates of the stages, over one StageCache."""
@@ -406,6 +435,23 @@ def _mcu_stages(st: _Stager, study: Study) -> None:
         )
 
 
+def _search_stage(st: _Stager, study: Study) -> None:
+    """Beyond the paper: an architecture search on the main data (first seed)."""
+    cfg = st.cfg
+    if cfg.search_trials < 1:
+        return
+    scfg = cfg.search_config()
+    data = study.data["main"]
+    classes = next(iter(st.specs.values())).num_classes
+    key = {k: v for k, v in scfg.to_dict().items() if k != "threads"}  # same result
+    study.search = st.stage(
+        "search",
+        {"data": data.key, "search": key},
+        _search(data.path / "frames.h5", scfg),
+        costs.search(scfg, classes, int(0.8 * st._frames(data))),
+    )
+
+
 def run_stages(cfg: ReproduceConfig, specs: dict[str, Any], cache: StageCache) -> Study:
     st = _Stager(cfg, specs, cache)
     study = Study(cfg, specs)
@@ -416,6 +462,7 @@ def run_stages(cfg: ReproduceConfig, specs: dict[str, Any], cache: StageCache) -
         _fig5_stages(st, study, proto)
     _golden_and_bench(st, study)
     _mcu_stages(st, study)
+    _search_stage(st, study)
     return study
 
 

@@ -132,3 +132,52 @@ def quantization(q: dict[str, Any], rt: dict[str, Any], ort_version: str | None 
         f"ONNX Runtime {mode}: {quantization_format(q)}; {calibration(q)}. "
         f"Runtime: {runtime(rt, ort_version)}."
     )
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def _range(values: list[int]) -> str:
+    return f"{values[0]}" if len(values) == 1 else f"{values[0]}–{values[-1]}"
+
+
+def search_label(sc: dict[str, Any], classes: int) -> str:
+    """What a quick run's search is: N trials of P epochs on F frames."""
+    frames = int(sc["proxy_train_per_class"]) * classes
+    return (
+        f"quick: {sc['trials']} trials of {plural(sc['proxy_epochs'], 'epoch')} on {frames:,} "
+        "frames — a small search, not the paper-scale one"
+    )
+
+
+def search(sc: dict[str, Any]) -> str:
+    """One paragraph: the search the run did, from its SearchConfig."""
+    objectives = [o for o in sc["objectives"] if o != "accuracy"]
+    names = {"macs": "MACs", "int8_bytes": "INT8 parameter bytes", "latency_us": "INT8 latency"}
+    budget = f" at ≤ {int(sc['max_macs']):,} MACs" if sc.get("max_macs") else ""
+    groups = [g for g in sc["groups"] if g > 1]
+    blocks = f", grouped convs ({', '.join(map(str, groups))} groups)" if groups else ""
+    from amrkit.train.config import TrainConfig  # the defaults the search's training keeps
+
+    final = {
+        "optimizer": TrainConfig().optimizer,
+        "momentum": TrainConfig().momentum,
+        "batch_size": sc["batch_size"],
+        "epochs": sc["final_epochs"],
+        "lr": sc["lr"],
+        "lr_drop_epoch": sc["final_lr_drop_epoch"],
+    }
+    return (
+        f"Optuna multi-objective search (accuracy up; {', '.join(names[o] for o in objectives)} "
+        f"down) over CNNs of {sc['min_layers']}–{sc['max_layers']} conv layers, "
+        f"{_range(sc['filters'])} filters, kernels {', '.join(map(str, sc['kernels']))}"
+        f"{blocks}{budget}, seed {sc['seed']}: {sc['trials']} proxy trials, each trained "
+        f"{plural(sc['proxy_epochs'], 'epoch')} on {sc['proxy_train_per_class']} training frames "
+        f"per class (validated on {sc['proxy_val_per_class']} per class) at mini-batch "
+        f"{sc['proxy_batch_size']}, successive halving keeping the best 1/{sc['halving_eta']} of "
+        f"cheaper peers; then the Pareto set (at most {sc['max_final']} models, spread over MACs) "
+        f"retrained on the whole training split ({schedule(final)}; "
+        f"{augmentation({'augment': sc['augment']})}), quantized (INT8 PTQ) and checked with the "
+        f"golden integer model on {sc['golden_frames']} test frames."
+    )

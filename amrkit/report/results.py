@@ -15,6 +15,8 @@ from typing import Any
 from amrkit import __version__
 from amrkit.config import to_dict
 from amrkit.fileio import read_json
+from amrkit.report.beyond import FIGURE as BEYOND_FIGURE
+from amrkit.report.beyond import assemble_beyond
 from amrkit.report.config import PAPER
 from amrkit.report.formats import display_names, pct, snr_value
 
@@ -505,6 +507,9 @@ def assemble(study: Any, out: Path, records: list[Any], started: float) -> dict[
     )
     results["figures"] = {k: f"{FIGURES}/{v}" for k, v in FIGURE_FILES.items()}
     results["budget_points"] = budget_points() if cfg.quick else []
+    results["beyond"] = assemble_beyond(study, results, frame_length)
+    if results["beyond"]["ran"]:
+        results["figures"]["beyond_pareto"] = f"{FIGURES}/{BEYOND_FIGURE}"
     return results
 
 

@@ -490,6 +490,112 @@ def budget(results: Results) -> list[Block]:
     ]
 
 
+def _beyond_rows(b: dict[str, Any]) -> list[list[str]]:
+    rows = [
+        [f"`{p['spec']}`", f_int(p["macs"]), f_num(p["int8_kb"])]
+        + [f_pct(p[k]) for k in ("proxy_accuracy_pct", "fp32_test_accuracy_pct")]
+        + [f_pct(p["int8_test_accuracy_pct"]), f_pct(p["golden_agreement_pct"])]
+        for p in b["points"]
+    ]
+    ref = b["reference"]
+    rows.append(
+        [f"**{ref['row']}** (this run, {ref['protocol_label']}): `{ref['spec']}`"]
+        + [f_int(ref["macs"]), f_num(ref["int8_kb"]), "–", f_pct(ref["fp32_accuracy_pct"])]
+        + [f_pct(ref["accuracy_pct"]), "–"]
+    )
+    return rows
+
+
+def _basis(entry: dict[str, Any]) -> str:
+    if entry["basis"] == "proxy":
+        return "proxy validation accuracy only (a subset, few epochs; not retrained or tested)"
+    return "INT8 test accuracy"
+
+
+def _beyond_comparison(b: dict[str, Any], results: Results) -> list[str]:
+    ref, budget = b["reference"], b["paper_optimized_macs"]
+    hand = f"this run's {ref['row']} ({f_pct(ref['accuracy_pct'])} %, {f_int(ref['macs'])} MACs)"
+    best, close = b["best_within_budget"], b["smallest_within_1pt"]
+    out = []
+    if best is None:
+        out.append(f"No Pareto model has ≤ {f_int(budget)} MACs (the paper's optimized budget).")
+    else:
+        out.append(
+            f"Best Pareto model at ≤ {f_int(budget)} MACs (the paper's optimized budget): "
+            f"`{best['spec']}`, {f_pct(best['accuracy_pct'])} % {_basis(best)} with "
+            f"{f_int(best['macs'])} MACs and {f_num(best['int8_kb'])} kB, against {hand}: "
+            f"{f_signed(best['vs_reference_pt'])} pt."
+        )
+    within = f"within {b['within_pt']:g} pt of {ref['row']}"
+    if close is None:
+        top = b["most_accurate"]
+        tail = "" if top is None else f"; the most accurate is `{top['spec']}` at "
+        tail += "" if top is None else f"{f_pct(top['accuracy_pct'])} % ({_basis(top)})"
+        out.append(f"No Pareto model is {within}{tail}.")
+    else:
+        out.append(
+            f"Smallest Pareto model {within}: `{close['spec']}`, {f_int(close['macs'])} MACs "
+            f"({f_pct(close['macs_share_pct'])} % of the hand design's) and "
+            f"{f_num(close['int8_kb'])} kB ({f_pct(close['int8_bytes_share_pct'])} %), "
+            f"{f_pct(close['accuracy_pct'])} % {_basis(close)}."
+        )
+    sc, tc = b["config"], results["protocols"][-1]["train_config"]
+    out.append(
+        f"The Pareto models were retrained for {prose.plural(sc['final_epochs'], 'epoch')} at "
+        f"mini-batch "
+        f"{sc['batch_size']} (augmentation `{sc['augment']}`), the hand design for "
+        f"{prose.plural(tc['epochs'], 'epoch')} at mini-batch {tc['batch_size']} (augmentation "
+        f"`{tc['augment']}`), on the same training split and tested on the same "
+        f"{f_int(ref['test_frames'])} test frames (one frame is {f_pct(ref['frame_pt'])} pt), "
+        "so a difference is not the architecture's alone."
+    )
+    return out
+
+
+def beyond(results: Results) -> list[Block]:
+    """The architecture search of amrkit (not in the paper), next to the hand design."""
+    b = results.get("beyond") or {}
+    head = Heading("Beyond the paper: architecture search")
+    if not b.get("ran"):
+        return [
+            head,
+            Paragraph(
+                "Not run: this run's `search_trials` is 0. `amrkit reproduce --search-trials 40` "
+                "(the `--full` default) adds a multi-objective architecture search on the main "
+                "data — accuracy against MACs and INT8 bytes, the Pareto set retrained and "
+                "quantized — and compares it with the hand design; `amrkit search` runs one on "
+                "its own (docs/search.md)."
+            ),
+        ]
+    sc, t = b["config"], b["trials"]
+    classes = len(results["runs"][results["protocols"][-1]["name"]][results["target"]]["int8"]
+                  ["test"]["classes"])  # fmt: skip
+    intro = prose.search(sc) + (
+        f" Trials: {t['complete']} complete, {t['pruned']} stopped by halving, {t['fail']} failed."
+    )
+    if results["quick"]:
+        intro = f"**{prose.search_label(sc, classes)}.** " + intro
+    return [
+        head,
+        Paragraph(intro),
+        Table(
+            ["Model", "MACs", "INT8 kB", "Proxy val. (%)", "FP32 test (%)", "INT8 test (%)"]
+            + ["Golden = ORT (%)"],
+            _beyond_rows(b),
+            caption="The retrained Pareto set (kB = 1,000 bytes of INT8 weights and int32 "
+            "biases), then this run's hand-designed model; test split of the main data. "
+            f"Every trial and model: `{b['pareto_json']}`.",
+            align=["l"] + ["r"] * 6,
+        ),
+        Figure(
+            results["figures"]["beyond_pareto"],
+            "amrkit search's plot: proxy trials (grey), the retrained INT8 Pareto set and the "
+            "paper's three models at MATLAB's figures (Table III).",
+        ),
+        Paragraph(" ".join(_beyond_comparison(b, results))),
+    ]
+
+
 def differences(results: Results) -> list[Block]:
     from amrkit.report.differences import differences as items
 
@@ -544,6 +650,7 @@ SECTIONS: list[Callable[[Results], list[Block]]] = [
     mcu,
     latency,
     budget,
+    beyond,
     differences,
     provenance,
 ]

@@ -29,6 +29,7 @@ SECTIONS = [
     "Golden model vs runtime",
     "Latency and throughput",
     "Accuracy against budget",
+    "Beyond the paper",
     "How this differs from the paper",
     "Provenance",
 ]
@@ -46,6 +47,7 @@ def tiny(**over: object) -> ReproduceConfig:
         golden_frames=32,
         bench_min_time=0.01,
         workers=1,
+        search_trials=0,  # the search stage has its own tests (test_beyond_*)
     )
     base.update(over)
     return default_config(**base)
@@ -133,10 +135,9 @@ def test_table3_numbers_equal_results_json(study) -> None:
         assert cells[3] == f_signed(row["accuracy_change_pt"])
 
 
-def test_every_number_in_the_tables_is_in_results_json(study) -> None:
-    """No number in a Markdown table is invented: each is a formatted results.json value."""
-    out, results, _ = study
-    md = (out / "report.md").read_text()
+def assert_table_numbers_in_results(md: str, results: dict) -> int:
+    """Every number of every Markdown table is a formatted results.json value; returns how
+    many were checked."""
     allowed: set[str] = set()
 
     def walk(v: object) -> None:
@@ -171,7 +172,13 @@ def test_every_number_in_the_tables_is_in_results_json(study) -> None:
                     if number.match(token):
                         checked += 1
                         assert token in allowed, f"{token!r} (in {cell!r}) is not in results.json"
-    assert checked > 100
+    return checked
+
+
+def test_every_number_in_the_tables_is_in_results_json(study) -> None:
+    """No number in a Markdown table is invented: each is a formatted results.json value."""
+    out, results, _ = study
+    assert assert_table_numbers_in_results((out / "report.md").read_text(), results) > 100
 
 
 def test_results_json_holds_the_study(study) -> None:
@@ -324,6 +331,7 @@ def test_bad_options_are_one_line_errors(tmp_path: Path) -> None:
         ["--seeds", "1,1"],
         ["--seed", "1", "--seeds", "2"],
         ["--device", "tpu"],
+        ["--search-trials", "-1"],
     ):
         result = CliRunner().invoke(app, ["reproduce", "--out", str(tmp_path / "r"), *args])
         assert result.exit_code == 1, args
@@ -384,6 +392,100 @@ def test_microcontroller_table_comes_from_the_deploy_stage(study) -> None:
             assert f"{m['instructions_per_frame']:,}" in md
         else:
             assert m["reason"] and "Not measured" in md
+
+
+def _section(md: str, heading: str) -> str:
+    start = md.index(f"## {heading}")
+    end = md.find("\n## ", start + 1)
+    return md[start : end if end > 0 else None]
+
+
+def test_beyond_without_search_says_how_to_enable_it(study) -> None:
+    out, results, _ = study
+    assert results["beyond"]["ran"] is False and results["beyond"]["search_trials"] == 0
+    assert "search" not in {s["stage"] for s in results["provenance"]["stages"]}
+    assert "beyond_pareto" not in results["figures"]
+    text = _section((out / "report.md").read_text(), "Beyond the paper")
+    assert "`search_trials` is 0" in text and "--search-trials 40" in text
+    assert "|" not in text  # no table without a search
+
+
+SEARCH = dict(
+    search_trials=3,
+    search_proxy_frames_per_class=10,
+    search_proxy_epochs=1,
+    search_final_epochs=1,
+    search_max_final=2,
+)
+
+
+@pytest.fixture(scope="module")
+def searched(study, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """The tiny study again, with a tiny search: every other stage comes from the cache."""
+    import shutil
+
+    out = tmp_path_factory.mktemp("searched") / "res"
+    shutil.copytree(study[0] / "stages", out / "stages")
+    return out, reproduce(tiny(**SEARCH), out, progress=False)
+
+
+def test_beyond_search_stage_lists_its_pareto_points(searched) -> None:
+    out, results = searched
+    cached = {s["stage"]: s["cached"] for s in results["provenance"]["stages"]}
+    assert cached.pop("search") is False and all(cached.values())  # only the search ran
+    b = results["beyond"]
+    assert b["ran"] and b["config"]["trials"] == 3 and b["trials"]["total"] == 3
+    assert 1 <= len(b["points"]) <= 2
+    budget = b["config"]["max_macs"]
+    assert budget == 2_491_798 and all(p["macs"] <= budget for p in b["points"])
+    pareto = json.loads((out / b["pareto_json"]).read_text())
+    assert {p["spec"] for p in b["points"]} == {p["spec"] for p in pareto["pareto"]}
+    assert [p["macs"] for p in b["points"]] == sorted(p["macs"] for p in pareto["pareto"])
+    md = (out / "report.md").read_text()
+    text = _section(md, "Beyond the paper")
+    table = _find(_tables(text), "Model", "MACs")
+    for row, p in zip(table[2:], b["points"], strict=False):
+        assert row[0] == f"`{p['spec']}`" and row[1] == f_int(p["macs"])
+        assert row[2] == f_num(p["int8_kb"]) and row[5] == f_pct(p["int8_test_accuracy_pct"])
+    ref = table[-1]
+    assert ref[0].startswith("**Optimized + INT8**") and ref[1] == "2,491,776"
+    assert len(table) == 2 + len(b["points"]) + 1
+    assert assert_table_numbers_in_results(md, results) > 100
+    # quick runs say how small the search was
+    assert "quick: 3 trials of 1 epoch on 110 frames — a small search" in text
+    w, h = _png_size(out / results["figures"]["beyond_pareto"])
+    assert w > 300 and h > 200 and f"]({results['figures']['beyond_pareto']})" in text
+
+
+def test_beyond_comparison_is_computed_from_the_points(searched) -> None:
+    out, results = searched
+    b = results["beyond"]
+    ref = next(
+        r for r in results["table3"] if r["row"] == "Optimized + INT8"
+    )  # the hand design, INT8
+    assert b["reference"]["accuracy_pct"] == ref["accuracy_pct"]
+    under = [p for p in b["points"] if p["macs"] <= 2_491_798]
+    best = max(under, key=lambda p: (p["int8_test_accuracy_pct"], -p["macs"]))
+    assert b["best_within_budget"]["spec"] == best["spec"]
+    assert b["best_within_budget"]["vs_reference_pt"] == round(
+        best["int8_test_accuracy_pct"] - ref["accuracy_pct"], 2
+    )
+    near = [p for p in b["points"] if p["int8_test_accuracy_pct"] >= ref["accuracy_pct"] - 1]
+    close = b["smallest_within_1pt"]
+    assert (close is None) == (not near)
+    text = _section((out / "report.md").read_text(), "Beyond the paper")
+    assert f"`{best['spec']}`, {f_pct(best['int8_test_accuracy_pct'])} % INT8 test" in text
+    if close is not None:
+        assert close["macs"] == min(p["macs"] for p in near)
+        assert f"Smallest Pareto model within 1 pt of Optimized + INT8: `{close['spec']}`" in text
+    else:
+        assert "No Pareto model is within 1 pt" in text
+    assert prose.search(b["config"]) in text  # the paragraph is the config the stage used
+    from amrkit.commands.reproduce import summary_lines
+
+    assert f"beyond the paper: {best['spec']}" in summary_lines(results)[-1]
+    frames = results["runs"]["recipe"]["optimized"]["int8"]["test"]["frames"]
+    assert f"the same {frames} test frames (one frame is {f_pct(100 / frames)} pt)" in text
 
 
 def test_second_run_is_cached_and_a_change_reruns_what_depends_on_it(study) -> None:
