@@ -84,6 +84,8 @@ def plot_pareto(result: dict[str, Any], path: str | Path) -> Path:
         if budget:
             ax.axvline(budget / scale, ls="--", c="0.4", lw=1, label="budget")
         ax.set_xscale("log")
+        # 1-2-5 per decade: a span under one decade (2-8 M MACs) still gets labelled ticks
+        ax.xaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
         ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
         ax.xaxis.set_minor_formatter(ticker.NullFormatter())
         ax.set_xlabel(label)
