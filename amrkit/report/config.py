@@ -102,7 +102,7 @@ class ReproduceConfig:
     seeds: tuple[int, ...] = (1,)  # training seeds; the first also seeds data and calibration
     snr_db: float = 30.0
     snr_convention: Literal["measured", "matlab"] = "measured"
-    frames_per_class: int = 3600
+    frames_per_class: int = 3200
     device: str = "auto"  # training and FP32 evaluation (amrkit.runtime.device: a GPU if any)
     workers: int = 2
     threads: int = 2
