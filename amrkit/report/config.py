@@ -102,7 +102,7 @@ class ReproduceConfig:
     seeds: tuple[int, ...] = (1,)  # training seeds; the first also seeds data and calibration
     snr_db: float = 30.0
     snr_convention: Literal["measured", "matlab"] = "measured"
-    frames_per_class: int = 3200
+    frames_per_class: int = 1400
     device: str = "auto"  # training and FP32 evaluation (amrkit.runtime.device: a GPU if any)
     workers: int = 2
     threads: int = 2
@@ -121,7 +121,7 @@ class ReproduceConfig:
     bench_min_time: float = 0.25
     # "Beyond the paper": an architecture search (amrkit.search) on the main data, first seed;
     # 0 trials: no search stage. Quick: a small one (≈ 60 s on 2 idle cores, report/costs.py)
-    search_trials: int = 8
+    search_trials: int = 0  # quick: off (its ≈ 60-100 s go to the main models); --search-trials 8
     search_proxy_epochs: int = 2
     search_proxy_frames_per_class: int = 100  # proxy training frames per class (val: 1/5)
     search_final_epochs: int = 1  # the Pareto set retrained on the whole training split
