@@ -562,10 +562,10 @@ def beyond(results: Results) -> list[Block]:
             Paragraph(
                 "Not run: this run's `search_trials` is 0 (the quick default gives its minutes "
                 "to Table III's models). `--search-trials 8` adds a small search (1–2 minutes "
-                "on 2 cores), `amrkit reproduce --search-trials 40` (the `--full` default) "
-                "a multi-objective architecture search on the main data — accuracy against MACs and INT8 bytes, the Pareto set retrained and "
-                "quantized — and compares it with the hand design; `amrkit search` runs one on "
-                "its own (docs/search.md)."
+                "on 2 cores), `amrkit reproduce --search-trials 40` (the `--full` default) a "
+                "multi-objective architecture search on the main data — accuracy against MACs "
+                "and INT8 bytes, the Pareto set retrained and quantized — compared with the "
+                "hand design; `amrkit search` runs one on its own (docs/search.md)."
             ),
         ]
     sc, t = b["config"], b["trials"]
