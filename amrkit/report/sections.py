@@ -483,11 +483,25 @@ def budget(results: Results) -> list[Block]:
             ["Frames/class", "Training", "Mini-batch", "Frame-epochs", "Accuracy"],
             rows,
             caption=f"{name} at 30 dB, measured SNR convention, seed 1: runs measured while "
-            "choosing the quick default (amrkit/report/budget.py) and this run. On 2 idle "
-            "cores a frame-epoch of optimized costs about 0.8 ms (original 1.2 ms).",
+            f"choosing the quick default (amrkit/report/budget.py) and this run.{_cost(results)}",
             align=["r", "l", "r", "r", "l"],
         ),
     ]
+
+
+def _cost(results: Results) -> str:
+    """This run's measured training time per frame-epoch, per model (last protocol)."""
+    proto = results["protocols"][-1]
+    crop = int(proto["train_config"].get("crop", 0) or 0)
+    parts = []
+    for model, run in results["runs"][proto["name"]].items():
+        fps = run["training"].get("train_frames_per_s")
+        if fps:
+            parts.append(f"{results['models'][model]['display_name']} {1000 / fps:.2f} ms")
+    if not parts:
+        return ""
+    where = f" (on {crop}-sample windows)" if crop else ""
+    return f" This run's training took {', '.join(parts)} per frame-epoch{where}."
 
 
 def _beyond_rows(b: dict[str, Any]) -> list[list[str]]:
