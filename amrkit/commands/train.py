@@ -69,7 +69,15 @@ def train(
         None,
         "--augment",
         help="Training-time augmentation: none, or a comma list of phase (random carrier "
-        "rotation), conj (random complex conjugate) [none, as the reference].",
+        "rotation), conj (random complex conjugate), freq (random frequency shift up to "
+        "--freq-shift), noise (half the frames at --noise-snr-db to +20 dB SNR) [none, as "
+        "the reference].",
+    ),
+    freq_shift: float | None = typer.Option(
+        None, "--freq-shift", help="--augment freq: max |shift|, cycles per sample [0.01]."
+    ),
+    noise_snr_db: float | None = typer.Option(
+        None, "--noise-snr-db", help="--augment noise: lowest SNR of the added noise [10]."
     ),
     seed: int | None = typer.Option(
         None, "--seed", help="Seed of model init, shuffling and derived splits [0]."
@@ -138,6 +146,8 @@ def train(
         "warmup": warmup,
         "crop": crop,
         "augment": augment,
+        "freq_shift": freq_shift,
+        "noise_snr_db": noise_snr_db,
         "seed": seed,
         "checkpoint_every": checkpoint_every,
         "memory_mb": memory_mb,

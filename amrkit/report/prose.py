@@ -45,7 +45,15 @@ def weight_decay(tc: dict[str, Any]) -> str:
 
 def augmentation(tc: dict[str, Any]) -> str:
     names = [n.strip() for n in str(tc.get("augment", "none")).split(",") if n.strip()]
-    parts = [AUGMENT_TEXT.get(n, n) for n in names if n != "none"]
+    text = {
+        **AUGMENT_TEXT,
+        "freq": f"a random frequency shift of up to ±{_g(float(tc.get('freq_shift', 0.01)))} "
+        "cycles per sample",
+        "noise": "noise added to half the frames at "
+        f"{_g(float(tc.get('noise_snr_db', 10.0)))}–"
+        f"{_g(float(tc.get('noise_snr_db', 10.0)) + 20)} dB SNR",
+    }
+    parts = [text.get(n, n) for n in names if n != "none"]
     crop = int(tc.get("crop", 0) or 0)
     if crop:
         parts.append(f"each frame cut to a random window of {crop} samples (tests: whole frames)")

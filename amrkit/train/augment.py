@@ -1,6 +1,6 @@
-"""Training-time augmentation by exact symmetries of the synthetic channel.
+"""Training-time augmentation: exact symmetries of the synthetic channel, and two that widen it.
 
-Every transform here maps the distribution of frames of a class onto itself, so it adds
+The exact symmetries map the distribution of frames of a class onto itself, so they add
 variety without adding bias:
 
 - ``phase``: multiply the frame by exp(j*theta), theta ~ U[0, 2*pi). The multipath channel's
@@ -14,6 +14,16 @@ A ``crop`` (TrainConfig.crop) trains on a random window of each frame: the netwo
 global average pool, so a window is a shorter frame of the same class (every start time is
 equally likely, the frame's start is arbitrary), at a fraction of the training cost; the
 validation and test frames stay whole.
+
+Two more widen the training distribution toward real receivers (issue 15's domain
+randomization); they change what the network sees, so they are not in the reference recipe:
+
+- ``freq``: multiply by exp(j*2*pi*f*n), f ~ U[-freq_shift, freq_shift] cycles per sample:
+  invariance to a residual carrier offset (the reference's clock model gives at most
+  ±4.5 kHz = ±0.0226 cycles/sample at 200 kHz; a real tuner may be further off).
+- ``noise``: half the frames get complex white Gaussian noise at an SNR (relative to the
+  frame's own mean power) drawn from U[noise_snr_db, noise_snr_db + 20] dB: robustness to a
+  lower SNR than the data's. Each frame's noise comes from its own seed, drawn per epoch.
 
 Parameters are drawn per frame from ``(seed, epoch)`` and indexed by the frame's position in
 the training split, so a resumed run or a torchrun job sees the same augmented frames as a
@@ -29,7 +39,8 @@ import torch
 
 from amrkit.errors import AmrkitError
 
-AUGMENTATIONS = ("phase", "conj")
+AUGMENTATIONS = ("phase", "conj", "freq", "noise")
+NOISE_SPAN_DB = 20.0  # noise SNRs: U[noise_snr_db, noise_snr_db + NOISE_SPAN_DB]
 
 
 def parse_augment(text: str) -> tuple[str, ...]:
@@ -51,7 +62,14 @@ class EpochAugment:
     """Per-frame augmentation parameters of one epoch: ``theta`` (n,), ``flip`` (n,) bool."""
 
     def __init__(
-        self, names: tuple[str, ...], seed: int, epoch: int, n: int, crop: int = 0
+        self,
+        names: tuple[str, ...],
+        seed: int,
+        epoch: int,
+        n: int,
+        crop: int = 0,
+        freq_shift: float = 0.0,
+        noise_snr_db: float = 10.0,
     ) -> None:
         digest = hashlib.sha256(f"amrkit.train.augment:{seed}:{epoch}".encode()).digest()
         g = torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") >> 1)
@@ -59,9 +77,16 @@ class EpochAugment:
         theta = torch.rand(n, generator=g, dtype=torch.float64) * (2 * math.pi)
         flip = torch.rand(n, generator=g, dtype=torch.float64) < 0.5
         where = torch.rand(n, generator=g, dtype=torch.float64)  # crop start, a fraction
+        # later transforms draw after the earlier ones, leaving their draws unchanged
+        freq = (2 * torch.rand(n, generator=g, dtype=torch.float64) - 1) * freq_shift
+        noisy = torch.rand(n, generator=g, dtype=torch.float64) < 0.5
+        snr_db = noise_snr_db + NOISE_SPAN_DB * torch.rand(n, generator=g, dtype=torch.float64)
+        noise_seed = torch.randint(0, 2**62, (n,), generator=g)
         self.theta = theta.float() if "phase" in names else None
         self.flip = flip if "conj" in names else None
         self.crop, self.where = crop, where
+        self.freq = freq if "freq" in names else None
+        self.noise = (noisy, snr_db, noise_seed) if "noise" in names else None
 
     def __call__(self, x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         """x (b, 2, L) float32 of the frames at split positions ``idx`` (b,) -> augmented copy."""
@@ -73,8 +98,29 @@ class EpochAugment:
             th = self.theta[idx.cpu()].to(x.device)[:, None]  # (b, 1)
             c, s = torch.cos(th), torch.sin(th)
             i, q = i * c - q * s, i * s + q * c
+        if self.freq is not None:
+            n = torch.arange(x.shape[-1], dtype=torch.float64)
+            ph = (2 * math.pi * self.freq[idx.cpu()][:, None] * n).to(x.device)  # (b, L)
+            c, s = torch.cos(ph).to(x.dtype), torch.sin(ph).to(x.dtype)
+            i, q = i * c - q * s, i * s + q * c
         x = torch.stack((i, q), dim=1)
+        if self.noise is not None:
+            x = self._add_noise(x, idx)
         return self._crop(x, idx) if 0 < self.crop < x.shape[-1] else x
+
+    def _add_noise(self, x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        """x (b, 2, L): noise at each chosen frame's drawn SNR, from that frame's own seed (so
+        a frame's noise does not depend on the batch it is in)."""
+        noisy, snr_db, seeds = self.noise
+        out = x.clone()
+        for k, pos in enumerate(idx.cpu().tolist()):
+            if not noisy[pos]:
+                continue
+            power = float(x[k].double().pow(2).sum(0).mean())  # mean |x|^2 of the frame
+            sigma = math.sqrt(power / 10 ** (float(snr_db[pos]) / 10) / 2)  # per I and Q
+            g = torch.Generator().manual_seed(int(seeds[pos]))
+            out[k] += (sigma * torch.randn(x.shape[1:], generator=g)).to(x.device, x.dtype)
+        return out
 
     def _crop(self, x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         """x (b, 2, L) -> (b, 2, crop): each frame's window starts at floor(where·(L−crop+1))."""

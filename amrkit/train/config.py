@@ -43,6 +43,8 @@ class TrainConfig:
     memory_mb: float = 4096.0  # a split larger than this (float32 I/Q) is streamed from disk
     augment: str = "none"  # "none" or a comma-separated subset of phase, conj (train/augment.py)
     crop: int = 0  # train on a random window of this many samples of each frame (0: whole)
+    freq_shift: float = 0.01  # augment freq: max |frequency shift|, cycles per sample
+    noise_snr_db: float = 10.0  # augment noise: SNRs drawn from [this, this + 20] dB
     teacher: str | None = None  # run folder of a trained teacher: knowledge distillation
     kd_temperature: float = 4.0  # softmax temperature T of the soft targets
     kd_alpha: float = 0.5  # weight of the soft term: (1 - a) CE + a T^2 KL
@@ -69,6 +71,13 @@ class TrainConfig:
         _check(self.optimizer in OPTIMIZERS, "optimizer", self.optimizer, " or ".join(OPTIMIZERS))
         _check(self.schedule in SCHEDULES, "schedule", self.schedule, " or ".join(SCHEDULES))
         _check(0 <= self.warmup < 1, "warmup", self.warmup, "a fraction in [0, 1)")
+        _check(
+            math.isfinite(self.freq_shift) and 0 <= self.freq_shift <= 0.5,
+            "freq_shift",
+            self.freq_shift,
+            "a number of cycles per sample in [0, 0.5]",
+        )
+        _check(math.isfinite(self.noise_snr_db), "noise_snr_db", self.noise_snr_db, "finite dB")
         _check(self.crop >= 0, "crop", self.crop, "a number of samples >= 0 (0: whole frames)")
         _check(0 <= self.seed < 2**63, "seed", self.seed, "an integer in [0, 2**63)")
         _check(

@@ -241,7 +241,15 @@ def fit(
         if augment or cfg.crop:
             batches = _augmented(
                 batches,
-                EpochAugment(augment, cfg.seed, epoch, len(train), crop=cfg.crop),
+                EpochAugment(
+                    augment,
+                    cfg.seed,
+                    epoch,
+                    len(train),
+                    crop=cfg.crop,
+                    freq_shift=cfg.freq_shift,
+                    noise_snr_db=cfg.noise_snr_db,
+                ),
                 order,
                 per_rank,
                 state.step,

@@ -121,6 +121,7 @@ def test_synthesized_classes_have_the_symmetries_augmentation_assumes(synth_fram
     [
         {"augment": "phase,conj"},
         {"optimizer": "adamw", "lr": 0.003, "schedule": "cosine", "warmup": 0.2, "crop": 96},
+        {"augment": "conj,freq,noise", "freq_shift": 0.05, "noise_snr_db": 0.0},
     ],
 )
 def test_augmented_run_resumes_exactly_and_differs_from_plain(
@@ -178,3 +179,36 @@ def test_crop_leaves_phase_and_conj_draws_unchanged():
     for k in range(6):
         start = [s for s in range(25) if torch.allclose(whole[k, :, s : s + 8], cut[k])]
         assert start, f"frame {k}: the crop is not a window of the uncropped augmentation"
+
+
+def test_freq_shift_turns_each_frame_by_one_drawn_frequency():
+    x = torch.randn(5, 2, 64)
+    idx = torch.tensor([0, 3, 1, 4, 2])
+    out = EpochAugment(("freq",), seed=2, epoch=0, n=5, freq_shift=0.05)(x, idx)
+    z, w = torch.complex(x[:, 0], x[:, 1]), torch.complex(out[:, 0], out[:, 1])  # (b, L)
+    assert torch.allclose(w.abs(), z.abs(), atol=1e-5)  # a rotation per sample
+    step = torch.angle((w / z)[:, 1:] / (w / z)[:, :-1]) / (2 * math.pi)  # (b, L-1) cycles
+    assert torch.allclose(step, step[:, :1].expand_as(step), atol=1e-4)  # one f per frame
+    f = step[:, 0]
+    assert (f.abs() <= 0.05 + 1e-6).all() and len(set(f.round(decimals=4).tolist())) == 5
+    same = EpochAugment(("phase",), seed=2, epoch=0, n=5, freq_shift=0.05)(x, idx)
+    plain = EpochAugment(("phase", "freq"), seed=2, epoch=0, n=5, freq_shift=0.0)(x, idx)
+    assert torch.allclose(same, plain, atol=1e-6)  # control: a zero shift changes nothing
+
+
+def test_noise_hits_half_the_frames_at_the_drawn_snr_whatever_the_batch():
+    n = 200
+    x = torch.randn(n, 2, 256)
+    idx = torch.arange(n)
+    aug = EpochAugment(("noise",), seed=4, epoch=1, n=n, noise_snr_db=10.0)
+    out = aug(x, idx)
+    diff = (out - x).pow(2).sum(1).mean(1)  # (n,) noise power per frame
+    power = x.pow(2).sum(1).mean(1)
+    hit = diff > 0
+    assert 70 < int(hit.sum()) < 130  # about half the frames
+    snr = 10 * torch.log10(power[hit] / diff[hit])
+    assert snr.min() > 8 and snr.max() < 32  # drawn from 10..30 dB (finite-length noise)
+    alone = aug(x[[7, 3]], torch.tensor([7, 3]))  # the same frames in another batch
+    assert torch.equal(alone[0], out[7]) and torch.equal(alone[1], out[3])
+    other = EpochAugment(("noise",), seed=4, epoch=2, n=n, noise_snr_db=10.0)(x, idx)
+    assert not torch.equal(other, out)  # control: another epoch, other noise
