@@ -20,11 +20,13 @@ from amrkit.channel.multipath import (
 )
 from amrkit.channel.noise import CONVENTIONS, add_awgn, add_awgn_uniforms, frame_power, noise_power
 from amrkit.channel.params import ChannelModel
+from amrkit.channel.profiles import MultipathRanges
 
 __all__ = [
     "CONVENTIONS",
     "ChannelModel",
     "Impairments",
+    "MultipathRanges",
     "add_awgn",
     "add_awgn_uniforms",
     "apply_clock_offset",

@@ -86,6 +86,46 @@ def generate(
     dc_offset: float | None = typer.Option(
         None, "--dc-offset", help="Largest DC offset relative to the frame RMS, per frame [0]."
     ),
+    sps_range: str | None = typer.Option(
+        None,
+        "--sps-range",
+        help="Samples per symbol drawn per frame, log-uniform and fractional: MIN,MAX "
+        "(e.g. 2,16) [off; wide: 2,16].",
+    ),
+    rolloff_range: str | None = typer.Option(
+        None,
+        "--rolloff-range",
+        help="RRC/RC roll-off drawn per frame: MIN,MAX [off; wide: 0.1,0.5].",
+    ),
+    pulses: str | None = typer.Option(
+        None,
+        "--pulses",
+        help="Symbol pulses of PSK/QAM/PAM, one drawn per frame from this comma list of "
+        "rrc, rc, rect, halfsine [rrc; wide: all four].",
+    ),
+    timing_jitter: float | None = typer.Option(
+        None,
+        "--timing-jitter",
+        help="Largest rms sampling jitter in symbols, per frame [0; wide: 0.02].",
+    ),
+    fm_deviation_range: str | None = typer.Option(
+        None, "--fm-deviation-range", help="B-FM deviation in Hz drawn per frame: MIN,MAX [off]."
+    ),
+    am_carrier: float | None = typer.Option(
+        None,
+        "--am-carrier",
+        help="Largest DSB-AM carrier level relative to the message peak, per frame "
+        "(modulation index 1/level) [0: suppressed; wide: 2].",
+    ),
+    delay_spread: float | None = typer.Option(
+        None,
+        "--delay-spread",
+        help="Random multipath profiles: largest exponential delay spread in samples, per "
+        "frame [0: off; wide: 3].",
+    ),
+    k_factor: str | None = typer.Option(
+        None, "--k-factor", help="Rician K of the profiles' first tap, per frame: MIN,MAX [0,0]."
+    ),
     seed: int | None = typer.Option(
         None, "--seed", help="Random seed; same seed ⇒ same bytes [0]."
     ),
@@ -124,6 +164,16 @@ def generate(
     else:
         cfg = preset_config(preset, **overrides)
     cfg = _with_impairments(cfg, cfo, phase_noise, iq_imbalance, dc_offset)
+    signal = {
+        **_pair("sps", sps_range, "--sps-range"),
+        **_pair("rolloff", rolloff_range, "--rolloff-range"),
+        **_pair("fm_deviation", fm_deviation_range, "--fm-deviation-range"),
+        "pulses": None if pulses is None else _parse_names(pulses, "--pulses"),
+        "timing_jitter": timing_jitter,
+        "am_carrier_max": am_carrier,
+    }
+    profile = {"delay_spread_max": delay_spread, **_pair("k_factor", k_factor, "--k-factor")}
+    cfg = _with_nested(_with_nested(cfg, "signal_ranges", signal), "multipath", profile)
     _run_generate(cfg, path, workers, quiet, json_out)
 
 
@@ -149,12 +199,33 @@ def _with_impairments(
     return dataclasses.replace(cfg, impairments=dataclasses.replace(cfg.impairments, **given))
 
 
-def _parse_names(text: str | None) -> tuple[str, ...] | None:
+def _pair(name: str, text: str | None, flag: str) -> dict[str, float]:
+    """``"2,16"`` -> ``{name_min: 2.0, name_max: 16.0}``; None -> {}."""
+    if text is None:
+        return {}
+    try:
+        lo, hi = (float(p) for p in text.split(","))
+    except ValueError:
+        raise AmrkitError(f"{flag} {text!r} must be two numbers MIN,MAX, e.g. 2,16") from None
+    return {f"{name}_min": lo, f"{name}_max": hi}
+
+
+def _with_nested(cfg: Any, field: str, given: dict[str, Any]) -> Any:
+    """``cfg`` with the non-None ``given`` values set in its ``field`` dataclass."""
+    import dataclasses
+
+    given = {k: v for k, v in given.items() if v is not None}
+    if not given:
+        return cfg
+    return dataclasses.replace(cfg, **{field: dataclasses.replace(getattr(cfg, field), **given)})
+
+
+def _parse_names(text: str | None, flag: str = "--classes") -> tuple[str, ...] | None:
     if text is None:
         return None
     names = tuple(c.strip() for c in text.split(",") if c.strip())
     if not names:
-        raise AmrkitError("--classes is empty; give a comma list such as BPSK,QPSK")
+        raise AmrkitError(f"{flag} is empty; give a comma list such as BPSK,QPSK")
     return names
 
 

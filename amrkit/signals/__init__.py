@@ -9,7 +9,9 @@ from amrkit.signals.catalog import (
     ModulationParams,
     is_analog,
     modulate,
+    modulate_ranged,
 )
+from amrkit.signals.ranges import PULSES, SignalRanges
 
 __all__ = [
     "ANALOG",
@@ -20,4 +22,7 @@ __all__ = [
     "ModulationParams",
     "is_analog",
     "modulate",
+    "modulate_ranged",
+    "PULSES",
+    "SignalRanges",
 ]

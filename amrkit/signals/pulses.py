@@ -61,3 +61,30 @@ def gaussian_frequency_pulse(bt: float, sps: int, length: int = 4) -> np.ndarray
 def rect_frequency_pulse(sps: int) -> np.ndarray:
     """Rectangular (CPFSK) frequency pulse of one symbol, summing to 1/2: (sps,) float64."""
     return np.full(sps, 0.5 / sps)
+
+
+def rc_taps(rolloff: float, span: int, sps: int) -> np.ndarray:
+    """Raised-cosine (Nyquist, not root) taps, ``span * sps + 1`` long, unit energy.
+
+    ``h(t) = sinc(t)·cos(πβt)/(1 − (2βt)²)``, t in symbols; at ``|t| = 1/(2β)`` the limit
+    ``(π/4)·sinc(1/(2β))``. Returns (span*sps + 1,) float64.
+    """
+    if not 0 < rolloff <= 1:
+        raise ValueError(f"rolloff {rolloff} must be in (0, 1]")
+    t = np.arange(-span * sps // 2, span * sps // 2 + 1) / sps
+    den = 1 - (2 * rolloff * t) ** 2
+    edge = np.abs(den) < 1e-12
+    h = np.where(edge, np.pi / 4 * np.sinc(1 / (2 * rolloff)), 0.0)
+    h[~edge] = np.sinc(t[~edge]) * np.cos(np.pi * rolloff * t[~edge]) / den[~edge]
+    return h / np.sqrt(np.sum(h**2))
+
+
+def rect_taps(sps: int) -> np.ndarray:
+    """Rectangular (NRZ) symbol pulse of one symbol, unit energy: (sps,) float64."""
+    return np.full(sps, 1 / np.sqrt(sps))
+
+
+def half_sine_taps(sps: int) -> np.ndarray:
+    """Half-sine symbol pulse ``sin(π(t + ½)/sps)`` over one symbol, unit energy: (sps,)."""
+    h = np.sin(np.pi * (np.arange(sps) + 0.5) / sps)
+    return h / np.sqrt(np.sum(h**2))

@@ -47,6 +47,33 @@ def test_generate_impairment_options(tmp_path, capsys):
     assert not bad.exists()
 
 
+def test_generate_range_options_record_their_draws(tmp_path, capsys):
+    path = tmp_path / "r.h5"
+    argv = ["generate", str(path), "--classes", "QPSK,B-FM", "--frames-per-class", "6", "-q"]
+    extra = ["--sps-range", "4,12", "--pulses", "rc,rect", "--delay-spread", "1.5"]
+    code, _, _ = run(
+        [*argv, *extra, "--k-factor", "0,5", "--fm-deviation-range", "3e4,6e4"], capsys
+    )
+    assert code == 0
+    with h5py.File(path) as f:
+        ch = f["channel"]
+        assert {"sps", "pulse", "fm_deviation_hz", "delay_spread", "k_factor", "taps"} <= set(ch)
+        assert "rolloff" not in ch and "timing_jitter" not in ch  # not asked for: not drawn
+        sps = ch["sps"][:6]
+        assert np.all((sps >= 4) & (sps <= 12))
+        stored = json.loads(f.attrs["config"])
+        assert stored["signal_ranges"]["pulses"] == ["rc", "rect"]
+        assert stored["multipath"]["k_factor_max"] == 5.0
+    again = tmp_path / "again.h5"
+    assert run(["generate", str(again), "--config", str(path), "-q"], capsys)[0] == 0
+    with h5py.File(path) as f, h5py.File(again) as g:
+        assert np.array_equal(f["iq"][...], g["iq"][...])  # the stored config regenerates it
+    bad = tmp_path / "bad.h5"
+    code, _, err = run(["generate", str(bad), "--sps-range", "1,4", "-q"], capsys)
+    assert code == 1 and "sps_min 1" in err and err.count("\n") == 1
+    assert not bad.exists()
+
+
 def test_generate_then_info(tmp_path, capsys):
     path = tmp_path / "d.h5"
     code, out, _ = run(

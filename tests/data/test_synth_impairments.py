@@ -107,12 +107,21 @@ def test_wide_preset_draws_everything_and_stays_worker_independent():
     stored = json.loads(config_to_json(cfg))
     assert stored["impairments"]["cfo_max"] == imp.cfo_max
     assert config_from_mapping(stored) == cfg
+    r, mp = cfg.signal_ranges, cfg.multipath
+    digital = np.isin(one["label"], (0, 1))
+    assert np.all((cols["sps"][digital] >= r.sps_min) & (cols["sps"][digital] <= r.sps_max))
+    assert np.all(np.isnan(cols["sps"][~digital]))  # DSB-AM has no symbol rate
+    assert np.all(cols["pulse"][one["label"] == 0] >= 0) and np.all(cols["pulse"][~digital] == -1)
+    assert np.all(np.isfinite(cols["am_carrier"][one["label"] == 2]))
+    assert np.all(cols["delay_spread"] <= mp.delay_spread_max)
+    assert cols["taps"].shape == (len(one["label"]), mp.taps, 2)
 
 
 def test_matlab_preset_has_no_impairments():
     cfg = preset_config("matlab", frames_per_class=2)
     assert not cfg.impairments.enabled
-    assert "impairments" not in json.loads(config_to_json(cfg))  # stored as before
+    stored = json.loads(config_to_json(cfg))
+    assert not {"impairments", "signal_ranges", "multipath"} & set(stored)  # as before
     cols = synthesize_arrays(cfg)["channel"]
     assert set(cols) == {"offset", "ppm", "freq_offset_hz", "path_gain"}
 

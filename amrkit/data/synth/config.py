@@ -13,22 +13,38 @@ from typing import Any
 import numpy as np
 
 from amrkit.channel import CONVENTIONS as SNR_CONVENTIONS
-from amrkit.channel import ChannelModel, Impairments
+from amrkit.channel import ChannelModel, Impairments, MultipathRanges
 from amrkit.data.split import parse_fractions
 from amrkit.data.synth.snr import check_snrs, parse_snrs
 from amrkit.errors import AmrkitError
-from amrkit.signals import ANALOG, CLASSES, ModulationParams
+from amrkit.signals import ANALOG, CLASSES, ModulationParams, SignalRanges
 from amrkit.signals.audio import F_HIGH_HZ
 
 PRESETS: dict[str, dict[str, Any]] = {
     # the MathWorks reference: every default of SynthConfig is its value
     "matlab": {},
-    # domain randomization: the reference plus receiver impairments drawn per frame, over
-    # −10…30 dB (docs/data.md, "Presets")
+    # domain randomization (docs/data.md, "Domain randomization"): per-frame symbol rates,
+    # pulses, jitter, analog parameters, multipath profiles and receiver impairments over
+    # −10…30 dB; the profiles replace the reference's fixed fading, the frequency offset
+    # range covers the reference clock's ±4.5 kHz and the symbol-rate range its sample-rate
+    # offset
     "wide": {
         "snrs": tuple(float(v) for v in range(-10, 31, 2)),
+        "channel": "awgn",
+        "signal_ranges": {
+            "sps_min": 2.0,
+            "sps_max": 16.0,
+            "rolloff_min": 0.1,
+            "rolloff_max": 0.5,
+            "pulses": ("rrc", "rc", "rect", "halfsine"),
+            "timing_jitter": 0.02,
+            "fm_deviation_min": 25e3,
+            "fm_deviation_max": 90e3,
+            "am_carrier_max": 2.0,
+        },
+        "multipath": {"delay_spread_max": 3.0, "k_factor_min": 0.0, "k_factor_max": 10.0},
         "impairments": {
-            "cfo_max": 0.01,
+            "cfo_max": 0.03,
             "phase_noise_hz": 100.0,
             "iq_gain_db": 1.0,
             "iq_phase_deg": 5.0,
@@ -67,6 +83,8 @@ class SynthConfig:
     modulation: ModulationParams = field(default_factory=ModulationParams)
     channel_model: ChannelModel = field(default_factory=ChannelModel)
     impairments: Impairments = field(default_factory=Impairments)
+    signal_ranges: SignalRanges = field(default_factory=SignalRanges)
+    multipath: MultipathRanges = field(default_factory=MultipathRanges)
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
@@ -176,11 +194,17 @@ def _check_sample_rate(cfg: SynthConfig) -> float:
         raise AmrkitError(f"--sample-rate {fs!r} must be a positive number of Hz, e.g. 200000")
     analog = [c for c in cfg.classes if c in ANALOG]
     need = 2 * (cfg.modulation.am_carrier_hz + F_HIGH_HZ[1])
-    if analog and (fs < need or cfg.modulation.fm_deviation_hz >= fs / 2):
+    if analog and fs < need:
         raise AmrkitError(
             f"--sample-rate {fs:g} Hz is too low for {', '.join(analog)} (a "
             f"{cfg.modulation.am_carrier_hz:g} Hz carrier with 15 kHz audio needs ≥ "
             f"{need:g} Hz); raise --sample-rate or drop the analog classes from --classes"
+        )
+    deviation = max(cfg.modulation.fm_deviation_hz, cfg.signal_ranges.fm_deviation_max)
+    if "B-FM" in analog and deviation >= fs / 2:
+        raise AmrkitError(
+            f"B-FM deviation {deviation:g} Hz is not below half the --sample-rate {fs:g} Hz; "
+            "lower the deviation range or raise --sample-rate"
         )
     return float(fs)
 
@@ -203,8 +227,13 @@ def config_to_json(cfg: SynthConfig) -> str:
     from amrkit.fileio import json_safe
 
     data = {"generator": GENERATOR, "amrkit_version": __version__, **to_dict(cfg)}
-    if cfg.impairments == Impairments():  # off: stored as before impairments existed
-        del data["impairments"]
+    for name, off in (
+        ("impairments", Impairments()),
+        ("signal_ranges", SignalRanges()),
+        ("multipath", MultipathRanges()),
+    ):
+        if getattr(cfg, name) == off:  # off: stored as before the field existed
+            del data[name]
     return json.dumps(json_safe(data), sort_keys=True)
 
 

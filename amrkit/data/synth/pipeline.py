@@ -23,11 +23,13 @@ from amrkit.channel.impairments import (
     apply_oscillator,
     draw_impairments,
 )
+from amrkit.channel.profiles import apply_profiles, draw_profiles, taps_column
 from amrkit.data.synth.config import SynthConfig
 from amrkit.data.synth.plan import block_rng
-from amrkit.signals import ANALOG, modulate
+from amrkit.signals import ANALOG, modulate, modulate_ranged
 from amrkit.signals.audio import AudioClip, clip_segments
 from amrkit.signals.fastmath import normal_uniforms
+from amrkit.signals.ranges import empty_columns
 
 CHUNK = 128  # frames per pass through the channel: arrays stay in cache (measured)
 
@@ -41,28 +43,30 @@ def normalize_power(x: np.ndarray) -> np.ndarray:
 
 def _modulate_classes(
     cfg: SynthConfig, label: np.ndarray, rng: np.random.Generator, audio: AudioClip | None
-) -> np.ndarray:
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Each present class's frames, modulated in class order: (n, T) complex64 (rows may
-    be strided)."""
+    be strided), and the per-frame modulator draws of ``cfg.signal_ranges``."""
     source = None if audio is None else partial(clip_segments, audio)
     present = np.unique(label)
     x = np.empty((len(label), cfg.source_length), dtype=np.complex64)
+    cols = empty_columns(cfg.signal_ranges, len(label))
     for c in present:
         idx = np.flatnonzero(label == c)
-        part = modulate(
-            cfg.classes[int(c)],
-            len(idx),
-            cfg.source_length,
-            rng,
-            sps=cfg.samples_per_symbol,
-            sample_rate_hz=cfg.sample_rate_hz,
-            params=cfg.modulation,
-            audio=source,
-        )
+        kw = {"sps": cfg.samples_per_symbol, "sample_rate_hz": cfg.sample_rate_hz}
+        kw.update(params=cfg.modulation, audio=source)
+        name, n = cfg.classes[int(c)], len(idx)
+        if cfg.signal_ranges.enabled:
+            part, drawn = modulate_ranged(
+                name, n, cfg.source_length, rng, **kw, ranges_=cfg.signal_ranges
+            )
+            for k, v in drawn.items():
+                cols[k][idx] = v
+        else:
+            part = modulate(name, n, cfg.source_length, rng, **kw)
         if len(present) == 1:
-            return part  # maybe a strided view: the channel copies it chunk by chunk
+            return part, cols  # maybe a strided view: the channel copies it chunk by chunk
         x[idx] = part
-    return x
+    return x, cols
 
 
 @dataclass(frozen=True)
@@ -105,8 +109,9 @@ def synthesize_block(
 
     ``out`` (n, 2, L) float32, if given, receives the I/Q (and is returned as ``iq``).
 
-    Draw order (fixed): each class's modulator in class order, frame offsets, fading,
-    clock offsets, receiver impairments (if any), noise. Noise comes last, so a dataset at
+    Draw order (fixed): each class's modulator (and its ranged parameters) in class order,
+    frame offsets, multipath profiles (if any), fading, clock offsets, receiver impairments
+    (if any), noise. Noise comes last, so a dataset at
     SNR ``inf`` holds exactly the clean signals of the same config at a finite SNR.
     """
     return _frames(cfg, block_rng(cfg.seed, block), label, snr_db, audio, out)
@@ -121,10 +126,14 @@ def _frames(
     out: np.ndarray | None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     n, length = len(label), cfg.frame_length
-    x = _modulate_classes(cfg, label, rng, audio)  # (n, T) before the channel
+    x, extras = _modulate_classes(cfg, label, rng, audio)  # (n, T) before the channel
     offset = rng.integers(0, cfg.samples_per_symbol + 1, size=n)
     start = cfg.skip + offset
-    extras: dict[str, np.ndarray] = {"offset": offset.astype(np.int16)}
+    extras["offset"] = offset.astype(np.int16)
+    if cfg.multipath.enabled:
+        prof = draw_profiles(cfg.multipath, n, rng)
+        x = apply_profiles(x, prof["taps"])
+        extras.update(prof, taps=taps_column(prof["taps"]))
     draws = _draw_channel(cfg, label, rng) if cfg.channel == "full" else None
     if draws is not None:
         extras.update(draws.columns(cfg.source_length, start))

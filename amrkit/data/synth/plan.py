@@ -6,7 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from amrkit.channel.impairments import impairment_columns
+from amrkit.channel.profiles import profile_columns
 from amrkit.data.synth.config import SynthConfig
+from amrkit.signals.ranges import range_columns
 
 
 def frame_plan(cfg: SynthConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -32,7 +34,9 @@ def split_rng(seed: int) -> np.random.Generator:
 
 def channel_columns(cfg: SynthConfig) -> dict[str, tuple[str, tuple[int, ...]]]:
     """Per-frame draws stored under ``channel/<name>``: name → (dtype, per-frame shape)."""
-    cols: dict[str, tuple[str, tuple[int, ...]]] = {"offset": ("int16", ())}
+    cols = range_columns(cfg.signal_ranges)
+    cols["offset"] = ("int16", ())
+    cols.update(profile_columns(cfg.multipath))
     if cfg.channel == "full":
         paths = len(cfg.channel_model.path_delays)
         cols.update(
