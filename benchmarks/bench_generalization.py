@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -67,7 +68,7 @@ def _make_test_sets(args: argparse.Namespace, out: Path) -> dict[str, Path]:
 
     paths = {}
     for name, (_, overrides) in TEST_SETS.items():
-        path = out / "test" / f"{name.replace(' ', '_').replace('/', '_')}.h5"
+        path = out / "test" / f"{re.sub(r'[^A-Za-z0-9.-]+', '_', name)}.h5"
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             cfg = preset_config(
