@@ -24,6 +24,17 @@ randomization); they change what the network sees, so they are not in the refere
 - ``noise``: half the frames get complex white Gaussian noise at an SNR (relative to the
   frame's own mean power) drawn from U[noise_snr_db, noise_snr_db + 20] dB: robustness to a
   lower SNR than the data's. Each frame's noise comes from its own seed, drawn per epoch.
+- ``timescale``: resample the frame in time by a factor s, log-uniform in
+  [1/(1+time_scale), 1+time_scale], starting at a random sub-sample offset: invariance to a
+  symbol-rate or sample-clock mismatch between the training data and a receiver (a
+  transmitter whose symbol rate is 1 % off, a receiver clocked at 210 instead of 200 kHz).
+  Output sample k is the frame at position t0 + k·s, interpolated by a Kaiser-windowed sinc
+  of :data:`TAPS` taps whose cut-off follows min(1, 1/s) of Nyquist (no aliasing when s > 1
+  compresses the frame). It needs spare samples, so it works with ``crop``: the window read
+  is about crop·s + TAPS input samples, resampled to ``crop`` output samples (so
+  crop·(1+time_scale) + TAPS must fit the frame: :func:`check_frame_length`). The resampled
+  frame's noise is band-limited to the narrower of the two bands, so with ``noise`` the added
+  noise comes after the resampling, white at the output rate, as a receiver's would be.
 
 Parameters are drawn per frame from ``(seed, epoch)`` and indexed by the frame's position in
 the training split, so a resumed run or a torchrun job sees the same augmented frames as a
@@ -39,8 +50,10 @@ import torch
 
 from amrkit.errors import AmrkitError
 
-AUGMENTATIONS = ("phase", "conj", "freq", "noise")
+AUGMENTATIONS = ("phase", "conj", "freq", "noise", "timescale")
 NOISE_SPAN_DB = 20.0  # noise SNRs: U[noise_snr_db, noise_snr_db + NOISE_SPAN_DB]
+TAPS = 16  # timescale: interpolation taps (the window's spare samples)
+KAISER_BETA = 6.0  # timescale: < 1e-3 error on tones up to 0.25 cycles/sample
 
 
 def parse_augment(text: str) -> tuple[str, ...]:
@@ -58,6 +71,19 @@ def parse_augment(text: str) -> tuple[str, ...]:
     return tuple(n for n in AUGMENTATIONS if n in names)  # canonical order
 
 
+def check_frame_length(names: tuple[str, ...], crop: int, time_scale: float, length: int) -> None:
+    """``timescale`` reads up to crop·(1+time_scale) + TAPS samples: they must fit the frame."""
+    if "timescale" not in names:
+        return
+    need = crop * (1 + time_scale) + TAPS
+    if need > length:
+        raise AmrkitError(
+            f"augment timescale with crop = {crop} and time_scale = {time_scale:g} reads up to "
+            f"{math.ceil(need)} samples, the frames have {length}; lower --crop (at most "
+            f"{int((length - TAPS) / (1 + time_scale))}) or --time-scale"
+        )
+
+
 class EpochAugment:
     """Per-frame augmentation parameters of one epoch: ``theta`` (n,), ``flip`` (n,) bool."""
 
@@ -70,6 +96,7 @@ class EpochAugment:
         crop: int = 0,
         freq_shift: float = 0.0,
         noise_snr_db: float = 10.0,
+        time_scale: float = 0.0,
     ) -> None:
         digest = hashlib.sha256(f"amrkit.train.augment:{seed}:{epoch}".encode()).digest()
         g = torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") >> 1)
@@ -82,11 +109,17 @@ class EpochAugment:
         noisy = torch.rand(n, generator=g, dtype=torch.float64) < 0.5
         snr_db = noise_snr_db + NOISE_SPAN_DB * torch.rand(n, generator=g, dtype=torch.float64)
         noise_seed = torch.randint(0, 2**62, (n,), generator=g)
+        log_s = (2 * torch.rand(n, generator=g, dtype=torch.float64) - 1) * math.log1p(time_scale)
+        offset = torch.rand(n, generator=g, dtype=torch.float64)  # sub-sample start, samples
         self.theta = theta.float() if "phase" in names else None
         self.flip = flip if "conj" in names else None
         self.crop, self.where = crop, where
         self.freq = freq if "freq" in names else None
         self.noise = (noisy, snr_db, noise_seed) if "noise" in names else None
+        self.scale = torch.exp(log_s) if "timescale" in names else None  # (n,) s per frame
+        self.offset, self.time_scale = offset, time_scale
+        if self.scale is not None and crop <= 0:
+            raise AmrkitError("augment timescale needs crop > 0 (its spare samples); add --crop")
 
     def __call__(self, x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         """x (b, 2, L) float32 of the frames at split positions ``idx`` (b,) -> augmented copy."""
@@ -104,6 +137,9 @@ class EpochAugment:
             c, s = torch.cos(ph).to(x.dtype), torch.sin(ph).to(x.dtype)
             i, q = i * c - q * s, i * s + q * c
         x = torch.stack((i, q), dim=1)
+        if self.scale is not None:  # resample, then noise white at the output rate
+            x = self._resample(x, idx)
+            return self._add_noise(x, idx) if self.noise is not None else x
         if self.noise is not None:
             x = self._add_noise(x, idx)
         return self._crop(x, idx) if 0 < self.crop < x.shape[-1] else x
@@ -128,3 +164,26 @@ class EpochAugment:
         start = (self.where[idx.cpu()] * (length - self.crop + 1)).long().to(x.device)  # (b,)
         pos = start[:, None] + torch.arange(self.crop, device=x.device)  # (b, crop)
         return x.gather(2, pos[:, None, :].expand(b, 2, self.crop))
+
+    def _resample(self, x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        """x (b, 2, L) -> (b, 2, crop): output k = the frame at start + TAPS/2 − 1 + offset +
+        k·s, band-limited interpolation (Kaiser-windowed sinc, cut-off min(1, 1/s))."""
+        b, _, length = x.shape
+        pos_cpu = idx.cpu()
+        s = self.scale[pos_cpu]  # (b,) float64
+        off = self.offset[pos_cpu]
+        check_frame_length(("timescale",), self.crop, self.time_scale, length)
+        need = torch.ceil(off + (self.crop - 1) * s).long() + TAPS  # (b,) samples read
+        start = (self.where[pos_cpu] * (length - need + 1).double()).floor()  # (b,)
+        k = torch.arange(self.crop, dtype=torch.float64)
+        t = (start + TAPS // 2 - 1 + off)[:, None] + k * s[:, None]  # (b, crop) positions
+        base = t.floor()
+        taps = torch.arange(-(TAPS // 2 - 1), TAPS // 2 + 1, dtype=torch.float64)  # (TAPS,)
+        d = (t - base)[..., None] - taps  # (b, crop, TAPS) distance from each tap
+        fc = torch.clamp(1 / s, max=1.0)[:, None, None]
+        w = torch.special.i0(KAISER_BETA * torch.sqrt((1 - (d / (TAPS // 2)) ** 2).clamp(min=0)))
+        h = fc * torch.sinc(fc * d) * w
+        h = (h / h.sum(-1, keepdim=True)).to(x.device, x.dtype)  # unit DC gain
+        at = (base[..., None] + taps).long().to(x.device)  # (b, crop, TAPS) sample indices
+        got = x.gather(2, at.reshape(b, 1, -1).expand(b, 2, -1)).reshape(b, 2, self.crop, TAPS)
+        return (got * h[:, None]).sum(-1)
