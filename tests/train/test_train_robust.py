@@ -17,7 +17,7 @@ from amrkit.errors import AmrkitError
 from amrkit.train.augment import SPARE, EpochAugment
 from amrkit.train.config import TrainConfig, make_config, resume_config
 from amrkit.train.data import SplitData
-from amrkit.train.distill import kd_loss
+from amrkit.train.distill import Distiller, kd_loss
 from amrkit.train.loop import curriculum_weights, weighted_cross_entropy
 from amrkit.train.recipes import RECIPES
 
@@ -131,6 +131,14 @@ def test_weighted_losses_ignore_weight_zero_frames():
         kd_loss(logits, teacher, y, 4.0, 0.5, torch.ones(6)), kd_loss(logits, teacher, y, 4.0, 0.5)
     )
     assert not torch.allclose(kd, kd_loss(logits, teacher, y, 4.0, 0.5))  # control
+    # the Distiller (fit's loss_fn) hands the curriculum's weights on
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(2 * 8, 4))
+    x = torch.randn(6, 2, 8, generator=g)
+    with torch.no_grad():
+        soft = net(x)
+    torch.testing.assert_close(
+        Distiller(net, 4.0, 0.5)(logits, x, y, w), kd_loss(logits, soft, y, 4.0, 0.5, w)
+    )
 
 
 @pytest.fixture(scope="module")
