@@ -20,8 +20,16 @@ def train(
         "string like 16x8p,32x8. Required for a new run; taken from the run on --resume.",
     ),
     out: str = typer.Option(..., "--out", "-o", help="Run folder to create (or resume)."),
+    recipe: str | None = typer.Option(
+        None,
+        "--recipe",
+        help="Named defaults: reference (the reference pipeline's) or robust (for data amrkit "
+        "did not generate, or --preset wide; docs/training.md) [reference].",
+    ),
     config: str | None = typer.Option(
-        None, "--config", help="YAML/JSON file of TrainConfig fields; options below override it."
+        None,
+        "--config",
+        help="YAML/JSON file of TrainConfig fields; overrides --recipe, options below override it.",
     ),
     epochs: int | None = typer.Option(None, "--epochs", help="Epochs to train [12]."),
     batch_size: int | None = typer.Option(None, "--batch-size", help="Global mini-batch [256]."),
@@ -70,14 +78,28 @@ def train(
         "--augment",
         help="Training-time augmentation: none, or a comma list of phase (random carrier "
         "rotation), conj (random complex conjugate), freq (random frequency shift up to "
-        "--freq-shift), noise (half the frames at --noise-snr-db to +20 dB SNR) [none, as "
-        "the reference].",
+        "--freq-shift), noise (half the frames at --noise-snr-db to +20 dB SNR), timescale "
+        "(resample by up to --time-scale; needs --crop) [none, as the reference].",
     ),
     freq_shift: float | None = typer.Option(
         None, "--freq-shift", help="--augment freq: max |shift|, cycles per sample [0.01]."
     ),
     noise_snr_db: float | None = typer.Option(
         None, "--noise-snr-db", help="--augment noise: lowest SNR of the added noise [10]."
+    ),
+    time_scale: float | None = typer.Option(
+        None,
+        "--time-scale",
+        help="--augment timescale: resampling factors from 1/(1+a) to 1+a, log-uniform [0.2].",
+    ),
+    snr_curriculum: float | None = typer.Option(
+        None,
+        "--snr-curriculum",
+        help="Fraction of the epochs (the first) whose loss skips frames below a falling SNR "
+        "threshold [0: none].",
+    ),
+    curriculum_start_db: float | None = typer.Option(
+        None, "--curriculum-start-db", help="--snr-curriculum: the first epoch's threshold [10]."
     ),
     seed: int | None = typer.Option(
         None, "--seed", help="Seed of model init, shuffling and derived splits [0]."
@@ -148,6 +170,9 @@ def train(
         "augment": augment,
         "freq_shift": freq_shift,
         "noise_snr_db": noise_snr_db,
+        "time_scale": time_scale,
+        "snr_curriculum": snr_curriculum,
+        "curriculum_start_db": curriculum_start_db,
         "seed": seed,
         "checkpoint_every": checkpoint_every,
         "memory_mb": memory_mb,
@@ -158,7 +183,9 @@ def train(
     given = {k for k, v in overrides.items() if v is not None}
     if config is not None:
         given |= set(load_mapping(config))
-    cfg = make_config(config, **overrides)
+    if recipe is not None:
+        given.add("recipe")  # a resumed run's recipe must match; its values come from run.json
+    cfg = make_config(config, recipe=recipe, **overrides)
     if cfg.teacher is None and (kd_temperature is not None or kd_alpha is not None):
         from amrkit.errors import AmrkitError
 

@@ -1,7 +1,8 @@
 """Training: config, the loop, the run directory.
 
 - :class:`TrainConfig` (``amrkit.train.config``), :func:`train_model` (``amrkit.train.runner``,
-  what ``amrkit train`` calls)
+  what ``amrkit train`` calls); named recipes (``amrkit.train.recipes``, ``--recipe``) and
+  :func:`make_config` (defaults < recipe < file < options, ``amrkit.train.config``)
 - the loop (``amrkit.train.loop``): :func:`train_one_epoch`, :func:`evaluate`, :func:`fit`
 - data (``amrkit.train.data``): :func:`load_split`, :func:`epoch_order`, :class:`SplitData`
 - the run folder (``amrkit.artifacts``): :func:`load_run`, :func:`save_run_info`,

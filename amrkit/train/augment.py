@@ -24,6 +24,18 @@ randomization); they change what the network sees, so they are not in the refere
 - ``noise``: half the frames get complex white Gaussian noise at an SNR (relative to the
   frame's own mean power) drawn from U[noise_snr_db, noise_snr_db + 20] dB: robustness to a
   lower SNR than the data's. Each frame's noise comes from its own seed, drawn per epoch.
+- ``timescale``: resample the frame in time by a factor s, log-uniform in
+  [1/(1+time_scale), 1+time_scale], starting at a random sub-sample offset: invariance to a
+  symbol-rate or sample-clock mismatch between the training data and a receiver (a
+  transmitter whose symbol rate is 1 % off, a receiver clocked at 210 instead of 200 kHz).
+  Output sample k is the frame at position t0 + k·s, interpolated by a Kaiser-windowed sinc
+  over the 2·:data:`HALF` = 16 nearest samples, its cut-off at min(1, 1/s) of Nyquist (no
+  aliasing when s > 1 compresses the frame). It needs spare samples, so it works with
+  ``crop``: the window read is about crop·s + :data:`SPARE` input samples, resampled to
+  ``crop`` output samples (crop·(1+time_scale) + SPARE must fit the frame:
+  :func:`check_frame_length`). The resampled
+  frame's noise is band-limited to the narrower of the two bands, so with ``noise`` the added
+  noise comes after the resampling, white at the output rate, as a receiver's would be.
 
 Parameters are drawn per frame from ``(seed, epoch)`` and indexed by the frame's position in
 the training split, so a resumed run or a torchrun job sees the same augmented frames as a
@@ -39,8 +51,11 @@ import torch
 
 from amrkit.errors import AmrkitError
 
-AUGMENTATIONS = ("phase", "conj", "freq", "noise")
+AUGMENTATIONS = ("phase", "conj", "freq", "noise", "timescale")
 NOISE_SPAN_DB = 20.0  # noise SNRs: U[noise_snr_db, noise_snr_db + NOISE_SPAN_DB]
+HALF = 8  # timescale: the interpolator's half-width, samples (at most 2·HALF taps count)
+SPARE = 2 * HALF + 2  # timescale: samples a window needs beyond crop·s (taps and rounding)
+KAISER_BETA = 6.0  # timescale: < 1e-3 error on tones up to 0.25 cycles/sample
 
 
 def parse_augment(text: str) -> tuple[str, ...]:
@@ -58,6 +73,19 @@ def parse_augment(text: str) -> tuple[str, ...]:
     return tuple(n for n in AUGMENTATIONS if n in names)  # canonical order
 
 
+def check_frame_length(names: tuple[str, ...], crop: int, time_scale: float, length: int) -> None:
+    """``timescale`` reads up to crop·(1+time_scale) + SPARE samples: they must fit the frame."""
+    if "timescale" not in names:
+        return
+    need = crop * (1 + time_scale) + SPARE
+    if need > length:
+        raise AmrkitError(
+            f"augment timescale with crop = {crop} and time_scale = {time_scale:g} reads up to "
+            f"{math.ceil(need)} samples, the frames have {length}; lower --crop (at most "
+            f"{int((length - SPARE) / (1 + time_scale))}) or --time-scale"
+        )
+
+
 class EpochAugment:
     """Per-frame augmentation parameters of one epoch: ``theta`` (n,), ``flip`` (n,) bool."""
 
@@ -70,6 +98,7 @@ class EpochAugment:
         crop: int = 0,
         freq_shift: float = 0.0,
         noise_snr_db: float = 10.0,
+        time_scale: float = 0.0,
     ) -> None:
         digest = hashlib.sha256(f"amrkit.train.augment:{seed}:{epoch}".encode()).digest()
         g = torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") >> 1)
@@ -82,11 +111,17 @@ class EpochAugment:
         noisy = torch.rand(n, generator=g, dtype=torch.float64) < 0.5
         snr_db = noise_snr_db + NOISE_SPAN_DB * torch.rand(n, generator=g, dtype=torch.float64)
         noise_seed = torch.randint(0, 2**62, (n,), generator=g)
+        log_s = (2 * torch.rand(n, generator=g, dtype=torch.float64) - 1) * math.log1p(time_scale)
+        offset = torch.rand(n, generator=g, dtype=torch.float64)  # sub-sample start, samples
         self.theta = theta.float() if "phase" in names else None
         self.flip = flip if "conj" in names else None
         self.crop, self.where = crop, where
         self.freq = freq if "freq" in names else None
         self.noise = (noisy, snr_db, noise_seed) if "noise" in names else None
+        self.scale = torch.exp(log_s) if "timescale" in names else None  # (n,) s per frame
+        self.offset, self.time_scale = offset, time_scale
+        if self.scale is not None and crop <= 0:
+            raise AmrkitError("augment timescale needs crop > 0 (its spare samples); add --crop")
 
     def __call__(self, x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         """x (b, 2, L) float32 of the frames at split positions ``idx`` (b,) -> augmented copy."""
@@ -104,6 +139,9 @@ class EpochAugment:
             c, s = torch.cos(ph).to(x.dtype), torch.sin(ph).to(x.dtype)
             i, q = i * c - q * s, i * s + q * c
         x = torch.stack((i, q), dim=1)
+        if self.scale is not None:  # resample, then noise white at the output rate
+            x = self._resample(x, idx)
+            return self._add_noise(x, idx) if self.noise is not None else x
         if self.noise is not None:
             x = self._add_noise(x, idx)
         return self._crop(x, idx) if 0 < self.crop < x.shape[-1] else x
@@ -128,3 +166,62 @@ class EpochAugment:
         start = (self.where[idx.cpu()] * (length - self.crop + 1)).long().to(x.device)  # (b,)
         pos = start[:, None] + torch.arange(self.crop, device=x.device)  # (b, crop)
         return x.gather(2, pos[:, None, :].expand(b, 2, self.crop))
+
+    def _resample(self, x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        """x (b, 2, L) -> (b, 2, crop): output k = the frame at t_k = start + HALF + offset +
+        k·s, band-limited interpolation (Kaiser-windowed sinc, cut-off min(1, 1/s)) over the
+        samples within HALF of t_k."""
+        b, _, length = x.shape
+        pos_cpu = idx.cpu()
+        s = self.scale[pos_cpu]  # (b,) float64
+        off = self.offset[pos_cpu]
+        check_frame_length(("timescale",), self.crop, self.time_scale, length)
+        # samples read: round(t_0) - HALF .. round(t_last) + HALF, t relative to the start
+        need = torch.floor(off + (self.crop - 1) * s + 0.5).long() + 2 * HALF + 1  # (b,)
+        start = (self.where[pos_cpu] * (length - need + 1).double()).floor()  # (b,)
+        k = torch.arange(self.crop, dtype=torch.float64)
+        t = (start + HALF + off)[:, None] + k * s[:, None]  # (b, crop) positions
+        centre = t.round()
+        dev = x.device
+        frac = (t - centre).to(dev, torch.float32)  # (b, crop) in [-1/2, 1/2]
+        frac = torch.where(frac == 0, 1e-7, frac)  # sinc's 0/0 at d = 0: 1e-7 sample is nothing
+        fc = torch.clamp(1 / s, max=1.0).to(dev, torch.float32)  # (b,)
+        h = _kernel(frac, fc)  # (b, crop, 2 HALF + 1)
+        windows = x.unfold(2, 2 * HALF + 1, 1)  # (b, 2, L - 2 HALF, 2 HALF + 1), a view
+        first = centre.long().to(dev) - HALF  # (b, crop) first sample of each output's taps
+        got = windows[torch.arange(b, device=dev)[:, None], :, first]  # (b, crop, 2, taps)
+        out = torch.matmul(got, h.to(x.dtype)[..., None])[..., 0]  # (b, crop, 2)
+        out = out / h.sum(-1, keepdim=True).to(x.dtype)  # unit DC gain
+        return out.transpose(1, 2).contiguous()
+
+
+_WINDOW_PER_SAMPLE = 2048  # Kaiser window table resolution, entries per sample of distance
+_windows: dict[torch.device, torch.Tensor] = {}
+
+
+def _kernel(frac: torch.Tensor, fc: torch.Tensor) -> torch.Tensor:
+    """(b, crop, 2 HALF + 1) float32 weights fc·sinc(fc·d)·kaiser(d) of the samples at
+    distances d = frac − j, j = −HALF .. HALF, for frac (b, crop) in [−1/2, 1/2] (never 0) and
+    cut-offs fc (b,); the window is 0 at |d| >= HALF, so at most 2·HALF taps count.
+
+    Written to touch the big array as few times as possible: sin(πfc·d) expanded as
+    sin(πfc·frac)cos(πfc·j) − cos(πfc·frac)sin(πfc·j) takes its sines on (b, crop) and
+    (b, taps) only (no cancellation: d is near 0 only at j = 0, where sin(πfc·j) = 0), and the
+    window (Bessel I0) comes from a table."""
+    dev = frac.device
+    j = torch.arange(-HALF, HALF + 1, device=dev)  # (taps,)
+    a = math.pi * fc[:, None] * frac  # (b, crop)
+    bj = math.pi * fc[:, None] * j  # (b, taps)
+    sa, ca = torch.sin(a)[..., None], torch.cos(a)[..., None]  # (b, crop, 1)
+    sb, cb = torch.sin(bj)[:, None], torch.cos(bj)[:, None]  # (b, 1, taps)
+    pd = math.pi * (frac[..., None] - j)  # (b, crop, taps): pi·d, never 0
+    table = _windows.get(dev)
+    if table is None:
+        u = torch.linspace(0, 1, HALF * _WINDOW_PER_SAMPLE + 1, dtype=torch.float64)
+        table = torch.special.i0(KAISER_BETA * torch.sqrt(1 - u**2))
+        table = table / table[0]
+        table[-1] = 0.0  # |d| >= HALF: outside the window
+        table = _windows[dev] = table.to(dev, torch.float32)
+    at = (frac * _WINDOW_PER_SAMPLE).round_().long()[..., None] - j * _WINDOW_PER_SAMPLE
+    at = at.abs_().clamp_(max=HALF * _WINDOW_PER_SAMPLE)
+    return (sa * cb - ca * sb).div_(pd).mul_(table[at])

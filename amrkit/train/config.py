@@ -11,9 +11,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from amrkit.config import from_dict, from_file, replace, to_dict
+from amrkit.config import from_dict, load_mapping, replace, to_dict
 from amrkit.errors import AmrkitError
 from amrkit.train.augment import parse_augment
+from amrkit.train.recipes import RECIPES
 
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("step", "cosine")
@@ -45,6 +46,10 @@ class TrainConfig:
     crop: int = 0  # train on a random window of this many samples of each frame (0: whole)
     freq_shift: float = 0.01  # augment freq: max |frequency shift|, cycles per sample
     noise_snr_db: float = 10.0  # augment noise: SNRs drawn from [this, this + 20] dB
+    time_scale: float = 0.2  # augment timescale: factors log-uniform in [1/(1+this), 1+this]
+    snr_curriculum: float = 0.0  # fraction of the epochs that skip low-SNR frames (0: none)
+    curriculum_start_db: float = 10.0  # curriculum: epoch 1 skips frames below this SNR
+    recipe: str = "reference"  # the named set of defaults this config started from (recipes.py)
     teacher: str | None = None  # run folder of a trained teacher: knowledge distillation
     kd_temperature: float = 4.0  # softmax temperature T of the soft targets
     kd_alpha: float = 0.5  # weight of the soft term: (1 - a) CE + a T^2 KL
@@ -95,7 +100,36 @@ class TrainConfig:
             self.memory_mb,
             "a number of MiB >= 0",
         )
-        parse_augment(self.augment)  # raises on unknown names
+        names = parse_augment(self.augment)  # raises on unknown names
+        _check(
+            math.isfinite(self.time_scale) and 0 <= self.time_scale <= 1,
+            "time_scale",
+            self.time_scale,
+            "a number in [0, 1] (0.2: factors 1/1.2 to 1.2)",
+        )
+        _check(
+            "timescale" not in names or self.crop > 0,
+            "crop",
+            self.crop,
+            "> 0 with augment timescale (its spare samples; e.g. 512 for 1024-sample frames)",
+        )
+        _check(
+            0 <= self.snr_curriculum < 1,
+            "snr_curriculum",
+            self.snr_curriculum,
+            "a fraction of the epochs in [0, 1)",
+        )
+        _check(
+            math.isfinite(self.curriculum_start_db),
+            "curriculum_start_db",
+            self.curriculum_start_db,
+            "finite dB",
+        )
+        if self.recipe not in RECIPES:
+            raise AmrkitError(
+                f"recipe = {self.recipe!r} is unknown; choose one of {', '.join(RECIPES)} "
+                "(config key recipe or --recipe)"
+            )
         _check(
             self.teacher is None or (isinstance(self.teacher, str) and self.teacher != ""),
             "teacher",
@@ -109,6 +143,19 @@ class TrainConfig:
             "a number > 0",
         )
         _check(0 <= self.kd_alpha <= 1, "kd_alpha", self.kd_alpha, "a number in [0, 1]")
+
+    def curriculum_epochs(self) -> int:
+        """Epochs (the first ones) that skip low-SNR frames: floor(snr_curriculum · epochs)."""
+        return math.floor(self.snr_curriculum * self.epochs)
+
+    def snr_threshold(self, epoch: int, lowest_db: float) -> float:
+        """Frames below this SNR count 0 in epoch ``epoch`` (1-based): curriculum_start_db in
+        epoch 1, falling linearly toward ``lowest_db`` (the data's lowest SNR), ``-inf`` once
+        the curriculum is over (every frame counts)."""
+        n = self.curriculum_epochs()
+        if epoch > n:
+            return -math.inf
+        return self.curriculum_start_db - (self.curriculum_start_db - lowest_db) * (epoch - 1) / n
 
     def lr_at(self, epoch: int, step: int = 0, steps: int = 1) -> float:
         """Learning rate of step ``step`` (0-based) of ``steps`` in ``epoch`` (1-based).
@@ -141,11 +188,22 @@ def _check(ok: bool, name: str, value: Any, allowed: str) -> None:
         )
 
 
-def make_config(config_file: str | None = None, **overrides: Any) -> TrainConfig:
-    """Defaults, then the YAML/JSON file (unknown keys are errors), then non-None overrides."""
-    if config_file is not None:
-        return from_file(TrainConfig, config_file, **overrides)
-    return replace(TrainConfig(), **overrides)
+def make_config(
+    config_file: str | None = None, *, recipe: str | None = None, **overrides: Any
+) -> TrainConfig:
+    """Defaults, then the recipe, then the YAML/JSON file (unknown keys are errors), then
+    non-None overrides. The recipe is ``recipe``, else the file's ``recipe`` key, else
+    ``reference`` (the defaults)."""
+    data = load_mapping(config_file) if config_file is not None else {}
+    name = recipe if recipe is not None else data.get("recipe", "reference")
+    if not isinstance(name, str) or name not in RECIPES:
+        raise AmrkitError(
+            f"recipe = {name!r} is unknown; choose one of {', '.join(RECIPES)} "
+            "(config key recipe or --recipe)"
+        )
+    merged = {**RECIPES[name], **data, "recipe": name}
+    merged.update({k: v for k, v in overrides.items() if v is not None})
+    return from_dict(TrainConfig, merged, where=config_file or "train config")
 
 
 def resume_config(

@@ -88,6 +88,13 @@ class SplitData:
         return self.x is not None
 
     @property
+    def frame_length(self) -> int:
+        if self.x is not None:
+            return self.x.shape[-1]
+        assert self.frames is not None
+        return self.frames.frame_length
+
+    @property
     def block(self) -> int | None:
         """Block size for :func:`epoch_order` (None in memory: a uniform permutation)."""
         return None if self.in_memory else max(1, self.window // BLOCKS_PER_WINDOW)

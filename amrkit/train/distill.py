@@ -5,6 +5,8 @@ loss = (1 − α)·CE(s, y) + α·T²·KL(softmax(t/T) ‖ softmax(s/T))   (Hint
 ``s``/``t`` are the student's/teacher's logits on the same (augmented) batch. The T² keeps the
 soft term's gradient on the scale of the hard one. The teacher runs in eval mode without
 gradients, so it draws no random numbers and a resumed run sees the same soft targets.
+With frame weights w (the SNR curriculum), both terms are weighted per frame:
+sum(w·[(1 − α)·ce + α·T²·kl]) / max(sum(w), 1).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from torch import nn
 
 from amrkit.artifacts import WEIGHTS_FILE, load_run
 from amrkit.errors import AmrkitError
+from amrkit.train.loop import weighted_mean
 
 
 def kd_loss(
@@ -28,11 +31,17 @@ def kd_loss(
     y: torch.Tensor,
     temperature: float,
     alpha: float,
+    w: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Mean distillation loss of a batch: student/teacher logits (n, C), labels (n,)."""
-    ce = F.cross_entropy(student, y)
+    """Mean distillation loss of a batch: student/teacher logits (n, C), labels (n,); with
+    frame weights w (n,) the weighted mean sum(w·loss) / max(sum(w), 1)."""
     log_p_student = F.log_softmax(student / temperature, dim=1)
     log_p_teacher = F.log_softmax(teacher / temperature, dim=1)
+    if w is not None:
+        ce_n = F.cross_entropy(student, y, reduction="none")  # (n,)
+        kl_n = F.kl_div(log_p_student, log_p_teacher, log_target=True, reduction="none").sum(1)
+        return weighted_mean((1 - alpha) * ce_n + alpha * temperature**2 * kl_n, w)
+    ce = F.cross_entropy(student, y)
     # KL(p_t || p_s) summed over classes, averaged over the batch
     kl = F.kl_div(log_p_student, log_p_teacher, log_target=True, reduction="batchmean")
     return (1 - alpha) * ce + alpha * temperature**2 * kl
@@ -50,10 +59,16 @@ class Distiller:
         self.teacher.eval()
         self.teacher.requires_grad_(False)
 
-    def __call__(self, logits: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def __call__(
+        self,
+        logits: torch.Tensor,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        w: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         with torch.no_grad():
             soft = self.teacher(x)
-        return kd_loss(logits, soft, y, self.temperature, self.alpha)
+        return kd_loss(logits, soft, y, self.temperature, self.alpha, w)
 
 
 @dataclass

@@ -16,12 +16,28 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from amrkit.train.augment import EpochAugment, parse_augment
+from amrkit.train.augment import EpochAugment, check_frame_length, parse_augment
 from amrkit.train.config import TrainConfig
 from amrkit.train.data import SplitData, epoch_order, shard_order, steps_per_epoch
 
-# the training loss of a batch: (logits (b, C), x (b, 2, L), y (b,)) -> scalar
-LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+# the training loss of a batch: (logits (b, C), x (b, 2, L), y (b,)[, w (b,)]) -> scalar;
+# batches of (x, y, w) (the SNR curriculum) pass per-frame weights w as a fourth argument
+LossFn = Callable[..., torch.Tensor]
+Batch = tuple[torch.Tensor, ...]  # (x, y) or (x, y, w)
+
+
+def weighted_cross_entropy(
+    logits: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Mean cross-entropy; with frame weights w (b,): sum(w·ce) / max(sum(w), 1)."""
+    if w is None:
+        return F.cross_entropy(logits, y)
+    return weighted_mean(F.cross_entropy(logits, y, reduction="none"), w)
+
+
+def weighted_mean(per_frame: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """sum(w·v) / max(sum(w), 1): frames of weight 0 add nothing, the scale stays a mean."""
+    return (w * per_frame).sum() / w.sum().clamp(min=1.0)
 
 
 @dataclass
@@ -103,25 +119,30 @@ class TrainState:
 def train_one_epoch(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
-    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    batches: Iterable[Batch],
     *,
     stats: EpochStats | None = None,
     on_step: Callable[[EpochStats], None] | None = None,
     loss_fn: LossFn | None = None,
 ) -> EpochStats:
-    """One pass of SGD over ``batches`` (x (b, 2, L), y (b,)); returns the updated sums.
+    """One pass of SGD over ``batches`` (x (b, 2, L), y (b,)[, w (b,)]); returns the sums.
 
     ``stats`` continues a partly done epoch; ``on_step(stats)`` runs after every step (progress
     bar, mid-epoch checkpoints); it calls ``stats.sync()`` when it needs the running numbers.
     ``loss_fn(logits, x, y)``: the training loss (default cross-entropy; a
-    :class:`amrkit.train.distill.Distiller` adds a teacher's soft targets).
+    :class:`amrkit.train.distill.Distiller` adds a teacher's soft targets). A batch with
+    frame weights ``w`` weighs each frame's loss (:func:`weighted_cross_entropy`;
+    ``loss_fn(logits, x, y, w)``).
     """
     stats = EpochStats() if stats is None else stats
     model.train()
     t0 = time.perf_counter()
-    for x, y in batches:
+    for x, y, *w in batches:
         logits = model(x)
-        loss = F.cross_entropy(logits, y) if loss_fn is None else loss_fn(logits, x, y)
+        if loss_fn is None:
+            loss = weighted_cross_entropy(logits, y, *w)
+        else:
+            loss = loss_fn(logits, x, y, *w)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -176,14 +197,70 @@ def _augmented(
         yield aug(x, order[step * batch_size : step * batch_size + len(y)]), y
 
 
-def _scheduled(
+def _weighted(
     batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    weight: torch.Tensor,
+    order: torch.Tensor,
+    batch_size: int,
+    start: int,
+) -> Iterable[Batch]:
+    """``batches`` with each frame's weight (``weight`` (n,) by split position) appended."""
+    for step, (x, y) in enumerate(batches, start):
+        idx = order[step * batch_size : step * batch_size + len(y)].cpu()
+        yield x, y, weight[idx].to(x.device)
+
+
+def curriculum_weights(train: SplitData, cfg: TrainConfig, epoch: int) -> torch.Tensor | None:
+    """(n,) float32 frame weights of epoch ``epoch`` (1-based): 0 below the curriculum's SNR
+    threshold, 1 otherwise and for unknown (NaN) SNRs; None when every frame counts."""
+    snr = torch.from_numpy(np.asarray(train.snr_db, dtype=np.float64))  # (n,)
+    known = snr[~torch.isnan(snr)]
+    if epoch > cfg.curriculum_epochs() or len(known) == 0:
+        return None
+    threshold = cfg.snr_threshold(epoch, float(known.min()))
+    return (~(snr < threshold)).float()  # NaN < t is False: unknown SNRs count
+
+
+def _epoch_batches(
+    train: SplitData,
+    cfg: TrainConfig,
+    epoch: int,
+    order: torch.Tensor,
+    per_rank: int,
+    start: int,
+    steps: int,
+    device: torch.device | str,
+) -> Iterable[Batch]:
+    """Batches ``start..steps-1`` of epoch ``epoch`` (0-based): augmented, and with the SNR
+    curriculum's frame weights while it lasts."""
+    batches = train.batches(order, per_rank, start=start, steps=steps, device=device)
+    augment = parse_augment(cfg.augment)
+    if augment or cfg.crop:
+        aug = EpochAugment(
+            augment,
+            cfg.seed,
+            epoch,
+            len(train),
+            crop=cfg.crop,
+            freq_shift=cfg.freq_shift,
+            noise_snr_db=cfg.noise_snr_db,
+            time_scale=cfg.time_scale,
+        )
+        batches = _augmented(batches, aug, order, per_rank, start)
+    weight = curriculum_weights(train, cfg, epoch + 1)
+    if weight is not None:
+        batches = _weighted(batches, weight, order, per_rank, start)
+    return batches
+
+
+def _scheduled(
+    batches: Iterable[Batch],
     optimizer: torch.optim.Optimizer,
     cfg: TrainConfig,
     epoch: int,
     start: int,
     steps: int,
-) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
+) -> Iterable[Batch]:
     """``batches`` with the learning rate of each step set just before it is taken."""
     for step, batch in enumerate(batches, start):
         set_lr(optimizer, cfg.lr_at(epoch, step, steps))
@@ -233,27 +310,12 @@ def fit(
     steps = steps_per_epoch(n_shard, per_rank)
     val_order = torch.arange(len(val))[dist.rank :: dist.world]
     augment = parse_augment(cfg.augment)
+    check_frame_length(augment, cfg.crop, cfg.time_scale, train.frame_length)
     for epoch in range(state.epoch, cfg.epochs):
         lr = cfg.lr_at(epoch + 1, state.step, steps)
         order = epoch_order(cfg.seed, epoch, len(train), shuffle=cfg.shuffle, block=train.block)
         order = shard_order(order, dist.rank, dist.world)
-        batches = train.batches(order, per_rank, start=state.step, steps=steps, device=device)
-        if augment or cfg.crop:
-            batches = _augmented(
-                batches,
-                EpochAugment(
-                    augment,
-                    cfg.seed,
-                    epoch,
-                    len(train),
-                    crop=cfg.crop,
-                    freq_shift=cfg.freq_shift,
-                    noise_snr_db=cfg.noise_snr_db,
-                ),
-                order,
-                per_rank,
-                state.step,
-            )
+        batches = _epoch_batches(train, cfg, epoch, order, per_rank, state.step, steps, device)
         batches = _scheduled(batches, optimizer, cfg, epoch + 1, state.step, steps)
 
         def step_done(stats: EpochStats) -> None:

@@ -25,6 +25,7 @@ from amrkit.fileio import read_json, write_json, write_text
 from amrkit.metrics.accuracy import accuracy_report
 from amrkit.models import AmrCNN, CNNSpec, get_spec
 from amrkit.runtime.device import torch_device
+from amrkit.train.augment import check_frame_length, parse_augment
 from amrkit.train.checkpoint import (
     CHECKPOINT_FILE,
     load_checkpoint,
@@ -236,7 +237,10 @@ def _train(job: _Job, model: str | CNNSpec | None) -> dict[str, Any]:
     """Check everything (writes nothing), then set up torchrun's group and :func:`_run`."""
     _check_splits(job)
     job.spec = _spec_of(job, model)
-    check_spec_fits(job.spec, job.frames.frame_length)
+    length = job.frames.frame_length
+    check_spec_fits(job.spec, min(length, job.cfg.crop) if job.cfg.crop else length)
+    augment = parse_augment(job.cfg.augment)
+    check_frame_length(augment, job.cfg.crop, job.cfg.time_scale, length)
     job.ckpt = _checkpoint_of(job)
     job.teacher = _teacher_of(job)
 
