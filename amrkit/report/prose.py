@@ -7,6 +7,7 @@ set, so changing a setting changes the report's sentence.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 AUGMENT_TEXT = {
@@ -52,6 +53,9 @@ def augmentation(tc: dict[str, Any]) -> str:
         "noise": "noise added to half the frames at "
         f"{_g(float(tc.get('noise_snr_db', 10.0)))}–"
         f"{_g(float(tc.get('noise_snr_db', 10.0)) + 20)} dB SNR",
+        "timescale": "every frame resampled in time by a random factor from "
+        f"1/{_g(1 + float(tc.get('time_scale', 0.2)))} to "
+        f"{_g(1 + float(tc.get('time_scale', 0.2)))} (a symbol-rate or sample-clock mismatch)",
     }
     parts = [text.get(n, n) for n in names if n != "none"]
     crop = int(tc.get("crop", 0) or 0)
@@ -82,12 +86,31 @@ def schedule(tc: dict[str, Any]) -> str:
     return text + f"learning rate {_g(lr)} throughout"
 
 
+def curriculum(tc: dict[str, Any]) -> str:
+    """The SNR curriculum, or "" when off."""
+    n = math.floor(float(tc.get("snr_curriculum", 0) or 0) * int(tc["epochs"]))
+    if n == 0:
+        return ""
+    start = _g(float(tc.get("curriculum_start_db", 10.0)))
+    return (
+        f"an SNR curriculum: in the first {plural(n, 'epoch')} frames below an SNR threshold "
+        f"falling from {start} dB to the lowest training SNR count nothing in the loss"
+    )
+
+
+def recipe(tc: dict[str, Any]) -> str:
+    """ "amrkit's `robust` recipe: " for a named recipe other than the reference's."""
+    name = tc.get("recipe", "reference") or "reference"
+    return "" if name == "reference" else f"amrkit's `{name}` recipe: "
+
+
 def training(tc: dict[str, Any], device: str = "cpu") -> str:
     """One sentence: the whole training setup of a protocol."""
+    snr = curriculum(tc)
     return (
-        f"PyTorch on {device.upper()}: {schedule(tc)}; "
-        f"{initialization(tc)}; {weight_decay(tc)}; {augmentation(tc)}; the weights of the "
-        "best validation epoch are kept."
+        f"PyTorch on {device.upper()}: {recipe(tc)}{schedule(tc)}; "
+        f"{initialization(tc)}; {weight_decay(tc)}; {augmentation(tc)}; "
+        f"{snr + '; ' if snr else ''}the weights of the best validation epoch are kept."
     )
 
 

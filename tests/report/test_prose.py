@@ -43,12 +43,22 @@ def _train_text(**change: object) -> str:
         ({"lr": 0.05}, "learning rate 0.02", "learning rate 0.05"),
         ({"batch_size": 128}, "mini-batch 32", "mini-batch 128"),
         ({"momentum": 0.5}, "momentum 0.9", "momentum 0.5"),
+        ({"augment": "timescale", "crop": 16}, "no augmentation", "from 1/1.2 to 1.2"),
+        ({"augment": "timescale", "crop": 16, "time_scale": 0.5}, "no augmentation", "1/1.5"),
+        ({"snr_curriculum": 0.7}, "augmentation; the weights", "in the first 2 epochs"),
+        ({"snr_curriculum": 0.7, "curriculum_start_db": 4.0}, "augmentation; the", "from 4 dB"),
+        ({"recipe": "robust"}, "CPU: SGD", "CPU: amrkit's `robust` recipe: SGD"),
     ],
 )
 def test_training_sentence_follows_each_setting(change: dict, before: str, after: str) -> None:
     base, changed = _train_text(), _train_text(**change)
     assert before in base and before not in changed
     assert after in changed and after not in base
+
+
+def test_a_curriculum_shorter_than_one_epoch_is_not_mentioned() -> None:
+    assert _train_text(snr_curriculum=0.2) == _train_text()  # floor(0.2 × 3 epochs) = 0
+    assert "SNR curriculum" in _train_text(snr_curriculum=0.34)  # 1 epoch: control
 
 
 VNNI = PTQConfig(target="vnni", activation_type="int8")  # int8 activations need vnni
