@@ -279,15 +279,8 @@ def open_radioml2018(
 _FIX2018 = "is it a RadioML 2018 file? (X (N, L, 2) float32, Y one-hot (N, C), Z (N, 1))"
 
 
-def _radioml2018(f: Any, p: Path, class_names: Sequence[str] | None, normalize: bool) -> FrameSet:
-    from amrkit.data.native import hdf5_dataset
-
-    where = str(p)
-    if not is_radioml2018(f):
-        raise AmrkitError(
-            f"{where!r} has datasets {sorted(f.keys())}; RadioML 2018 needs X, Y and Z"
-        )
-    X, Y, Z = (hdf5_dataset(f, name, where, _FIX2018) for name in ("X", "Y", "Z"))
+def _check_2018_layout(X: Any, Y: Any, Z: Any, where: str) -> None:
+    """Shapes and dtypes of RadioML 2018's X (N, L, 2), Y one-hot (N, C), Z (N, 1)."""
     if X.ndim != 3 or X.shape[2] != 2 or X.shape[1] < 1:
         hint = (
             "it looks like (N, 2, L): amrkit's own layout, not RadioML 2018's; transpose it "
@@ -305,26 +298,35 @@ def _radioml2018(f: Any, p: Path, class_names: Sequence[str] | None, normalize: 
             raise input_error(
                 where, f"{dset.name.lstrip('/')} dtype", dset.dtype, "numbers", _FIX2018
             )
-    n, L = int(X.shape[0]), int(X.shape[1])
+    n = int(X.shape[0])
     if Y.ndim != 2 or Y.shape[0] != n or Y.shape[1] < 1:
         raise AmrkitError(f"{where!r}: Y has shape {Y.shape}, expected one-hot (N={n}, classes)")
     if Z.shape not in ((n,), (n, 1)):
         raise AmrkitError(f"{where!r}: Z has shape {Z.shape}, expected SNRs (N={n}, 1)")
-    num_classes = int(Y.shape[1])
+
+
+def _classes_2018(
+    num_classes: int, class_names: Sequence[str] | None, where: str
+) -> tuple[str, ...]:
+    """The names of Y's columns: RadioML 2018's 24, or the classes file's."""
     if class_names is None:
         if num_classes != len(RML2018_CLASSES):
             raise AmrkitError(
                 f"{where!r} has {num_classes} classes (columns of Y) and does not name them; "
                 f"pass --classes-file with a JSON list of {num_classes} names"
             )
-        classes = RML2018_CLASSES
-    else:
-        classes = tuple(class_names)
-        if len(classes) != num_classes:
-            raise AmrkitError(
-                f"the classes file lists {len(classes)} classes but {where!r} has "
-                f"{num_classes} (columns of Y); give one name per column, in column order"
-            )
+        return RML2018_CLASSES
+    classes = tuple(class_names)
+    if len(classes) != num_classes:
+        raise AmrkitError(
+            f"the classes file lists {len(classes)} classes but {where!r} has "
+            f"{num_classes} (columns of Y); give one name per column, in column order"
+        )
+    return classes
+
+
+def _labels_2018(Y: Any, n: int, where: str) -> np.ndarray:
+    """(n,) int64 class indices of the one-hot rows of Y, read in chunks."""
     label = np.empty(n, dtype=np.int64)
     for start in range(0, n, _LABEL_CHUNK):
         y = Y[start : start + _LABEL_CHUNK]  # (c, C)
@@ -339,6 +341,22 @@ def _radioml2018(f: Any, p: Path, class_names: Sequence[str] | None, normalize: 
                 _FIX2018,
             )
         label[start : start + len(y)] = np.argmax(y, axis=1)
+    return label
+
+
+def _radioml2018(f: Any, p: Path, class_names: Sequence[str] | None, normalize: bool) -> FrameSet:
+    from amrkit.data.native import hdf5_dataset
+
+    where = str(p)
+    if not is_radioml2018(f):
+        raise AmrkitError(
+            f"{where!r} has datasets {sorted(f.keys())}; RadioML 2018 needs X, Y and Z"
+        )
+    X, Y, Z = (hdf5_dataset(f, name, where, _FIX2018) for name in ("X", "Y", "Z"))
+    _check_2018_layout(X, Y, Z, where)
+    n, L = int(X.shape[0]), int(X.shape[1])
+    classes = _classes_2018(int(Y.shape[1]), class_names, where)
+    label = _labels_2018(Y, n, where)
     snr = np.asarray(Z[...], dtype=np.float32).reshape(n)
 
     def reader(rows: np.ndarray) -> np.ndarray:
