@@ -262,43 +262,9 @@ def open_recording(
 
 
 def _open_sigmf(meta_path: Path, sample_rate_hz: float | None) -> Recording:
-    from sigmf import SigMFFile
-    from sigmf.error import SigMFError
-    from sigmf.sigmffile import get_dataset_filename_from_metadata
-
     where = str(meta_path)
-    if not meta_path.is_file():
-        raise AmrkitError(f"SigMF metadata {where!r} does not exist; check the path")
-    try:
-        metadata = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise AmrkitError(f"SigMF metadata {where!r} is not valid JSON ({exc})") from None
-    if not isinstance(metadata, dict) or not isinstance(metadata.get("global"), dict):
-        raise AmrkitError(f"SigMF metadata {where!r} has no 'global' object; is it SigMF?")
-    metadata.setdefault("captures", [])
-    metadata.setdefault("annotations", [])
-    named = metadata["global"].get("core:dataset")
-    if named is not None:
-        if not isinstance(named, str) or not named:
-            raise input_error(where, "core:dataset", repr(named), "a file name", "fix the metadata")
-        _inside(meta_path, meta_path.parent / named, "core:dataset")
-    try:
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            sf = SigMFFile(metadata=metadata)
-            sf.validate()
-            data_path = get_dataset_filename_from_metadata(meta_path, metadata)
-    except SigMFError as exc:
-        raise AmrkitError(f"SigMF recording {where!r}: {str(exc).splitlines()[0]}") from None
-    except Exception as exc:  # noqa: BLE001 - jsonschema.ValidationError and friends
-        msg = getattr(exc, "message", None) or str(exc).splitlines()[0]
-        field = "/".join(str(k) for k in getattr(exc, "absolute_path", [])) or "metadata"
-        raise AmrkitError(
-            f"SigMF metadata {where!r} is invalid: {field}: {one_line(msg)}; fix the metadata"
-        ) from None
-    g = sf.get_global_info()
+    metadata = _read_sigmf_json(meta_path)
+    g, data_path = _validated_sigmf(meta_path, metadata)
     if g.get("core:metadata_only"):
         raise AmrkitError(f"SigMF recording {where!r} is metadata-only; it has no samples")
     if data_path is None:
@@ -321,7 +287,71 @@ def _open_sigmf(meta_path: Path, sample_rate_hz: float | None) -> Recording:
             "only a header before the first sample is supported"
         )
     trailing = _count(g, "core:trailing_bytes", where)
-    rate = g.get("core:sample_rate")
+    rate = _sigmf_rate(g.get("core:sample_rate"), sample_rate_hz, where)
+    data_path = _inside(meta_path, Path(data_path), "the data file")
+    n, rest = _file_samples(data_path, fmt, header, trailing)
+    return Recording(
+        data_path,
+        fmt,
+        rate,
+        n,
+        offset_bytes=header,
+        meta_path=meta_path,
+        metadata=metadata,
+        ignored_bytes=rest,
+    )
+
+
+def _read_sigmf_json(meta_path: Path) -> dict[str, Any]:
+    """The metadata as a dict with ``global``, ``captures`` and ``annotations``; a named
+    ``core:dataset`` must lie inside the metadata's folder."""
+    where = str(meta_path)
+    if not meta_path.is_file():
+        raise AmrkitError(f"SigMF metadata {where!r} does not exist; check the path")
+    try:
+        metadata = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise AmrkitError(f"SigMF metadata {where!r} is not valid JSON ({exc})") from None
+    if not isinstance(metadata, dict) or not isinstance(metadata.get("global"), dict):
+        raise AmrkitError(f"SigMF metadata {where!r} has no 'global' object; is it SigMF?")
+    metadata.setdefault("captures", [])
+    metadata.setdefault("annotations", [])
+    named = metadata["global"].get("core:dataset")
+    if named is not None:
+        if not isinstance(named, str) or not named:
+            raise input_error(where, "core:dataset", repr(named), "a file name", "fix the metadata")
+        _inside(meta_path, meta_path.parent / named, "core:dataset")
+    return metadata
+
+
+def _validated_sigmf(meta_path: Path, metadata: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    """The sigmf package's schema check: (global info, data file path or None)."""
+    import warnings
+
+    from sigmf import SigMFFile
+    from sigmf.error import SigMFError
+    from sigmf.sigmffile import get_dataset_filename_from_metadata
+
+    where = str(meta_path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sf = SigMFFile(metadata=metadata)
+            sf.validate()
+            data_path = get_dataset_filename_from_metadata(meta_path, metadata)
+    except SigMFError as exc:
+        raise AmrkitError(f"SigMF recording {where!r}: {str(exc).splitlines()[0]}") from None
+    except Exception as exc:  # noqa: BLE001 - jsonschema.ValidationError and friends
+        msg = getattr(exc, "message", None) or str(exc).splitlines()[0]
+        field = "/".join(str(k) for k in getattr(exc, "absolute_path", [])) or "metadata"
+        raise AmrkitError(
+            f"SigMF metadata {where!r} is invalid: {field}: {one_line(msg)}; fix the metadata"
+        ) from None
+    return sf.get_global_info(), data_path
+
+
+def _sigmf_rate(rate: Any, sample_rate_hz: float | None, where: str) -> float:
+    """The recording's sample rate: core:sample_rate, else --sample-rate; both must agree."""
     if rate is not None and not _positive(rate):
         raise input_error(
             where, "core:sample_rate", repr(rate), "a positive number of Hz", "fix the metadata"
@@ -335,23 +365,11 @@ def _open_sigmf(meta_path: Path, sample_rate_hz: float | None) -> Recording:
             f"--sample-rate {sample_rate_hz:g} contradicts core:sample_rate {float(rate):g} of "
             f"{where!r}; drop --sample-rate (or fix the metadata)"
         )
-    rate = float(rate) if rate is not None else sample_rate_hz
-    if rate is None:
+    if rate is None and sample_rate_hz is None:
         raise AmrkitError(
             f"SigMF recording {where!r} has no core:sample_rate; pass --sample-rate (Hz)"
         )
-    data_path = _inside(meta_path, Path(data_path), "the data file")
-    n, rest = _file_samples(data_path, fmt, header, trailing)
-    return Recording(
-        data_path,
-        fmt,
-        rate,
-        n,
-        offset_bytes=header,
-        meta_path=meta_path,
-        metadata=metadata,
-        ignored_bytes=rest,
-    )
+    return float(rate) if rate is not None else float(sample_rate_hz)
 
 
 def _inside(meta_path: Path, path: Path, field: str) -> Path:
