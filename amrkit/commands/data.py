@@ -17,8 +17,9 @@ def generate(
     preset: str = typer.Option(
         "matlab",
         "--preset",
-        help="Base parameters: 'matlab' (the reference) or 'wide' (receiver impairments "
-        "drawn per frame, SNR -10…30 dB; see docs/data.md).",
+        help="Base parameters: 'matlab' (the reference) or 'wide' (symbol rate, pulse, "
+        "jitter, analog parameters, multipath profile and receiver impairments drawn per "
+        "frame, SNR -10…30 dB; see docs/data.md).",
     ),
     config: str | None = typer.Option(
         None,
@@ -72,7 +73,7 @@ def generate(
         None,
         "--cfo",
         help="Largest receiver frequency offset, a fraction of the sample rate, drawn per "
-        "frame from ±this (e.g. 0.01) [0; wide: 0.01].",
+        "frame from ±this (e.g. 0.01) [0; wide: 0.03].",
     ),
     phase_noise: float | None = typer.Option(
         None, "--phase-noise", help="Largest phase-noise linewidth in Hz, drawn per frame [0]."
