@@ -108,12 +108,16 @@ def _train(preset: str, recipe: str, args: argparse.Namespace, out: Path) -> Pat
 
 
 def _ensure_int8(run: Path, data: Path, args: argparse.Namespace) -> Path:
-    """The run's INT8 model (PTQ calibrated on its training data, made if missing)."""
+    """The run's INT8 model (PTQ calibrated on its training data), made if missing or older
+    than the run's weights."""
     from amrkit.data.open import open_frames
     from amrkit.quant import PTQConfig, quantize
 
+    from amrkit.artifacts import WEIGHTS_FILE
+
     onnx = run / "int8" / "model_int8.onnx"
-    if not onnx.exists():
+    weights = (run / WEIGHTS_FILE).stat().st_mtime_ns
+    if not onnx.exists() or onnx.stat().st_mtime_ns < weights:  # missing or older than the run
         with open_frames(data) as frames:
             quantize(run, PTQConfig(seed=1), frames, run / "int8", threads=args.threads)
     return onnx
@@ -197,7 +201,10 @@ def _evaluate_run(
     results: dict[str, Any] = {}
     for name, path in sets.items():
         split = "all" if name == "RadioML" else "test"
-        key = {"run": str(run.resolve()), "mtime": (run / WEIGHTS_FILE).stat().st_mtime_ns}
+        key = {
+            "run": str(run.resolve()),
+            "mtime": [(run / WEIGHTS_FILE).stat().st_mtime_ns, models["int8"].stat().st_mtime_ns],
+        }
         cache = args.out_dir / "results" / f"{label}__{re.sub(r'[^A-Za-z0-9.-]+', '_', name)}.json"
         if cache.is_file() and json.loads(cache.read_text())["key"] == {**key, "data": str(path)}:
             results[name] = json.loads(cache.read_text())["result"]  # same model, same data
