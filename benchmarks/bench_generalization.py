@@ -110,10 +110,9 @@ def _train(preset: str, recipe: str, args: argparse.Namespace, out: Path) -> Pat
 def _ensure_int8(run: Path, data: Path, args: argparse.Namespace) -> Path:
     """The run's INT8 model (PTQ calibrated on its training data), made if missing or older
     than the run's weights."""
+    from amrkit.artifacts import WEIGHTS_FILE
     from amrkit.data.open import open_frames
     from amrkit.quant import PTQConfig, quantize
-
-    from amrkit.artifacts import WEIGHTS_FILE
 
     onnx = run / "int8" / "model_int8.onnx"
     weights = (run / WEIGHTS_FILE).stat().st_mtime_ns
