@@ -55,6 +55,12 @@ class TrainConfig:
     kd_alpha: float = 0.5  # weight of the soft term: (1 - a) CE + a T^2 KL
 
     def __post_init__(self) -> None:
+        self._check_schedule()
+        self._check_augmentation()
+        self._check_run()
+
+    def _check_schedule(self) -> None:
+        """Optimizer, learning-rate schedule, weight decay and initialization."""
         _check(self.epochs >= 1, "epochs", self.epochs, "an integer >= 1")
         _check(self.batch_size >= 1, "batch_size", self.batch_size, "an integer >= 1")
         _check(math.isfinite(self.lr) and self.lr > 0, "lr", self.lr, "a number > 0")
@@ -76,6 +82,9 @@ class TrainConfig:
         _check(self.optimizer in OPTIMIZERS, "optimizer", self.optimizer, " or ".join(OPTIMIZERS))
         _check(self.schedule in SCHEDULES, "schedule", self.schedule, " or ".join(SCHEDULES))
         _check(0 <= self.warmup < 1, "warmup", self.warmup, "a fraction in [0, 1)")
+
+    def _check_augmentation(self) -> None:
+        """Augmentations, crop, time scale and the SNR curriculum."""
         _check(
             math.isfinite(self.freq_shift) and 0 <= self.freq_shift <= 0.5,
             "freq_shift",
@@ -84,22 +93,6 @@ class TrainConfig:
         )
         _check(math.isfinite(self.noise_snr_db), "noise_snr_db", self.noise_snr_db, "finite dB")
         _check(self.crop >= 0, "crop", self.crop, "a number of samples >= 0 (0: whole frames)")
-        _check(0 <= self.seed < 2**63, "seed", self.seed, "an integer in [0, 2**63)")
-        _check(
-            self.checkpoint_every >= 0,
-            "checkpoint_every",
-            self.checkpoint_every,
-            "an integer >= 0 (0: only at epoch ends)",
-        )
-        _check(
-            self.eval_batch_size >= 1, "eval_batch_size", self.eval_batch_size, "an integer >= 1"
-        )
-        _check(
-            math.isfinite(self.memory_mb) and self.memory_mb >= 0,
-            "memory_mb",
-            self.memory_mb,
-            "a number of MiB >= 0",
-        )
         names = parse_augment(self.augment)  # raises on unknown names
         _check(
             math.isfinite(self.time_scale) and 0 <= self.time_scale <= 1,
@@ -124,6 +117,25 @@ class TrainConfig:
             "curriculum_start_db",
             self.curriculum_start_db,
             "finite dB",
+        )
+
+    def _check_run(self) -> None:
+        """Seed, checkpoints, memory, recipe and distillation."""
+        _check(0 <= self.seed < 2**63, "seed", self.seed, "an integer in [0, 2**63)")
+        _check(
+            self.checkpoint_every >= 0,
+            "checkpoint_every",
+            self.checkpoint_every,
+            "an integer >= 0 (0: only at epoch ends)",
+        )
+        _check(
+            self.eval_batch_size >= 1, "eval_batch_size", self.eval_batch_size, "an integer >= 1"
+        )
+        _check(
+            math.isfinite(self.memory_mb) and self.memory_mb >= 0,
+            "memory_mb",
+            self.memory_mb,
+            "a number of MiB >= 0",
         )
         if self.recipe not in RECIPES:
             raise AmrkitError(
