@@ -17,6 +17,7 @@ A quantization folder (``amrkit quantize --out``): ``model_int8.onnx``, ``model_
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,6 +92,11 @@ def save_weights(run_dir: str | Path, model: torch.nn.Module) -> Path:
     with atomic_path(target, suffix=".pt") as tmp:
         torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp)
     return target
+
+
+def weights_hash(run_dir: str | Path) -> str:
+    """SHA-256 of a run's ``model.pt`` (what a run that builds on it records)."""
+    return hashlib.sha256((Path(run_dir) / WEIGHTS_FILE).read_bytes()).hexdigest()
 
 
 def read_run_info(run_dir: str | Path) -> dict[str, Any]:

@@ -123,6 +123,12 @@ def train(
     kd_alpha: float | None = typer.Option(
         None, "--kd-alpha", help="Distillation weight a: (1-a) CE + a T^2 KL [0.5]."
     ),
+    init_from: str | None = typer.Option(
+        None,
+        "--init-from",
+        help="Run folder of a trained model (same model and classes) whose weights start "
+        "this run: fine-tune it on this data.",
+    ),
     device: options.DeviceOpt = "auto",
     drop_nonfinite: options.DropNonfiniteOpt = False,
     threads: int | None = typer.Option(
@@ -179,6 +185,7 @@ def train(
         "teacher": teacher,
         "kd_temperature": kd_temperature,
         "kd_alpha": kd_alpha,
+        "init_from": init_from,
     }
     given = {k for k, v in overrides.items() if v is not None}
     if config is not None:

@@ -53,6 +53,7 @@ class TrainConfig:
     teacher: str | None = None  # run folder of a trained teacher: knowledge distillation
     kd_temperature: float = 4.0  # softmax temperature T of the soft targets
     kd_alpha: float = 0.5  # weight of the soft term: (1 - a) CE + a T^2 KL
+    init_from: str | None = None  # run folder whose weights start a new run (fine-tuning)
 
     def __post_init__(self) -> None:
         self._check_schedule()
@@ -142,12 +143,14 @@ class TrainConfig:
                 f"recipe = {self.recipe!r} is unknown; choose one of {', '.join(RECIPES)} "
                 "(config key recipe or --recipe)"
             )
-        _check(
-            self.teacher is None or (isinstance(self.teacher, str) and self.teacher != ""),
-            "teacher",
-            self.teacher,
-            "the path of a trained run folder",
-        )
+        for key in ("teacher", "init_from"):
+            value = getattr(self, key)
+            _check(
+                value is None or (isinstance(value, str) and value != ""),
+                key,
+                value,
+                "the path of a trained run folder",
+            )
         _check(
             math.isfinite(self.kd_temperature) and self.kd_temperature > 0,
             "kd_temperature",

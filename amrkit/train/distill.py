@@ -11,7 +11,6 @@ sum(w·[(1 − α)·ce + α·T²·kl]) / max(sum(w), 1).
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from amrkit.artifacts import WEIGHTS_FILE, load_run
+from amrkit.artifacts import load_run, weights_hash
 from amrkit.errors import AmrkitError
 from amrkit.train.loop import weighted_mean
 
@@ -98,7 +97,3 @@ def load_teacher(path: str | Path, classes: tuple[str, ...], frame_length: int) 
         "weights_sha256": weights_hash(p),
     }
     return Teacher(run.model, info)
-
-
-def weights_hash(run_dir: str | Path) -> str:
-    return hashlib.sha256((Path(run_dir) / WEIGHTS_FILE).read_bytes()).hexdigest()

@@ -38,7 +38,7 @@ from amrkit.train.config import TrainConfig, resume_config
 from amrkit.train.data import load_split, steps_per_epoch
 from amrkit.train.distill import Distiller, Teacher, load_teacher
 from amrkit.train.loop import Dist, EpochStats, TrainState, evaluate, fit
-from amrkit.train.weights import initialize, make_optimizer
+from amrkit.train.weights import initialize, make_optimizer, start_weights
 
 METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.csv"
@@ -243,6 +243,7 @@ def _train(job: _Job, model: str | CNNSpec | None) -> dict[str, Any]:
     check_frame_length(augment, job.cfg.crop, job.cfg.time_scale, length)
     job.ckpt = _checkpoint_of(job)
     job.teacher = _teacher_of(job)
+    _start_of(job)
 
     # ---- everything checked: from here on we write --------------------------------------
     dist, dev = job.dist, job.dev
@@ -335,6 +336,21 @@ def _teacher_of(job: _Job) -> Teacher | None:
             "(other model.pt); restore it or start over with --force"
         )
     return teacher
+
+
+def _start_of(job: _Job) -> None:
+    """``cfg.init_from``: the weights a new run starts from; on resume the recorded ones."""
+    if job.cfg.init_from is None:
+        return
+    weights, info = start_weights(job.cfg.init_from, job.spec, job.frames.classes)
+    recorded = (job.stored or {}).get("init_from")
+    if recorded is not None and recorded["weights_sha256"] != info["weights_sha256"]:
+        raise AmrkitError(
+            f"--resume: the run {job.cfg.init_from!r} this one started from has changed "
+            "(other model.pt); restore it or start over with --force"
+        )
+    job.init_weights = weights  # a checkpoint, when resuming, replaces them in _build
+    job.extra_info["init_from"] = info
 
 
 def _barrier(dist: Dist) -> None:

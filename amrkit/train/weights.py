@@ -3,16 +3,22 @@
 The reference (MATLAB) initializes conv and fully connected weights Glorot-uniform with zero
 biases, and applies L2 regularization to weights (and batch-norm scale/offset) but not to
 conv/FC biases (``BiasL2Factor`` 0). ``init="torch"`` keeps PyTorch's defaults instead.
+``init_from`` starts a new run from a trained run's weights instead (fine-tuning).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
+from amrkit.artifacts import load_run, weights_hash
+from amrkit.errors import AmrkitError
+
 if TYPE_CHECKING:
+    from amrkit.models import CNNSpec
     from amrkit.train.config import TrainConfig
 
 INIT_SCHEMES = ("glorot", "torch")
@@ -55,3 +61,24 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     if cfg.optimizer == "adamw":
         return torch.optim.AdamW(groups, lr=cfg.lr)
     return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum)
+
+
+def start_weights(
+    path: str | Path, spec: CNNSpec, classes: tuple[str, ...]
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """The weights of the trained run at ``path`` for a new run of ``spec`` on ``classes``,
+    and what run.json records of them (``init_from``: path, spec, SHA-256 of model.pt)."""
+    p = Path(path)
+    run = load_run(p)
+    if tuple(run.classes) != tuple(classes):
+        raise AmrkitError(
+            f"--init-from {str(p)!r} was trained on classes {list(run.classes)}, the data has "
+            f"{list(classes)}; use a run trained on the same classes in the same order"
+        )
+    if run.spec.with_name(spec.name) != spec:
+        raise AmrkitError(
+            f"--init-from {str(p)!r} has layers {run.spec.short()}, this run {spec.short()}; "
+            f"pass --model {run.spec.short()} (the run's model, {run.spec.name!r})"
+        )
+    info = {"path": str(p.resolve()), "spec": run.spec.to_dict(), "weights_sha256": weights_hash(p)}
+    return run.model.state_dict(), info
