@@ -162,6 +162,16 @@ def load_run(path: str | Path) -> Run:
     )
 
 
+def check_run_classes(run: Run, classes: tuple[str, ...] | list[str], flag: str) -> None:
+    """A run that another run builds on (``flag``: --teacher, --init-from) must know the
+    data's classes in the same order."""
+    if tuple(run.classes) != tuple(classes):
+        raise AmrkitError(
+            f"{flag} {str(run.path)!r} was trained on classes {list(run.classes)}, the data has "
+            f"{list(classes)}; use a run trained on the same classes in the same order"
+        )
+
+
 # ---- ONNX files --------------------------------------------------------------------------
 def metadata_for(
     spec: CNNSpec,

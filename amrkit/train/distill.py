@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from amrkit.artifacts import load_run, weights_hash
+from amrkit.artifacts import check_run_classes, load_run, weights_hash
 from amrkit.errors import AmrkitError
 from amrkit.train.loop import weighted_mean
 
@@ -80,11 +80,7 @@ def load_teacher(path: str | Path, classes: tuple[str, ...], frame_length: int) 
     """The trained run at ``path`` as a teacher for data with ``classes`` and ``frame_length``."""
     p = Path(path)
     run = load_run(p)
-    if tuple(run.classes) != tuple(classes):
-        raise AmrkitError(
-            f"--teacher {str(p)!r} was trained on classes {list(run.classes)}, the data has "
-            f"{list(classes)}; use a teacher trained on the same classes in the same order"
-        )
+    check_run_classes(run, classes, "--teacher")
     if run.spec.min_frame_length > frame_length:
         raise AmrkitError(
             f"--teacher {str(p)!r} needs frames of >= {run.spec.min_frame_length} samples, the "

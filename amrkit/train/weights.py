@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from amrkit.artifacts import load_run, weights_hash
+from amrkit.artifacts import check_run_classes, load_run, weights_hash
 from amrkit.errors import AmrkitError
 
 if TYPE_CHECKING:
@@ -70,11 +70,7 @@ def start_weights(
     and what run.json records of them (``init_from``: path, spec, SHA-256 of model.pt)."""
     p = Path(path)
     run = load_run(p)
-    if tuple(run.classes) != tuple(classes):
-        raise AmrkitError(
-            f"--init-from {str(p)!r} was trained on classes {list(run.classes)}, the data has "
-            f"{list(classes)}; use a run trained on the same classes in the same order"
-        )
+    check_run_classes(run, classes, "--init-from")
     if run.spec.with_name(spec.name) != spec:
         raise AmrkitError(
             f"--init-from {str(p)!r} has layers {run.spec.short()}, this run {spec.short()}; "
