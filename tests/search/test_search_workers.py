@@ -3,11 +3,13 @@ started here), a killed worker losing only its running trial, a restart continui
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -68,27 +70,14 @@ def test_killed_worker_loses_only_its_trial_and_a_restart_continues(tiny_h5, tin
     url = default_storage(out)
     proc = _worker(tiny_h5, out, config, 1)
     deadline = time.time() + 180
-    running = None
-    while time.time() < deadline and running is None:  # kill it inside its second trial
+    frozen = False
+    while time.time() < deadline and not frozen:  # kill it inside its second trial
         time.sleep(0.1)
-        if not (out / "study.db").exists():
-            continue
-        try:
-            trials = _study(url).get_trials()
-        except KeyError:  # no study yet
-            continue
-        except sqlalchemy.exc.OperationalError:  # the worker is creating the schema right now
-            continue
-        done = [t for t in trials if t.state == TrialState.COMPLETE]
-        run = [  # a second trial, sampled and training
-            t for t in trials if t.state == TrialState.RUNNING and t.number >= 1 and t.params
-        ]
-        if done and run:
-            running = run[0]
-    assert running is not None, "the worker never reached a second trial"
+        frozen = _second_trial_running(url, out) and _freeze_inside_a_trial(proc, url)
+    assert frozen, "the worker never reached a second trial"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    after_kill = _study(url).get_trials()  # the trial seen running may have ended meanwhile
+    after_kill = _study(url).get_trials()
     lost = [t for t in after_kill if t.state == TrialState.RUNNING]
     assert len(lost) == 1  # the dead worker held exactly one trial
     running = lost[0]
@@ -109,6 +98,47 @@ def test_killed_worker_loses_only_its_trial_and_a_restart_continues(tiny_h5, tin
     assert lost_params and {k: retried[0].params.get(k) for k in lost_params} == lost_params
     counted = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
     assert len(counted) == 4
+
+
+def _study_created(db: Path) -> bool:
+    """The worker has created the schema and the study. Read-only: optuna's load_study on a
+    half-made schema would create it too, racing the worker (a duplicate alembic_version)."""
+    if not db.exists():
+        return False
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)) as con:
+            (n,) = con.execute("SELECT count(*) FROM studies").fetchone()
+            (v,) = con.execute("SELECT count(*) FROM alembic_version").fetchone()
+    except sqlite3.Error:  # no tables yet, or locked by the worker
+        return False
+    return n > 0 and v > 0
+
+
+def _second_trial_running(url: str, out) -> bool:
+    """The worker has finished a trial and sampled (and is training) a second one."""
+    if not _study_created(out / "study.db"):
+        return False
+    try:
+        trials = _study(url).get_trials()
+    except sqlalchemy.exc.OperationalError:  # the worker is writing right now
+        return False
+    done = [t for t in trials if t.state == TrialState.COMPLETE]
+    run = [t for t in trials if t.state == TrialState.RUNNING and t.number >= 1 and t.params]
+    return bool(done and run)
+
+
+def _freeze_inside_a_trial(proc, url: str) -> bool:
+    """SIGSTOP the worker; True if it stopped inside a sampled trial (the study cannot change
+    under the check), else let it go on (it finished the trial in between, or was writing)."""
+    proc.send_signal(signal.SIGSTOP)
+    try:
+        running = [t for t in _study(url).get_trials() if t.state == TrialState.RUNNING]
+    except sqlalchemy.exc.OperationalError:  # stopped while holding the database
+        running = []
+    if len(running) == 1 and running[0].params:
+        return True
+    proc.send_signal(signal.SIGCONT)
+    return False
 
 
 def _pg_bin() -> Path | None:
