@@ -124,6 +124,7 @@ class Classification:
     frame_length: int  # model samples per frame
     hop: int  # model samples between frame starts
     sample_rate_hz: float | None  # the recording's
+    chunk: int = DEFAULT_CHUNK  # recording samples per processing block
     resampling: Resampling = field(default_factory=Resampling)
     wall_s: float = 0.0
     infer_s: float = 0.0  # of wall_s, inside predictor.logits (the rest: reading, resampling,
@@ -157,6 +158,7 @@ class Classification:
             "times_real_time": duration / self.wall_s if duration and self.wall_s > 0 else None,
             "frame_length": self.frame_length,
             "hop": self.hop,
+            "chunk": self.chunk,
             "sample_count": self.sample_count,
             "resampling": self.resampling.to_dict(),
             "recording": self.recording,
@@ -173,7 +175,7 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return z
 
 
-def _model_rate(predictor: Any, model_rate_hz: float | None) -> float | None:
+def model_rate(predictor: Any, model_rate_hz: float | None) -> float | None:
     """The model's sample rate: its own, else ``model_rate_hz`` (which must agree with it)."""
     rate = predictor.sample_rate_hz
     if model_rate_hz is None:
@@ -209,7 +211,7 @@ def _run_frames(
     return np.concatenate(starts), np.concatenate(logits), infer_s
 
 
-def _top_k(logits: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def top_classes(logits: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Softmax over all frames at once: ``(top_index (n, k) int64, top_prob (n, k) float32)``."""
     p = _softmax(logits)  # (n, C)
     order = np.argsort(-p, axis=1, kind="stable")[:, :k]  # (n, k)
@@ -240,7 +242,9 @@ def classify_recording(
         raise AmrkitError(f"--hop {hop} must be >= 1 (samples at the model's rate)")
     if batch_size < 1:
         raise AmrkitError(f"--batch-size {batch_size} must be >= 1")
-    rate = _model_rate(predictor, model_rate_hz)
+    if chunk < 1:
+        raise AmrkitError(f"--chunk {chunk} must be >= 1 (samples per processing block)")
+    rate = model_rate(predictor, model_rate_hz)
     plan = plan_resampling(rate, recording.sample_rate_hz, resample, max_denominator)
     n_model = resampled_length(recording.num_samples, plan.up, plan.down)
     total = frame_count(n_model, L, hop)
@@ -253,7 +257,7 @@ def classify_recording(
     chunks = iter_resampled(recording, plan.up, plan.down, block=chunk, stats=recording.stats)
     frames = iter_frames(chunks, L, hop, batch_size, normalize=True, stats=recording.stats)
     starts, logits, infer_s = _run_frames(predictor, frames, total, progress)
-    top_index, top_prob = _top_k(logits, max(1, min(top_k, len(predictor.classes))))
+    top_index, top_prob = top_classes(logits, max(1, min(top_k, len(predictor.classes))))
     wall = time.perf_counter() - t0
     return Classification(
         classes=tuple(predictor.classes),
@@ -266,15 +270,16 @@ def classify_recording(
         frame_length=L,
         hop=hop,
         sample_rate_hz=recording.sample_rate_hz,
+        chunk=chunk,
         resampling=plan,
         wall_s=wall,
         infer_s=infer_s,
         recording=_recording_info(recording),
-        model=_model_info(predictor, rate),
+        model=model_info(predictor, rate),
     )
 
 
-def _model_info(predictor: Any, rate: float | None) -> dict[str, Any]:
+def model_info(predictor: Any, rate: float | None) -> dict[str, Any]:
     return {
         "kind": predictor.kind,
         "runtime": getattr(predictor, "runtime", None),
@@ -307,49 +312,67 @@ def check_output_path(path: str | Path) -> Path:
     return check_writable(p)
 
 
-def _rows(result: Classification) -> Any:
-    times = result.time_s
-    for i in range(len(result)):
-        top = [
-            (result.classes[j], float(q))
-            for j, q in zip(result.top_index[i], result.top_prob[i], strict=True)
-        ]
-        yield i, float(times[i]), top
+def csv_header(k: int) -> list[str]:
+    """Columns of the CSV predictions with a top-``k``."""
+    header = ["start_sample", "sample_count", "time_s", "label", "confidence"]
+    for j in range(1, k + 1):
+        header += [f"top{j}", f"top{j}_p"]
+    return header
+
+
+def prediction_rows(
+    classes: tuple[str, ...],
+    start_sample: np.ndarray,
+    sample_count: int,
+    sample_rate_hz: float | None,
+    top_index: np.ndarray,
+    top_prob: np.ndarray,
+    as_json: bool,
+) -> Iterator[Any]:
+    """One CSV row (list of str) or JSON record (dict) per frame: ``start_sample`` (n,) in the
+    input's sample index, ``top_index`` / ``top_prob`` (n, k) best first. Files and streams
+    (:mod:`amrkit.stream`) write the same bytes for the same frames."""
+    rate = sample_rate_hz or float("nan")
+    for s, idx, prob in zip(start_sample.tolist(), top_index, top_prob, strict=True):
+        t = s / rate
+        top = [(classes[j], float(q)) for j, q in zip(idx.tolist(), prob, strict=True)]
+        label, confidence = top[0]
+        if as_json:
+            yield {
+                "start_sample": s,
+                "sample_count": sample_count,
+                "time_s": t if math.isfinite(t) else None,
+                "label": label,
+                "confidence": round(confidence, 6),
+                "top": [{"label": name, "p": round(q, 6)} for name, q in top],
+            }
+            continue
+        row = [s, sample_count, f"{t:.9g}", label, f"{confidence:.6f}"]
+        for name, q in top:
+            row += [name, f"{q:.6f}"]
+        yield row
 
 
 def write_predictions(result: Classification, path: str | Path) -> Path:
     """Per-frame predictions as CSV or JSON lines (by suffix), written atomically."""
     p = check_output_path(path)
-    k = result.top_index.shape[1]
+    as_json = p.suffix.lower() != ".csv"
+    rows = prediction_rows(
+        result.classes,
+        result.start_sample,
+        result.sample_count,
+        result.sample_rate_hz,
+        result.top_index,
+        result.top_prob,
+        as_json,
+    )
     with atomic_path(p) as tmp, open(tmp, "w", newline="") as f:
-        if p.suffix.lower() == ".csv":
-            w = csv.writer(f)
-            header = ["start_sample", "sample_count", "time_s", "label", "confidence"]
-            for j in range(1, k + 1):
-                header += [f"top{j}", f"top{j}_p"]
-            w.writerow(header)
-            for i, t, top in _rows(result):
-                row = [
-                    int(result.start_sample[i]),
-                    result.sample_count,
-                    f"{t:.9g}",
-                    result.classes[result.label[i]],
-                    f"{result.confidence[i]:.6f}",
-                ]
-                for name, q in top:
-                    row += [name, f"{q:.6f}"]
-                w.writerow(row)
+        if as_json:
+            f.writelines(json.dumps(rec) + "\n" for rec in rows)
         else:
-            for i, t, top in _rows(result):
-                rec = {
-                    "start_sample": int(result.start_sample[i]),
-                    "sample_count": result.sample_count,
-                    "time_s": t if math.isfinite(t) else None,
-                    "label": result.classes[result.label[i]],
-                    "confidence": round(float(result.confidence[i]), 6),
-                    "top": [{"label": name, "p": round(q, 6)} for name, q in top],
-                }
-                f.write(json.dumps(rec) + "\n")
+            w = csv.writer(f)
+            w.writerow(csv_header(result.top_index.shape[1]))
+            w.writerows(rows)
     return p
 
 

@@ -457,6 +457,28 @@ def test_cli_errors_are_one_line_and_leave_no_output(models, tmp_path, capsys):
     assert json.loads(good.read_text())["annotations"] == []  # original untouched
 
 
+def test_cli_chunk_is_the_processing_block(models, tmp_path, capsys):
+    """--chunk reaches the pipeline: the CLI's file equals classify_recording(chunk=...)."""
+    z = make_recording(2.0, SEGMENTS[:4], 2, seed=13)
+    raw = tmp_path / "cap.ci16"
+    raw.write_bytes(encode(z, "ci16_le"))
+    rec = open_recording(raw, format="ci16", sample_rate_hz=2e6)
+    want = write_predictions(
+        classify_recording(load_predictor(models["run"]), rec, chunk=300), tmp_path / "want.csv"
+    )
+    out = tmp_path / "got.csv"
+    args = ["--format", "ci16", "--sample-rate", "2e6", "--chunk", "300", "--out", out, "--json"]
+    code, stdout, _ = _cli(capsys, "classify", models["run"], raw, *args)
+    assert code == 0 and out.read_bytes() == want.read_bytes()
+    assert json.loads(stdout)["frames"] == 8 and json.loads(stdout)["chunk"] == 300
+    code, _, err = _cli(capsys, "classify", models["run"], raw, "--format", "ci16",
+                        "--sample-rate", "2e6", "--timeout", "3")  # fmt: skip
+    assert code == 1 and "--timeout applies to live streams" in err
+    code, _, err = _cli(capsys, "classify", models["run"], raw, "--format", "ci16",
+                        "--sample-rate", "2e6", "--chunk", "0")  # fmt: skip
+    assert code == 1 and "--chunk 0 must be >= 1" in err
+
+
 @pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")
 def test_int8_runtimes_classify_identically(models, tmp_path):
     """The c runtime computes the golden model's logits, as ORT does on a portable file: the

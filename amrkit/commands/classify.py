@@ -9,21 +9,28 @@ from pathlib import Path
 import typer
 
 from amrkit.commands import options
+from amrkit.errors import AmrkitError
 
 
 def classify(
-    model: str = typer.Argument(..., help="Trained run directory or .onnx file (FP32 or INT8)."),
+    model: str = typer.Argument(
+        ...,
+        help="Trained run directory, .onnx file (FP32 or INT8), or a shipped model: zoo:NAME "
+        "(FP32) or zoo:NAME:int8 (amrkit zoo list).",
+    ),
     recording: str = typer.Argument(
-        ..., help="SigMF recording (.sigmf-meta, .sigmf-data or base name) or a raw I/Q file."
+        ...,
+        help="SigMF recording (.sigmf-meta, .sigmf-data or base name), a raw I/Q file, or a "
+        "live stream: - (standard input) or zmq+tcp://HOST:PORT (GNU Radio ZMQ sink).",
     ),
     format: str | None = typer.Option(
         None,
         "--format",
         help="Raw sample format: cf32, cf64, ci32, ci16, ci8, cu32, cu16, cu8 (+_le/_be; "
-        "default little endian). Omit for SigMF.",
+        "default little endian). Omit for SigMF; required for -, default cf32 for zmq+.",
     ),
     sample_rate: float | None = typer.Option(
-        None, "--sample-rate", help="Sample rate of a raw recording in Hz, e.g. 1e6."
+        None, "--sample-rate", help="Sample rate of a raw recording or a stream in Hz, e.g. 1e6."
     ),
     model_rate: float | None = typer.Option(
         None,
@@ -56,8 +63,59 @@ def classify(
         "auto", "--runtime", help="ONNX files: auto (= ort), ort, openvino or c (INT8)."
     ),
     json_out: options.JsonOpt = False,
+    chunk: int | None = typer.Option(
+        None,
+        "--chunk",
+        help="Samples per processing block (default 1048576). A stream's decisions come out "
+        "block by block; give a file the same --chunk to get the same decisions.",
+    ),
+    max_delay: float | None = typer.Option(
+        None,
+        "--max-delay",
+        help="Streams: drop samples (counted) when more than this many seconds of signal wait; "
+        "inf = never drop, the source waits. Default: inf, but 5 for a ZeroMQ SUB socket.",
+    ),
+    timeout: float | None = typer.Option(
+        None,
+        "--timeout",
+        help="Streams: end with an error after this many seconds without samples (default 10; "
+        "0 waits forever).",
+    ),
+    publish: str | None = typer.Option(
+        None,
+        "--publish",
+        help="Streams: also publish each decision (a JSON line) on a ZeroMQ PUB socket bound "
+        "here, e.g. tcp://*:5556 (needs pyzmq).",
+    ),
+    zmq_socket: str | None = typer.Option(
+        None,
+        "--zmq-socket",
+        help="zmq+ streams: sub (default; GNU Radio's ZMQ PUB Sink) or pull (ZMQ PUSH Sink).",
+    ),
 ) -> None:
-    """Classify a recording frame by frame: predicted class, confidence and top-3 per frame."""
+    """Classify a recording or a live stream frame by frame: predicted class, confidence and
+    top-3 per frame."""
+    stream_opts = {"--max-delay": max_delay, "--timeout": timeout, "--publish": publish,
+                   "--zmq-socket": zmq_socket}  # fmt: skip
+    if recording == "-" or recording.startswith("zmq+"):
+        if annotate or annotate_out is not None:
+            raise AmrkitError(
+                "--annotate writes SigMF metadata next to a recording; a stream has none "
+                "(record it with --out FILE.csv or FILE.jsonl)"
+            )
+        _classify_stream(
+            model, recording, format=format, sample_rate=sample_rate, model_rate=model_rate,
+            hop=hop, batch_size=batch_size, no_resample=no_resample, out=out, device=device,
+            threads=threads, runtime=runtime, json_out=json_out, chunk=chunk,
+            max_delay=max_delay, timeout=timeout, publish=publish, zmq_socket=zmq_socket,
+        )  # fmt: skip
+        return
+    given = [name for name, value in stream_opts.items() if value is not None]
+    if given:
+        raise AmrkitError(
+            f"{given[0]} applies to live streams (- or zmq+tcp://HOST:PORT), not to the "
+            f"recording {recording!r}; drop it"
+        )
     from amrkit.classify import (
         check_annotation_path,
         check_output_path,
@@ -83,6 +141,7 @@ def classify(
             resample=not no_resample,
             progress=update,
             model_rate_hz=model_rate,
+            **({} if chunk is None else {"chunk": chunk}),
         )
     written = {}
     if out is not None:
@@ -96,6 +155,86 @@ def classify(
         typer.echo(json.dumps(json_safe(summary), indent=2))
         return
     _print_summary(summary)
+
+
+def _classify_stream(model: str, spec: str, *, out: Path | None, json_out: bool,
+                     publish: str | None, **opts: object) -> None:  # fmt: skip
+    """``classify MODEL -`` / ``zmq+tcp://…``: decisions written as they are made (standard
+    output, --out, --publish), a live view on a terminal, one summary at the end."""
+    from amrkit.classify import check_output_path
+    from amrkit.infer import load_predictor
+    from amrkit.stream import StreamConfig, classify_stream
+    from amrkit.stream.outputs import DecisionWriter, ZmqPublisher, open_decision_file
+    from amrkit.stream.sources import open_stream
+
+    config = StreamConfig(
+        hop=opts["hop"], batch_size=opts["batch_size"], resample=not opts["no_resample"],
+        model_rate_hz=opts["model_rate"], max_delay_s=opts["max_delay"],
+        **{k: v for k, v in (("chunk", opts["chunk"]), ("timeout_s", opts["timeout"]))
+           if v is not None},
+    )  # fmt: skip
+    if out is not None:
+        check_output_path(out)
+    source = open_stream(spec, opts["format"], opts["sample_rate"], opts["zmq_socket"])
+    outputs = [] if publish is None else [ZmqPublisher(publish)]  # a taken port fails here
+    predictor = load_predictor(
+        model, device=opts["device"], threads=opts["threads"], runtime=opts["runtime"]
+    )
+    live = not json_out and sys.stdout.isatty()
+    if out is not None:
+        outputs.append(open_decision_file(out))
+    elif not live:  # decisions on standard output: CSV, or JSON lines with --json
+        outputs.append(DecisionWriter(sys.stdout, as_json=json_out))
+    warn = None if live else (lambda msg: typer.echo(f"warning: {msg}", err=True))
+    with _live_view(live) as view:
+        status = classify_stream(predictor, source, config, outputs, view, warn)
+    if status.end == "output closed":
+        _silence_stdout()  # `| head`: the reader is gone, nothing more to say
+        return
+    if status.error is not None:
+        raise AmrkitError(status.error)  # after the decisions, which are all written
+    summary = status.to_dict()
+    if out is None and not live:  # standard output carries the decisions
+        typer.echo(f"amrkit: {status.sentence()}", err=True)
+    elif json_out:
+        from amrkit.fileio import json_safe
+
+        written = {"predictions": str(out)}
+        if publish is not None:
+            written["published"] = outputs[0].endpoint
+        typer.echo(json.dumps(json_safe({**summary, "outputs": written}), indent=2))
+    else:
+        typer.echo(status.sentence() + (f"\npredictions: {out}" if out is not None else ""))
+
+
+class _live_view:
+    """The rich live view on standard output when it is a terminal; None otherwise."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.view = None
+        if enabled:
+            from amrkit.stream.live import LiveView
+
+            self.view = LiveView()
+
+    def __enter__(self):  # noqa: ANN204
+        return self.view.__enter__() if self.view is not None else None
+
+    def __exit__(self, *exc: object) -> None:
+        if self.view is not None:
+            self.view.__exit__(*exc)
+
+
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null, so the interpreter's last flush into a closed
+    pipe raises nothing."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # not a real file (tests' captured stdout)
+        pass
 
 
 class _progress:

@@ -27,6 +27,7 @@ import h5py
 import numpy as np
 
 from amrkit.data.frames import FrameSet, input_error, one_line
+from amrkit.data.hdf5 import hdf5_dataset, hdf5_open_error
 from amrkit.errors import AmrkitError
 from amrkit.fileio import atomic_path
 
@@ -142,74 +143,6 @@ def read_attr(f: h5py.File, key: str, default: Any = None) -> Any:
     return value
 
 
-# ---- HDF5 inputs: only the file itself, never more than it stores ------------------------
-def hdf5_dataset(f: h5py.File, name: str, where: str, fix: str) -> h5py.Dataset:
-    """Dataset ``name`` of ``f``, refused when it would read another file (external link,
-    virtual dataset, external raw storage) or declares more data than the file holds."""
-    link = f.get(name, getlink=True)
-    if link is None:
-        raise input_error(where, name, "no such dataset", f"a dataset {name!r}", fix)
-    if isinstance(link, h5py.ExternalLink):
-        raise input_error(
-            where,
-            name,
-            f"an external link to {link.filename!r}",
-            "data stored in this file",
-            "amrkit reads nothing outside its input file; copy the linked data into it "
-            "(e.g. with h5copy)",
-        )
-    try:
-        dset = f[name]
-    except (KeyError, OSError) as exc:  # dangling soft link, damaged object header
-        raise input_error(where, name, f"unreadable ({one_line(exc)})", "a dataset", fix) from None
-    if not isinstance(dset, h5py.Dataset):
-        raise input_error(where, name, type(dset).__name__.lower(), "a dataset", fix)
-    if dset.is_virtual or dset.external:
-        what = "a virtual dataset" if dset.is_virtual else "external raw storage"
-        raise input_error(
-            where,
-            name,
-            f"{what} (its data lives in other files)",
-            "data stored in this file",
-            "amrkit reads nothing outside its input file; store the array in it "
-            "(e.g. h5repack -l CONTI makes a self-contained copy)",
-        )
-    _check_declared_size(dset, name, where)
-    return dset
-
-
-def _check_declared_size(dset: h5py.Dataset, name: str, where: str) -> None:
-    """Never trust a declared shape: the file must store the data it declares.
-
-    Uncompressed data needs ``storage >= logical`` bytes (unwritten chunks would read as
-    zeros: a file of 10^12 "frames" can be a few KiB); compressed data at most deflate's
-    ~1032:1 ratio. Contiguous data must end inside the file (truncated copies).
-    """
-    logical = int(np.prod(dset.shape, dtype=np.float64)) * dset.dtype.itemsize
-    stored = int(dset.id.get_storage_size())
-    filters = dset.id.get_create_plist().get_nfilters()
-    limit = stored if filters == 0 else 1100 * stored + 2**20
-    if logical > limit:
-        raise input_error(
-            where,
-            name,
-            f"shape {tuple(dset.shape)} ({logical:,} bytes) but {stored:,} bytes stored",
-            "the declared data to be in the file",
-            "the file is truncated or incomplete; copy or generate it again",
-        )
-    size = Path(where).stat().st_size
-    offset = dset.id.get_offset() if dset.chunks is None else None
-    end = (offset or 0) + stored if offset is not None else stored
-    if end > size:
-        raise input_error(
-            where,
-            name,
-            f"data ending at byte {end:,} of a {size:,}-byte file",
-            "data inside the file",
-            "the file is truncated; copy or download it again",
-        )
-
-
 def read_rows(dset: h5py.Dataset, rows: np.ndarray) -> np.ndarray:
     """Rows (sorted, unique) of a dataset, read as few large contiguous slices."""
     rows = np.asarray(rows, dtype=np.int64)
@@ -246,8 +179,6 @@ def open_native(path: str | Path) -> FrameSet:
     try:
         f = h5py.File(p, "r")
     except OSError as exc:
-        from amrkit.data.radioml import hdf5_open_error
-
         raise hdf5_open_error(p, exc) from None
     try:
         return _open(f, p)

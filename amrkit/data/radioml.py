@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import numbers
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from amrkit.data.frames import FrameSet, input_error
+from amrkit.data.hdf5 import hdf5_dataset, hdf5_open_error
 from amrkit.data.recording import normalize_power
 from amrkit.errors import AmrkitError
 
@@ -75,19 +75,6 @@ def fingerprint(path: Path, edge: int = 1 << 20) -> str:
             f.seek(max(edge, size - edge))
             h.update(f.read(edge))
     return h.hexdigest()[:16]
-
-
-def hdf5_open_error(path: Path, exc: BaseException) -> AmrkitError:
-    """One line for an HDF5 file h5py cannot open; names truncation when HDF5 detects it."""
-    text = str(exc)
-    m = re.search(r"truncated file: eof = (\d+).*stored_eof = (\d+)", text)
-    if m:
-        return AmrkitError(
-            f"{str(path)!r} is truncated ({m.group(1)} of {m.group(2)} bytes); download or "
-            "copy it again"
-        )
-    first = (text.splitlines() or [type(exc).__name__])[0]
-    return AmrkitError(f"cannot open {str(path)!r} as HDF5 ({first}); is it a complete file?")
 
 
 def _wrap_normalized(reader: Any, normalize: bool) -> Any:
@@ -345,8 +332,6 @@ def _labels_2018(Y: Any, n: int, where: str) -> np.ndarray:
 
 
 def _radioml2018(f: Any, p: Path, class_names: Sequence[str] | None, normalize: bool) -> FrameSet:
-    from amrkit.data.native import hdf5_dataset
-
     where = str(p)
     if not is_radioml2018(f):
         raise AmrkitError(

@@ -15,6 +15,11 @@ frames in three streaming stages, none of which ever holds more than about one c
    boundaries (``floor((n - L) / hop) + 1`` frames) and normalizes each to unit average
    power, as amrkit's training frames are.
 
+Live streams (:mod:`amrkit.stream`) push samples as they arrive: :func:`decode_samples`
+converts raw bytes as :meth:`Recording.read` does, :class:`StreamResampler` yields the chunks
+``iter_resampled`` yields for the whole input (same block grid: bit for bit) and
+:class:`Framer` is ``iter_frames``'s state, so a stream's frames are a file's frames.
+
 Supported sample formats (SigMF ``core:datatype`` names, also ``--format`` for raw files):
 complex ``cf32``, ``cf64``, ``ci32``, ``ci16``, ``ci8``, ``cu32``, ``cu16``, ``cu8``, with
 ``_le`` / ``_be`` for the multi-byte ones (raw files default to little endian).
@@ -117,6 +122,26 @@ def to_complex64(raw: np.ndarray, fmt: SampleFormat) -> np.ndarray:
     return out
 
 
+def decode_samples(data: bytes | bytearray | memoryview, fmt: SampleFormat) -> np.ndarray:
+    """Raw bytes of whole samples of ``fmt`` (e.g. read from a pipe) → (n,) complex64,
+    converted exactly as :meth:`Recording.read` converts a file's samples."""
+    n, rest = divmod(len(data), fmt.sample_bytes)
+    if rest:
+        raise AmrkitError(
+            f"{len(data)} bytes are not whole {fmt.name} samples ({fmt.sample_bytes} bytes each)"
+        )
+    raw = np.frombuffer(data, dtype=fmt.component, count=2 * n).reshape(n, 2)  # (n, 2)
+    return to_complex64(raw, fmt)
+
+
+def first_nonfinite(z: np.ndarray, fmt: SampleFormat) -> int | None:
+    """Index of the first NaN / inf sample of ``z`` (n,) complex64 (None: all finite).
+    Integer formats are always finite; float64 beyond float32's range becomes inf."""
+    if fmt.kind != "f" or np.isfinite(z.view(np.float32).sum(dtype=np.float64)):
+        return None
+    return int(np.flatnonzero(~np.isfinite(z))[0])
+
+
 # ---- recordings -------------------------------------------------------------------------
 @dataclass
 class ReadStats:
@@ -173,12 +198,12 @@ class Recording:
             out = to_complex64(mm[start:stop], self.fmt)
         finally:
             del mm
-        if self.fmt.kind == "f" and not np.isfinite(out.view(np.float32).sum(dtype=np.float64)):
-            bad = start + int(np.flatnonzero(~np.isfinite(out))[0])
+        bad = first_nonfinite(out, self.fmt)
+        if bad is not None:
             raise input_error(
                 self.meta_path or self.data_path,
                 "samples",
-                f"NaN or inf at sample {bad} (or beyond float32 range)",
+                f"NaN or inf at sample {start + bad} (or beyond float32 range)",
                 "finite samples",
                 "repair the recording (or cut out the damaged part)",
             )
@@ -446,10 +471,9 @@ def iter_resampled(
 
     Equal (to float32 rounding) to ``resample_poly(x, up, down)`` on the whole input, but
     never holds more than ``block + 2·margin`` input samples. ``rec`` may be an array
-    (tests) or a :class:`Recording`.
+    (tests) or a :class:`Recording`. :class:`StreamResampler` yields the same chunks, bit for
+    bit, for samples that arrive in pieces.
     """
-    g = math.gcd(up, down)
-    up, down = up // g, down // g
     read = (
         rec.read
         if isinstance(rec, Recording)
@@ -459,25 +483,96 @@ def iter_resampled(
     stats = (
         stats if stats is not None else (rec.stats if isinstance(rec, Recording) else ReadStats())
     )
-    if up == down == 1:
-        for start in range(0, n, max(1, block)):
-            x = read(start, block)
-            stats.note("max_block", len(x))
-            yield x
-        return
-    h = resample_filter(up, down)
-    half_len = (len(h) - 1) // 2
-    margin = _round_up(half_len // up + 2, down)  # > half_len / up input samples, multiple of down
-    step = _round_up(max(1, block), down)  # core block, multiple of down
-    n_out = resampled_length(n, up, down)
-    for a in range(0, n, step):
-        b = min(n, a + step)
-        s, e = max(0, a - margin), min(n, b + margin)
+    grid = _BlockGrid.make(up, down, block)
+    for a in range(0, n, grid.step):
+        b = min(n, a + grid.step)
+        s, e = max(0, a - grid.margin), min(n, b + grid.margin)
         x = read(s, e - s)  # (e - s,) complex64; s is a multiple of down
         stats.note("max_block", len(x))
+        yield grid.resample(x, s, a, b, n)
+
+
+@dataclass(frozen=True)
+class _BlockGrid:
+    """How the input is cut for resampling: core blocks of ``step`` samples (a multiple of
+    ``down``), each read with ``margin`` more input samples on both sides (more than the
+    filter's half length, a multiple of ``down``). No filter when ``up == down``."""
+
+    up: int
+    down: int
+    step: int
+    margin: int
+    h: np.ndarray | None
+
+    @classmethod
+    def make(cls, up: int, down: int, block: int) -> _BlockGrid:
+        g = math.gcd(up, down)
+        up, down = up // g, down // g
+        if up == down == 1:
+            return cls(1, 1, max(1, int(block)), 0, None)
+        h = resample_filter(up, down)
+        half_len = (len(h) - 1) // 2
+        margin = _round_up(half_len // up + 2, down)
+        return cls(up, down, _round_up(max(1, int(block)), down), margin, h)
+
+    def resample(self, x: np.ndarray, s: int, a: int, b: int, n: int) -> np.ndarray:
+        """Outputs of the core block ``[a, b)`` from ``x`` = input ``[s, e)`` of ``n``."""
+        if self.h is None:
+            return x
+        up, down = self.up, self.down
         first = (a - s) * up // down
-        last = (b * up // down if b < n else n_out) - s * up // down
-        yield resample_range(x, up, down, h, first, last)
+        last = (b * up // down if b < n else resampled_length(n, up, down)) - s * up // down
+        return resample_range(x, up, down, self.h, first, last)
+
+
+class StreamResampler:
+    """:func:`iter_resampled` for samples that arrive in pieces of any size.
+
+    :meth:`push` the samples as they come, :meth:`finish` at the end of the stream: the
+    chunks returned are those ``iter_resampled`` yields for the whole input with the same
+    ``block`` (same block grid, same arithmetic: equal bit for bit). A block is resampled as
+    soon as its right margin has arrived; at most ``block + 2·margin`` input samples plus
+    the last piece pushed are held.
+    """
+
+    def __init__(
+        self, up: int, down: int, block: int = DEFAULT_CHUNK, stats: ReadStats | None = None
+    ) -> None:
+        self.grid = _BlockGrid.make(up, down, block)
+        self.stats = stats if stats is not None else ReadStats()
+        self._parts: list[np.ndarray] = []  # input from self._start on, not yet joined
+        self._start = 0  # input index of the first held sample
+        self._a = 0  # start of the next core block
+        self.received = 0  # input samples pushed
+
+    def push(self, x: np.ndarray) -> list[np.ndarray]:
+        """Append ``x`` (k,) complex64; the resampled chunks that are now complete."""
+        if len(x):
+            self._parts.append(np.asarray(x, dtype=np.complex64))
+            self.received += len(x)
+        out = []
+        while self.received >= self._a + self.grid.step + self.grid.margin:
+            out.append(self._block(self._a + self.grid.step, self.received))
+        return out
+
+    def finish(self) -> list[np.ndarray]:
+        """The chunks left at the end of the stream (its length is now known)."""
+        out = []
+        while self._a < self.received:
+            out.append(self._block(min(self.received, self._a + self.grid.step), self.received))
+        return out
+
+    def _block(self, b: int, n: int) -> np.ndarray:
+        a, g = self._a, self.grid
+        s, e = max(0, a - g.margin), min(n, b + g.margin)
+        held = self._parts[0] if len(self._parts) == 1 else np.concatenate(self._parts)
+        x = held[s - self._start : e - self._start]  # (e - s,) input [s, e)
+        self.stats.note("max_block", len(x))
+        y = g.resample(x, s, a, b, n)
+        keep = max(0, b - g.margin)  # the next block reads from here on
+        self._parts = [held[keep - self._start :]] if len(held) > keep - self._start else []
+        self._start, self._a = keep, b
+        return y
 
 
 def resample_range(
@@ -601,38 +696,69 @@ def iter_frames(
     ``starts`` index the concatenated stream. Frames are unit-power normalized unless
     ``normalize`` is False. At most ``batch_size`` frames are materialized at a time.
     """
-    L = int(frame_length)
-    hop = L if hop is None else int(hop)
-    if L < 1 or hop < 1 or batch_size < 1:
-        raise AmrkitError(
-            f"frame length, hop and batch size must be >= 1 (got {L}, {hop}, {batch_size})"
-        )
-    buf = np.empty(0, dtype=np.complex64)
-    buf_start = 0  # stream index of buf[0]
-    next_start = 0  # stream index of the next frame to emit
+    framer = Framer(frame_length, hop, batch_size, normalize, stats)
     for chunk in chunks:
+        yield from framer.push(chunk)
+
+
+class Framer:
+    """Frames of ``L`` samples every ``hop`` samples across chunks pushed one at a time (the
+    state of :func:`iter_frames`): the samples no future frame needs are dropped, so at most
+    one chunk plus one frame is held."""
+
+    def __init__(
+        self,
+        frame_length: int,
+        hop: int | None = None,
+        batch_size: int = 256,
+        normalize: bool = True,
+        stats: ReadStats | None = None,
+    ) -> None:
+        L = int(frame_length)
+        hop = L if hop is None else int(hop)
+        if L < 1 or hop < 1 or batch_size < 1:
+            raise AmrkitError(
+                f"frame length, hop and batch size must be >= 1 (got {L}, {hop}, {batch_size})"
+            )
+        self.L, self.hop, self.batch_size, self.normalize = L, hop, batch_size, normalize
+        self.stats = stats
+        self.buf = np.empty(0, dtype=np.complex64)
+        self.buf_start = 0  # stream index of buf[0]
+        self.next_start = 0  # stream index of the next frame to emit
+
+    @property
+    def pending(self) -> int:
+        """Samples received from the next frame's start on: a partial frame at the end."""
+        return max(0, self.buf_start + len(self.buf) - self.next_start)
+
+    def push(self, chunk: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yields ``(starts (b,), iq (b, 2, L))`` for every frame ``chunk`` completes."""
         if len(chunk) == 0:
-            continue
+            return
+        L, hop, buf, buf_start = self.L, self.hop, self.buf, self.buf_start
         # drop what no future frame needs (before next_start), append the chunk
-        drop = min(len(buf), max(0, next_start - buf_start))
-        skip_in_chunk = max(0, next_start - (buf_start + len(buf)))  # hop > L can skip samples
+        drop = min(len(buf), max(0, self.next_start - buf_start))
+        skip_in_chunk = max(0, self.next_start - (buf_start + len(buf)))  # hop > L skips samples
         if skip_in_chunk:
             buf_start = buf_start + len(buf) + min(skip_in_chunk, len(chunk))
             buf = np.asarray(chunk[skip_in_chunk:], dtype=np.complex64)
         else:
             buf = np.concatenate([buf[drop:], np.asarray(chunk, dtype=np.complex64)])
             buf_start += drop
-        if stats is not None:
-            stats.note("max_buffer", len(buf))
-        avail = len(buf) - (next_start - buf_start)
-        count = frame_count(avail, L, hop) if next_start >= buf_start else 0
-        for first in range(0, count, batch_size):
-            k = min(batch_size, count - first)
-            offs = next_start - buf_start + (first + np.arange(k)) * hop  # (k,)
+        self.buf, self.buf_start = buf, buf_start
+        if self.stats is not None:
+            self.stats.note("max_buffer", len(buf))
+        base = self.next_start
+        avail = len(buf) - (base - buf_start)
+        count = frame_count(avail, L, hop) if base >= buf_start else 0
+        for first in range(0, count, self.batch_size):
+            k = min(self.batch_size, count - first)
+            offs = base - buf_start + (first + np.arange(k)) * hop  # (k,)
             z = sliding_window_view(buf[offs[0] : offs[-1] + L], L)[::hop]  # (k, L) view
             iq = np.empty((k, 2, L), np.float32)
             iq[:, 0], iq[:, 1] = z.real, z.imag
-            if normalize:
+            if self.normalize:
                 normalize_power(iq)
+            # advanced before the yield: a consumer that stops here never sees these again
+            self.next_start = base + (first + k) * hop
             yield buf_start + offs.astype(np.int64), iq
-        next_start += count * hop

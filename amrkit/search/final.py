@@ -1,15 +1,19 @@
 """The search's last stage: retrain the Pareto set in full, export, check, write pareto.json.
 
 Each step is skipped when its output exists, so an interrupted stage continues (a run whose
-training was cut off resumes from its checkpoint).
+training was cut off resumes from its checkpoint). This module owns pareto.json (its names,
+format, trial table and the choice of Pareto trials); :mod:`amrkit.search.pipeline` imports
+them from here, never the other way round.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import optuna
+from optuna.trial import TrialState
 
 from amrkit import __version__
 from amrkit.artifacts import DETAILS_FILE, FP32_FILE, INT8_FILE, is_run_dir
@@ -17,25 +21,36 @@ from amrkit.data.frames import FrameSet
 from amrkit.fileio import write_json
 from amrkit.metrics.network import network_metrics
 from amrkit.models import CNNSpec
-from amrkit.search.pareto import PAPER_MODELS, plot_pareto
+from amrkit.search.config import SearchConfig
+from amrkit.search.pareto import PAPER_MODELS, pareto_front, plot_pareto, spread
 from amrkit.search.study import redact
 from amrkit.search.trial import session_latency_us, train_config
 from amrkit.train.runner import METRICS_FILE, train_model
 
 PARETO_DIR = "pareto"
+PARETO_FILE = "pareto.json"
+PARETO_PNG = "pareto.png"
+FORMAT = "amrkit-pareto"
+FORMAT_VERSION = 1
 
 
-def finish(job: Any, frames: FrameSet, study: optuna.Study, progress: bool) -> Any:
-    from amrkit.search.pipeline import (
-        FORMAT,
-        FORMAT_VERSION,
-        PARETO_FILE,
-        PARETO_PNG,
-        SearchResult,
-        pareto_trials,
-        trial_table,
-    )
+@dataclass
+class SearchResult:
+    out: Path
+    pareto_json: Path | None  # None for a worker (--worker)
+    trials: list[dict[str, Any]] = field(default_factory=list)
+    pareto: list[dict[str, Any]] = field(default_factory=list)
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "out": str(self.out),
+            "pareto_json": None if self.pareto_json is None else str(self.pareto_json),
+            "trials": self.trials,
+            "pareto": self.pareto,
+        }
+
+
+def finish(job: Any, frames: FrameSet, study: optuna.Study, progress: bool) -> SearchResult:
     cfg = job.cfg
     trials = trial_table(study, cfg)
     chosen = pareto_trials(study, cfg)
@@ -129,3 +144,47 @@ def final_model(
         "fp32_onnx": str(int8_dir / FP32_FILE),
         "int8_onnx": str(int8_path),
     }
+
+
+def trial_table(study: optuna.Study, cfg: SearchConfig) -> list[dict[str, Any]]:
+    """Every trial as a row of pareto.json (number order)."""
+    rows = []
+    for t in sorted(study.get_trials(deepcopy=False), key=lambda t: t.number):
+        a = t.user_attrs
+        rows.append(
+            {
+                "number": t.number,
+                "state": t.state.name.lower(),
+                "spec": a.get("spec_short"),
+                "macs": a.get("macs"),
+                "int8_bytes": a.get("int8_bytes"),
+                "latency_us": a.get("latency_us"),
+                "accuracy": a.get("accuracy") if t.state == TrialState.COMPLETE else None,
+                "stopped_at_epoch": a.get("stopped_at"),
+                "infeasible": a.get("infeasible"),
+                "worker": a.get("worker"),
+                "seconds": t.duration.total_seconds() if t.duration else None,
+            }
+        )
+    return rows
+
+
+def pareto_trials(study: optuna.Study, cfg: SearchConfig) -> list[optuna.trial.FrozenTrial]:
+    """The complete trials on the front of (accuracy up; MACs, INT8 bytes, latency down),
+    at most ``cfg.max_final`` of them spread over MACs."""
+    done = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
+    done.sort(key=lambda t: t.number)
+    points = [
+        [-v if o == "accuracy" else v for o, v in zip(cfg.objectives, t.values, strict=True)]
+        for t in done
+    ]
+    front = pareto_front(points)
+    # equal specs (a retried trial) are one model
+    seen, unique = set(), []
+    for i in front:
+        key = done[i].user_attrs["spec_short"]
+        if key not in seen:
+            seen.add(key)
+            unique.append(i)
+    picks = spread(unique, [float(t.user_attrs["macs"]) for t in done], cfg.max_final)
+    return [done[i] for i in picks]

@@ -14,12 +14,10 @@ exported (FP32 ONNX, INT8 QDQ) and checked against the golden integer model.
 from __future__ import annotations
 
 import multiprocessing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import optuna
-from optuna.trial import TrialState
 
 from amrkit import __version__
 from amrkit.data.frames import FrameSet
@@ -27,7 +25,7 @@ from amrkit.data.open import open_frames
 from amrkit.errors import AmrkitError
 from amrkit.fileio import check_writable, read_json, write_json
 from amrkit.search.config import SearchConfig
-from amrkit.search.pareto import pareto_front, spread
+from amrkit.search.final import SearchResult, finish, trial_table
 from amrkit.search.space import check_budget
 from amrkit.search.study import (
     DEFAULT_STUDY,
@@ -41,26 +39,6 @@ from amrkit.search.trial import Objective, proxy_frames
 from amrkit.train.runner import DataOptions
 
 SEARCH_FILE = "search.json"
-PARETO_FILE = "pareto.json"
-PARETO_PNG = "pareto.png"
-FORMAT = "amrkit-pareto"
-FORMAT_VERSION = 1
-
-
-@dataclass
-class SearchResult:
-    out: Path
-    pareto_json: Path | None  # None for a worker (--worker)
-    trials: list[dict[str, Any]] = field(default_factory=list)
-    pareto: list[dict[str, Any]] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "out": str(self.out),
-            "pareto_json": None if self.pareto_json is None else str(self.pareto_json),
-            "trials": self.trials,
-            "pareto": self.pareto,
-        }
 
 
 @dataclass(frozen=True)
@@ -117,8 +95,6 @@ def run_search(
             raise AmrkitError(f"{len(failed)} worker process(es) failed (exit {failed[0]})")
         if worker is not None:
             return SearchResult(out, None, trial_table(st, config))
-        from amrkit.search.final import finish
-
         return finish(job, frames, st, progress)
     finally:
         frames.close()
@@ -209,47 +185,3 @@ class _TrialBar:
 
     def callback(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         self.progress.update(self.task, completed=counted(study))
-
-
-def trial_table(study: optuna.Study, cfg: SearchConfig) -> list[dict[str, Any]]:
-    """Every trial as a row of pareto.json (number order)."""
-    rows = []
-    for t in sorted(study.get_trials(deepcopy=False), key=lambda t: t.number):
-        a = t.user_attrs
-        rows.append(
-            {
-                "number": t.number,
-                "state": t.state.name.lower(),
-                "spec": a.get("spec_short"),
-                "macs": a.get("macs"),
-                "int8_bytes": a.get("int8_bytes"),
-                "latency_us": a.get("latency_us"),
-                "accuracy": a.get("accuracy") if t.state == TrialState.COMPLETE else None,
-                "stopped_at_epoch": a.get("stopped_at"),
-                "infeasible": a.get("infeasible"),
-                "worker": a.get("worker"),
-                "seconds": t.duration.total_seconds() if t.duration else None,
-            }
-        )
-    return rows
-
-
-def pareto_trials(study: optuna.Study, cfg: SearchConfig) -> list[optuna.trial.FrozenTrial]:
-    """The complete trials on the front of (accuracy up; MACs, INT8 bytes, latency down),
-    at most ``cfg.max_final`` of them spread over MACs."""
-    done = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
-    done.sort(key=lambda t: t.number)
-    points = [
-        [-v if o == "accuracy" else v for o, v in zip(cfg.objectives, t.values, strict=True)]
-        for t in done
-    ]
-    front = pareto_front(points)
-    # equal specs (a retried trial) are one model
-    seen, unique = set(), []
-    for i in front:
-        key = done[i].user_attrs["spec_short"]
-        if key not in seen:
-            seen.add(key)
-            unique.append(i)
-    picks = spread(unique, [float(t.user_attrs["macs"]) for t in done], cfg.max_final)
-    return [done[i] for i in picks]
