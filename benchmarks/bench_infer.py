@@ -1,4 +1,6 @@
-"""Inference speed: torch eager FP32, ONNX Runtime FP32 and ONNX Runtime INT8 (QDQ PTQ).
+"""Inference speed of every runtime side by side: torch eager FP32, ONNX Runtime FP32 and
+INT8 (QDQ PTQ), OpenVINO INT8 and FP32, and amrkit's own C runtime on each kernel path this
+CPU runs (``c-generic``: portable C99, ``c-x86-avx2``, ``c-x86-avx512vnni``).
 
 Both paper models (``original``, ``optimized``) with random weights at L = 1024, the same
 thread count everywhere (default 2), batch 1 (latency) and batch 256 (throughput), in one
@@ -9,15 +11,18 @@ run integer kernels and to compute the golden model's integers bit for bit on th
 amrkit opens it (``session.x64quantprecision`` where the CPU lacks VNNI) and raw
 (``int8-vnni-raw``: ORT's fast u8s8 path, which saturates on such CPUs), so the cost of the
 exact path is measured. The portable INT8 file also runs on amrkit's other runtimes
-(``c``: the deploy C library compiled ``-O3 -march=native``; ``openvino`` when installed),
-each checked against the golden model on the benchmark's frames. This machine's GEMM peak
+(``c-<path>``: the deploy C library generated and compiled for that kernel path, ``-O3``;
+``openvino`` when installed), each checked against the golden model on all the benchmark's
+frames (``golden_match``). This machine's GEMM peak
 (``bench_peak.py``, same threads, three sizes timed interleaved with the models so that both see
 the same load) gives each model's bound in frames/s, and every row its ``fraction_of_bound``.
-Prints one JSON object with this CPU's instruction set, frames/s, latency, ratios and the
-floors of issue 14.
+Prints one JSON object with this CPU's name and flags, frames/s, latency, ratios and the
+floors of issues 14 and 29 (amrkit's runtime = the path ``--runtime c`` picks here), and
+writes the measured runtime preference that ``--runtime auto`` reads
+(:mod:`amrkit.runtime.preference`: the fastest runtime whose logits are the golden model's).
 
     .venv/bin/python benchmarks/bench_infer.py [--threads 2] [--min-time 1.0] [--variants]
-        [--runtimes ort,c,openvino]
+        [--runtimes ort,c,openvino] [--preference PATH | --no-preference]
 
 ``--variants`` also times INT8 variants of ``optimized`` (per-tensor weights,
 ORT_ENABLE_EXTENDED instead of the default ORT_ENABLE_ALL, no spinning ORT threads, one
@@ -53,6 +58,8 @@ from amrkit.quant.qdq import describe_layers
 from amrkit.runtime import cpu_info, ort_session, pair_bounds
 
 FLOOR_INT8_VS_TORCH = 3.0
+ISSUE29 = {"b1_latency_vs_ort": 0.5, "b256_vs_ort": 1.5, "original_b256_vs_ort": 1.2,
+           "avx2_fraction_of_bound": 0.5}  # fmt: skip
 
 
 def make_int8(fp32: Path, out: Path, calib: np.ndarray, cfg: PTQConfig) -> dict[str, object]:
@@ -69,11 +76,17 @@ def make_int8(fp32: Path, out: Path, calib: np.ndarray, cfg: PTQConfig) -> dict[
     }
 
 
+_GOLDEN: dict[tuple[str, int], tuple[np.ndarray, str]] = {}
+
+
 def golden_match(path: Path, sess: object, x: np.ndarray) -> dict[str, object]:
     """Golden model vs this session (or runtime: ``.logits``) on ``x``: identical logits?"""
-    model = load_integer_model(path)
-    logits, _ = model.run(x)
-    run = getattr(sess, "logits", None) or (lambda v: sess.run(None, {model.input_name: v})[0])
+    key = (str(path), id(x))
+    if key not in _GOLDEN:
+        model = load_integer_model(path)
+        _GOLDEN[key] = (model.run(x)[0], model.input_name)
+    logits, input_name = _GOLDEN[key]
+    run = getattr(sess, "logits", None) or (lambda v: sess.run(None, {input_name: v})[0])
     ref = run(x)
     return {
         "frames": len(x),
@@ -82,14 +95,25 @@ def golden_match(path: Path, sess: object, x: np.ndarray) -> dict[str, object]:
     }
 
 
+def c_paths() -> list[str]:
+    """The C runtime's kernel paths this CPU runs: portable C and each x86 SIMD path."""
+    from amrkit.deploy import x86
+
+    return ["generic", *x86.supported_paths()]
+
+
 def other_runtimes(int8: Path, fp32: Path, names: list[str], threads: int) -> dict:
     """(runtime, precision) → an object with ``.logits``: the portable INT8 file on the c
-    runtime, both files on OpenVINO (when installed)."""
+    runtime (``c-<path>``, every kernel path this CPU runs), both files on OpenVINO (when
+    installed)."""
+    from amrkit.deploy.runtime import CRuntime
     from amrkit.infer import load_predictor
 
     out: dict[tuple[str, str], object] = {}
     if "c" in names:
-        out[("c", "int8")] = load_predictor(int8, threads=threads, runtime="c")
+        golden = load_integer_model(int8)
+        for path in c_paths():
+            out[(f"c-{path}", "int8")] = CRuntime(golden, threads=threads, cpu=path)
     if "openvino" in names:
         try:
             import openvino  # noqa: F401
@@ -178,6 +202,100 @@ def issue_floors(results: list[dict], models: dict, big: int) -> dict:
     return out
 
 
+def _row(results: list[dict], model: str, backend: str, batch: int) -> dict | None:
+    return next((r for r in results if r["model"] == model and r["backend"] == backend
+                 and r["precision"] == "int8" and r["batch"] == batch
+                 and r["ort_level"] in (None, "all")), None)  # fmt: skip
+
+
+def issue29_floors(results: list[dict], models: dict, big: int) -> dict:
+    """Issue 29's floors: amrkit's C runtime (the path ``--runtime c`` picks on this CPU)
+    against ONNX Runtime's INT8 session, both bit-exact; the AVX2 path's fraction of the
+    bound (a floor on AVX2-only CPUs, where that bound is ORT's AVX2 kernel)."""
+    from amrkit.deploy import x86
+
+    paths = x86.supported_paths()
+    native = f"c-{paths[0]}" if paths else "c-generic"
+    out: dict[str, object] = {"runtime": native}
+
+    def exact(model: str, backend: str) -> bool:
+        rt = models[model]["runtimes"].get(backend)
+        return bool(rt and rt["golden_match"]["logits_identical"])
+
+    def ratio(model: str, batch: int, latency: bool) -> dict | None:
+        c, o = _row(results, model, native, batch), _row(results, model, "onnxruntime", batch)
+        if c is None or o is None:
+            return None
+        if latency:
+            value = c["ms_per_batch_median"] / o["ms_per_batch_median"]
+        else:
+            value = c["frames_per_s"] / o["frames_per_s"]
+        both = exact(model, native) and exact(model, "onnxruntime")
+        return {"value": round(value, 3), "c_us" if latency else "c_frames_per_s":
+                round(1e3 * c["ms_per_batch_median"], 1) if latency else c["frames_per_s"],
+                "ort_us" if latency else "ort_frames_per_s":
+                round(1e3 * o["ms_per_batch_median"], 1) if latency else o["frames_per_s"],
+                "bit_exact": both}  # fmt: skip
+
+    rules = (
+        ("optimized_b1_latency", "optimized", 1, True, "<=", ISSUE29["b1_latency_vs_ort"]),
+        ("optimized_b256", "optimized", big, False, ">=", ISSUE29["b256_vs_ort"]),
+        ("original_b256", "original", big, False, ">=", ISSUE29["original_b256_vs_ort"]),
+    )
+    for key, model, batch, latency, op, floor in rules:  # fmt: skip
+        r = ratio(model, batch, latency) if model in models else None
+        if r is not None:
+            met = r["value"] <= floor if op == "<=" else r["value"] >= floor
+            what = "latency" if latency else "frames/s"
+            out[key] = {"rule": f"{native} {what} {op} {floor}x ONNX Runtime INT8, batch {batch}",
+                        **r, "met": bool(met and r["bit_exact"])}  # fmt: skip
+    avx2 = _row(results, "optimized", "c-x86-avx2", big)
+    if avx2 is not None:
+        avx2_only = not any(f in cpu_info()["isa"] for f in ("avx512_vnni", "avx_vnni", "amx_int8"))
+        out["avx2_fraction_of_bound"] = {
+            "rule": f">= {ISSUE29['avx2_fraction_of_bound']} of the measured int8 bound, "
+            f"optimized, batch {big}, on an AVX2-only CPU",
+            "value": avx2["fraction_of_bound"], "applies": avx2_only,
+            "met": avx2["fraction_of_bound"] >= ISSUE29["avx2_fraction_of_bound"],
+        }  # fmt: skip
+    return out
+
+
+def runtime_preference(results: list[dict], models: dict, batches: list[int], path: str | None,
+                       write: bool) -> dict | None:  # fmt: skip
+    """Write which exact runtime was fastest here (what ``--runtime auto`` reads): ORT INT8
+    against the C runtime's path for this CPU, per model and batch, each only if bit-exact."""
+    from amrkit.deploy import x86
+    from amrkit.runtime.preference import write_preference
+
+    paths = x86.supported_paths()
+    native = f"c-{paths[0]}" if paths else "c-generic"
+    cases: dict[str, dict[str, float]] = {}
+    for model in models:
+        for batch in batches:
+            case: dict[str, float] = {}
+            for backend, name in (("onnxruntime", "ort"), (native, "c")):
+                row = _row(results, model, backend, batch)
+                rt = models[model]["runtimes"].get(backend)
+                if row and rt and rt["golden_match"]["logits_identical"]:
+                    case[name] = float(row["frames_per_s"])
+            if case:
+                cases[f"{model}/b{batch}"] = case
+    if not write or not cases:
+        return None
+    return write_preference(cases, "benchmarks/bench_infer.py", path, {"c": native})
+
+
+def machine_info() -> dict:
+    """CPU name, flags and the C runtime's kernel paths (what the numbers depend on)."""
+    from amrkit.deploy import x86
+
+    flags = sorted(f for f in x86.host_flags() if f.startswith(("avx", "amx", "sse4", "fma")))
+    return {**cpu_info(), "x86_flags": flags, "c_paths": c_paths(), "cpus": os.cpu_count(),
+            "load_avg_1m": os.getloadavg()[0], "torch": torch.__version__,
+            "onnxruntime": ort.__version__}  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default="original,optimized")
@@ -187,6 +305,9 @@ def main() -> None:
     ap.add_argument("--min-time", type=float, default=1.0, help="seconds timed per case")
     ap.add_argument("--variants", action="store_true", help="also time INT8 variants")
     ap.add_argument("--runtimes", default="ort,c,openvino", help="runtimes besides torch")
+    ap.add_argument("--preference", help="where to write the runtime preference (default: "
+                    "amrkit.runtime.preference.preference_path())")  # fmt: skip
+    ap.add_argument("--no-preference", action="store_true", help="do not write it")
     args = ap.parse_args()
     names = args.runtimes.split(",")
     pcases = peak_cases(args.threads, SIZES[:3])
@@ -241,7 +362,7 @@ def main() -> None:
                     src = files[("onnxruntime", label, "all")]
                     entry = info.setdefault(precision, dict(info[label]))
                     entry["x64quantprecision"] = bool(sess.amrkit_exact_pairs)
-                    entry["golden_match"] = golden_match(src, sess, x[:64])
+                    entry["golden_match"] = golden_match(src, sess, x)
             others = other_runtimes(
                 files[("onnxruntime", "int8", "all")], fp32, names, args.threads
             )
@@ -251,7 +372,7 @@ def main() -> None:
             for (backend, precision), pred in others.items():
                 if precision == "int8":
                     src = files[("onnxruntime", "int8", "all")]
-                    info["runtimes"][backend] = {"golden_match": golden_match(src, pred, x[:64])}
+                    info["runtimes"][backend] = {"golden_match": golden_match(src, pred, x)}
             models[name] = info
             for batch in batches:
                 xb = x[:batch]
@@ -320,13 +441,7 @@ def main() -> None:
         "frame_length": args.length,
         "threads": args.threads,
         "batches": batches,
-        "machine": {
-            **cpu_info(),
-            "cpus": os.cpu_count(),
-            "load_avg_1m": os.getloadavg()[0],
-            "torch": torch.__version__,
-            "onnxruntime": ort.__version__,
-        },
+        "machine": machine_info(),
         "peak_and_bounds": peaks,
         "int8": models,
         "results": results,
@@ -339,6 +454,10 @@ def main() -> None:
             ),
         },
         "issue14_floors": issue_floors(results, models, big),
+        "issue29_floors": issue29_floors(results, models, big),
+        "runtime_preference": runtime_preference(
+            results, models, batches, args.preference, not args.no_preference
+        ),
     }
     print(json.dumps(out, indent=2))
 

@@ -1,12 +1,13 @@
-"""Issue 13's floors: the paper's INT8 networks as C on an emulated Cortex-M.
+"""Issues 13 and 29's floors: the paper's INT8 networks as C on an emulated Cortex-M.
 
 For each model (``original``, ``optimized``): generate a tiny dataset, train briefly, PTQ
 (the cost does not depend on the weights' values), generate the C library, cross-compile it
-for the Cortex-M4 (portable C and the DSP/SMLAD kernels; ``--m55`` adds the Cortex-M55) and
-run it under QEMU (``-icount shift=0``). Prints one JSON object: flash, RAM, stack, arena,
-executed instructions per frame and per MAC, bit-exactness with the golden model, and
-whether the optimized network meets the floors (flash ≤ 64 KiB, RAM ≤ 24 KiB, ≤ 15 M
-instructions per frame in portable C, ≤ 5 M with the DSP instructions).
+for the Cortex-M4 (portable C and the DSP/SMLAD kernels; ``--m55`` adds the Cortex-M55:
+portable, DSP and Helium/MVE) and run it under QEMU (``-icount shift=0``). Prints one JSON
+object: flash, RAM, stack, arena, executed instructions per frame and per MAC, bit-exactness
+with the golden model, and whether the optimized network meets the floors (Cortex-M4: flash
+≤ 64 KiB, RAM ≤ 24 KiB, ≤ 15 M instructions per frame in portable C, ≤ 5 M with the DSP
+instructions; Cortex-M55 with Helium: ≤ 1.5 M, bit-exact on ≥ 100 frames).
 
     .venv/bin/python benchmarks/bench_mcu.py [--model MODEL_INT8.onnx ...] [--m55] [--out DIR]
 
@@ -26,6 +27,8 @@ FLOORS = {
     "ram_bytes": 24 * 1024,
     "instructions_portable": 15_000_000,
     "instructions_dsp": 5_000_000,
+    "instructions_m55_helium": 1_500_000,
+    "frames_m55_helium": 100,
 }
 
 
@@ -46,8 +49,15 @@ def tiny_int8_model(root: Path, model: str) -> Path:
     return root / f"q_{model}" / "model_int8.onnx"
 
 
+def model_name(path: Path) -> str:
+    """``q_optimized/model_int8.onnx`` or ``optimized_int8.onnx`` → ``optimized``."""
+    if path.stem == "model_int8":
+        return path.parent.name.removeprefix("q_") or str(path)
+    return path.stem.removesuffix("_int8")
+
+
 def main() -> None:
-    from amrkit.deploy.report import mcu_report
+    from amrkit.deploy.report import mcu_report, variants
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", action="append", help="INT8 .onnx files (default: both paper "
@@ -59,16 +69,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-mcu-") as tmp:
         root = args.out or Path(tmp)
         root.mkdir(parents=True, exist_ok=True)
-        models = {Path(m).parent.name or m: Path(m) for m in args.model or []} or {
+        models = {model_name(Path(m)): Path(m) for m in args.model or []} or {
             m: tiny_int8_model(root, m) for m in ("original", "optimized")
         }
         cpus = ["cortex-m4"] + (["cortex-m55"] if args.m55 else [])
         rows = []
         for name, path in models.items():
             for cpu in cpus:
-                for dsp in (False, True):
-                    work = root / f"mcu_{name}_{cpu}_{dsp}"
-                    r = mcu_report(path, work, cpu=cpu, dsp=dsp, frames=args.frames)
+                for dsp, mve in variants(cpu):
+                    work = root / f"mcu_{name}_{cpu}_{dsp}_{mve}"
+                    frames = max(args.frames, FLOORS["frames_m55_helium"]) if mve else args.frames
+                    r = mcu_report(path, work, cpu=cpu, dsp=dsp, mve=mve, frames=frames)
                     rows.append({"model": name, **r})
         result: dict = {"rows": rows, "floors": FLOORS}
         opt = {(r["cpu"], r["variant"]): r for r in rows if r["model"] == "optimized"}
@@ -81,6 +92,13 @@ def main() -> None:
                 <= FLOORS["instructions_portable"],
                 "dsp_instructions": dsp["instructions_per_frame"] <= FLOORS["instructions_dsp"],
                 "bit_exact": bool(dsp["bit_exact"] and c["bit_exact"]),
+            }
+        if ("cortex-m55", "mve") in opt:
+            r = opt[("cortex-m55", "mve")]
+            result["optimized_m55_helium_meets_floors"] = {
+                "instructions": r["instructions_per_frame"] <= FLOORS["instructions_m55_helium"],
+                "bit_exact": bool(r["bit_exact"]),
+                "frames": r["frames"],
             }
         print(json.dumps(result, indent=1, default=str))
 

@@ -13,7 +13,9 @@ from amrkit.errors import AmrkitError
 
 def deploy(
     model: Path = typer.Argument(
-        ..., help="INT8 QDQ .onnx file (amrkit quantize) or an 'amrkit simulate --dump' folder."
+        ...,
+        help="INT8 QDQ .onnx file (amrkit quantize), an 'amrkit simulate --dump' folder, or "
+        "a shipped model's INT8 file: zoo:NAME:int8.",
     ),
     out: Path = typer.Option(
         ..., "--out", "-o", help="Output folder (new, or a previous deploy folder: replaced)."
@@ -30,37 +32,61 @@ def deploy(
         False,
         "--report",
         help="Also cross-compile for Cortex-M, run under QEMU: flash, RAM, stack, instructions "
-        "per frame (portable C and the DSP/SMLAD kernels).",
+        "per frame (portable C, the DSP/SMLAD kernels and, on the M55, Helium).",
     ),
     cpu: str = typer.Option(
-        "cortex-m4",
+        "generic",
         "--cpu",
-        help="--report CPU: cortex-m4 (mps2-an386) or cortex-m55 (mps3-an547).",
+        help="The CPU to generate for: generic (portable C99, with the DSP/Helium kernels on a "
+        "Cortex-M), cortex-m4 or cortex-m55 (generic C; --report runs it on mps2-an386 / "
+        "mps3-an547), x86-avx2 or x86-avx512vnni (SIMD kernels, compiled with that instruction "
+        "set), native (this machine's fastest exact path).",
     ),
     json_out: options.JsonOpt = False,
 ) -> None:
     """Generate a self-contained C99 library (no malloc, one static arena) from an INT8 model,
     bit-exact with 'amrkit simulate'."""
-    from amrkit.deploy import mcu
-    from amrkit.deploy.report import TARGETS, deploy_c, load_model, measure_library, noise_frames
+    from amrkit.deploy import mcu, x86
+    from amrkit.deploy.report import (
+        TARGETS,
+        deploy_c,
+        load_model,
+        measure_library,
+        noise_frames,
+        variants,
+    )
     from amrkit.fileio import dumps_json
 
     if target not in TARGETS:
         raise AmrkitError(f"--target {target!r} is not one of {', '.join(TARGETS)}; use --target c")
+    if cpu not in (*x86.HOST_CPUS, *mcu.CPUS):
+        raise AmrkitError(f"--cpu {cpu!r} is not one of {', '.join((*x86.HOST_CPUS, *mcu.CPUS))}")
+    host = cpu if cpu in x86.HOST_CPUS else "generic"
     if report:
-        if cpu not in mcu.CPUS:
-            raise AmrkitError(f"--cpu {cpu!r} is not one of {', '.join(mcu.CPUS)}")
+        if host != "generic":
+            raise AmrkitError(
+                f"--report measures the library on a Cortex-M; --cpu {cpu} generates x86 "
+                "kernels: use --cpu cortex-m4, cortex-m55 or generic with --report"
+            )
+        cpu = cpu if cpu in mcu.CPUS else "cortex-m4"
         mcu.require_toolchain()
-    result = deploy_c(model, out, name=name, rounding=rounding)
+    result = deploy_c(model, out, name=name, rounding=rounding, cpu=host)
     if report:
         integer_model = load_model(model, rounding)
         xq = noise_frames(integer_model, 2)
         with tempfile.TemporaryDirectory(prefix="amrkit-mcu-") as work:
             result["mcu"] = [
                 measure_library(
-                    integer_model, out, Path(work) / str(dsp), xq, name=name, cpu=cpu, dsp=dsp
+                    integer_model,
+                    out,
+                    Path(work) / f"{dsp}{mve}",
+                    xq,
+                    name=name,
+                    cpu=cpu,
+                    dsp=dsp,
+                    mve=mve,
                 )  # fmt: skip
-                for dsp in (False, True)
+                for dsp, mve in variants(cpu)
             ]
     if json_out:
         typer.echo(dumps_json(result))
@@ -77,6 +103,11 @@ def _print(result: dict) -> None:
         f"wrote {result['out']}/ ({', '.join(result['files'])}): {result['macs_per_frame']:,} MACs"
         f"/frame, parameters {result['parameter_bytes']:,} B, arena {result['arena_bytes']:,} B"
     )
+    if result["cpu"] != "generic":
+        console.print(
+            f"kernels for {result['cpu']}: compile with {' '.join(result['compile_flags'])} "
+            "(or -march=native on such a CPU)"
+        )
     if "mcu" not in result:
         return
     table = Table(title=f"On a microcontroller ({result['mcu'][0]['cpu']}, QEMU)")

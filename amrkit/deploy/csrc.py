@@ -4,18 +4,28 @@ example program. ``codegen`` adds the model's layer table and weights and rename
 
 The kernels follow CMSIS-NN's int8 conventions (channel-last activations, ``[C_out][K][C_in]``
 weights, per-channel multiplier and shift, the input offset applied in the MAC), so a
-CMSIS-NN call can replace a loop; they are plain C99, with a Cortex-M DSP (SMLAD) inner
-loop where ``__ARM_FEATURE_DSP`` is defined (``-DAMR_USE_DSP=0`` keeps the portable loop).
+CMSIS-NN call can replace a loop; they are plain C99, with a Cortex-M Helium (MVE, VMLADAVA)
+dot product where ``__ARM_FEATURE_MVE`` is defined, else a DSP (SMLAD) inner loop where
+``__ARM_FEATURE_DSP`` is (``-DAMR_USE_MVE=0`` / ``-DAMR_USE_DSP=0`` turn them off). The x86
+host kernels are in :mod:`amrkit.deploy.x86`.
 """
 
 from __future__ import annotations
 
 # The types and declarations every build needs (goes into amr_model.h after the constants).
 HEADER_API = r"""
-/* The convolutions use the Cortex-M DSP extension (SMLAD) where the compiler targets it;
- * -DAMR_USE_DSP=0 keeps the portable C loops. */
+/* The convolutions use Helium (MVE: VMLADAVA, 16 MACs per instruction) where the compiler
+ * targets it (Cortex-M55, M85), else the Cortex-M DSP extension (SMLAD); -DAMR_USE_MVE=0 and
+ * -DAMR_USE_DSP=0 turn them off (portable C loops). */
+#ifndef AMR_USE_MVE
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#define AMR_USE_MVE 1
+#else
+#define AMR_USE_MVE 0
+#endif
+#endif
 #ifndef AMR_USE_DSP
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && !AMR_USE_MVE
 #define AMR_USE_DSP 1
 #else
 #define AMR_USE_DSP 0
@@ -66,12 +76,22 @@ KERNELS = r"""
 
 #if AMR_USE_DSP
 #include <arm_acle.h>
+#elif AMR_USE_MVE
+#include <arm_mve.h>
 #endif
 
 #if AMR_USE_DSP
 #define AMR_FOLDED(array) 0 /* not referenced: the linker drops it */
 #else
 #define AMR_FOLDED(array) array
+#endif
+/* Helium with floating point (MVE-F): the requantization of 4 channels at a time */
+#if AMR_USE_MVE && defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)
+#define AMR_MVE_FP 1
+#define AMR_MVEF(array) array
+#else
+#define AMR_MVE_FP 0
+#define AMR_MVEF(array) 0 /* not referenced: the linker drops it */
 #endif
 #if defined(__GNUC__)
 #define AMR_ALIGNED __attribute__((aligned(4)))
@@ -85,7 +105,7 @@ KERNELS = r"""
 
 #ifdef AMR_DEBUG
 #define AMR_DUMP(name, ptr, bytes, count) amr_debug_tensor((name), (bytes), (ptr), (count))
-static int8_t amr_debug_buf[AMR_DEBUG_BYTES > 0 ? AMR_DEBUG_BYTES : 1];
+AMR_MAYBE_UNUSED static int8_t amr_debug_buf[AMR_DEBUG_BYTES > 0 ? AMR_DEBUG_BYTES : 1];
 #else
 #define AMR_DUMP(name, ptr, bytes, count) ((void)0)
 #endif
@@ -200,16 +220,17 @@ AMR_ALWAYS_INLINE int32_t amr_requant(int32_t acc, int32_t m0, int32_t n, int32_
 typedef struct {
     int32_t cin, lin, cout, k, stride, dil, pad_l, lconv, kc, kc_pad;
     int32_t pk, ps, ppad, pdil, lout, raw, relu, fused;
-    int32_t in_zp, out_zp, lo, hi, scratch;
+    int32_t in_zp, out_zp, lo, hi, scratch, fpreq;
     const int8_t *w;            /* [cout][kc_pad]: [C_out][K][C_in], rows zero-padded */
     const int32_t *bias;        /* [cout] accumulator units */
     const int32_t *bias_folded; /* bias - in_zp * sum(w): interior windows sum x * w
                                  * (portable kernel only; null in DSP builds) */
     const int32_t *mult;        /* [cout] M0 */
     const int8_t *shift;        /* [cout] n */
+    const float *mf;            /* [cout] M0 * 2^-n as float32 where fpreq (Helium builds) */
 } amr_conv_t;
 
-static int amr_interior(const amr_conv_t *p, int32_t t)
+AMR_MAYBE_UNUSED static int amr_interior(const amr_conv_t *p, int32_t t)
 {
     const int32_t start = t * p->stride - p->pad_l;
     return p->dil == 1 && start >= 0 && start + p->k <= p->lin;
@@ -231,7 +252,8 @@ static inline void amr_store(const amr_conv_t *p, void *out, int32_t idx, int32_
 }
 
 #ifdef AMR_DEBUG
-static void amr_debug_put(const amr_conv_t *p, int32_t t, int32_t o, int32_t acc)
+AMR_MAYBE_UNUSED static void amr_debug_put(const amr_conv_t *p, int32_t t, int32_t o,
+                                           int32_t acc)
 {
     if (p->fused) /* the conv output that the fused pool hides */
         amr_debug_buf[t * p->cout + o] =
@@ -262,8 +284,8 @@ static inline uint32_t amr_pack(int32_t lo, int32_t hi) /* two int16 in a word *
 /* The windows of positions ta and tb as int16 (x - in_zp), zeros for padding, interleaved
  * per group of four taps as the words a0|a2, a1|a3, b0|b2, b1|b3: SXTB16 of a weight word
  * gives w0|w2, SXTB16 ROR 8 gives w1|w3, so SMLAD pairs them up. */
-static void amr_im2col(const amr_conv_t *p, const int8_t *x, int32_t ta, int32_t tb,
-                       uint32_t *col)
+AMR_MAYBE_UNUSED static void amr_im2col(const amr_conv_t *p, const int8_t *x, int32_t ta,
+                                        int32_t tb, uint32_t *col)
 {
     const int32_t zp = p->in_zp, kc = p->kc;
     int32_t i, r, k, c;
@@ -348,7 +370,8 @@ static inline void amr_dot_1x2(const uint32_t *col, const int8_t *w, int32_t n, 
     *b = sb;
 }
 
-static void amr_conv(const amr_conv_t *p, const int8_t *x, void *out, uint8_t *arena)
+AMR_MAYBE_UNUSED static void amr_conv(const amr_conv_t *p, const int8_t *x, void *out,
+                                      uint8_t *arena)
 {
     /* locals: int8 stores may alias the struct, so its fields are read once */
     const int32_t cout = p->cout, kcp = p->kc_pad, pk = p->pk, raw = p->raw, lout = p->lout;
@@ -428,7 +451,8 @@ static void amr_conv(const amr_conv_t *p, const int8_t *x, void *out, uint8_t *a
 }
 #else
 /* sum over the valid taps of (x - in_zp) * w, + bias: windows that touch the padding */
-static int32_t amr_dot_edge(const amr_conv_t *p, const int8_t *x, int32_t t, int32_t o)
+AMR_MAYBE_UNUSED static int32_t amr_dot_edge(const amr_conv_t *p, const int8_t *x, int32_t t,
+                                             int32_t o)
 {
     const int8_t *w = p->w + o * p->kc_pad;
     int32_t acc = p->bias[o], k, c;
@@ -441,8 +465,39 @@ static int32_t amr_dot_edge(const amr_conv_t *p, const int8_t *x, int32_t t, int
     return acc;
 }
 
+#if AMR_USE_MVE
+/* acc[0..3] += the four dot products of two windows and two weight rows: 16 MACs per
+ * VMLADAVA, the tail predicated (VCTP), so nothing past the window is read */
+AMR_MAYBE_UNUSED static void amr_dot_2x2(const int8_t *xa, const int8_t *xb, const int8_t *wa,
+                                         const int8_t *wb, int32_t n, int32_t *acc)
+{
+    int32_t a0 = 0, a1 = 0, b0 = 0, b1 = 0, i;
+    const int32_t full = n & ~15;
+    for (i = 0; i < full; i += 16) {
+        const int8x16_t va = vldrbq_s8(xa + i), vb = vldrbq_s8(xb + i);
+        const int8x16_t u = vldrbq_s8(wa + i), v = vldrbq_s8(wb + i);
+        a0 = vmladavaq_s8(a0, va, u);
+        a1 = vmladavaq_s8(a1, va, v);
+        b0 = vmladavaq_s8(b0, vb, u);
+        b1 = vmladavaq_s8(b1, vb, v);
+    }
+    if (i < n) { /* the tail: VCTP predication, nothing past the window is read */
+        const mve_pred16_t pr = vctp8q((uint32_t)(n - i));
+        const int8x16_t va = vldrbq_z_s8(xa + i, pr), vb = vldrbq_z_s8(xb + i, pr);
+        const int8x16_t u = vldrbq_z_s8(wa + i, pr), v = vldrbq_z_s8(wb + i, pr);
+        a0 = vmladavaq_s8(a0, va, u);
+        a1 = vmladavaq_s8(a1, va, v);
+        b0 = vmladavaq_s8(b0, vb, u);
+        b1 = vmladavaq_s8(b1, vb, v);
+    }
+    acc[0] += a0;
+    acc[1] += a1;
+    acc[2] += b0;
+    acc[3] += b1;
+}
+#else
 /* acc[0..3] += the four dot products of two windows and two weight rows (portable C) */
-static void amr_dot_2x2(const int8_t *xa, const int8_t *xb, const int8_t *wa,
+AMR_MAYBE_UNUSED static void amr_dot_2x2(const int8_t *xa, const int8_t *xb, const int8_t *wa,
                         const int8_t *wb, int32_t n, int32_t *acc)
 {
     int32_t a0 = 0, a1 = 0, b0 = 0, b1 = 0, i;
@@ -458,10 +513,11 @@ static void amr_dot_2x2(const int8_t *xa, const int8_t *xb, const int8_t *wa,
     acc[2] += b0;
     acc[3] += b1;
 }
+#endif
 
 /* accumulators of position t for rows o, o2 (acc[0], acc[1]) */
-static void amr_conv_col(const amr_conv_t *p, const int8_t *x, int32_t t, int32_t o,
-                         int32_t o2, int32_t *acc)
+AMR_MAYBE_UNUSED static void amr_conv_col(const amr_conv_t *p, const int8_t *x, int32_t t,
+                                          int32_t o, int32_t o2, int32_t *acc)
 {
     if (amr_interior(p, t)) {
         const int8_t *s = x + (t * p->stride - p->pad_l) * p->cin;
@@ -475,7 +531,147 @@ static void amr_conv_col(const amr_conv_t *p, const int8_t *x, int32_t t, int32_
     }
 }
 
-static void amr_conv(const amr_conv_t *p, const int8_t *x, void *out, uint8_t *arena)
+#if AMR_MVE_FP
+/* r[0..3] = windows a, b x weight rows u, v (a.u, a.v, b.u, b.v): 16 MACs per VMLADAVA over
+ * n16 whole vectors, then (tailed) one vector predicated by `pr` (VCTP: lanes past the
+ * window are neither read nor added) */
+AMR_ALWAYS_INLINE void amr_mve_dot(const int8_t *xa, const int8_t *xb, const int8_t *u,
+                                   const int8_t *v, int32_t n16, int tailed, mve_pred16_t pr,
+                                   int32_t *r)
+{
+    int32_t a0 = 0, a1 = 0, b0 = 0, b1 = 0, i;
+    for (i = 0; i < n16; ++i) {
+        const int8x16_t va = vldrbq_s8(xa), vb = vldrbq_s8(xb), wu = vldrbq_s8(u);
+        const int8x16_t wv = vldrbq_s8(v);
+        xa += 16;
+        xb += 16;
+        u += 16;
+        v += 16;
+        a0 = vmladavaq_s8(a0, va, wu);
+        b0 = vmladavaq_s8(b0, vb, wu);
+        a1 = vmladavaq_s8(a1, va, wv);
+        b1 = vmladavaq_s8(b1, vb, wv);
+    }
+    if (tailed) {
+        const int8x16_t va = vldrbq_z_s8(xa, pr), vb = vldrbq_z_s8(xb, pr);
+        const int8x16_t wu = vldrbq_z_s8(u, pr), wv = vldrbq_z_s8(v, pr);
+        a0 = vmladavaq_s8(a0, va, wu);
+        b0 = vmladavaq_s8(b0, vb, wu);
+        a1 = vmladavaq_s8(a1, va, wv);
+        b1 = vmladavaq_s8(b1, vb, wv);
+    }
+    r[0] = a0;
+    r[1] = a1;
+    r[2] = b0;
+    r[3] = b1;
+}
+
+/* the window of conv position t: in x when interior, else copied to buf with the zero point
+ * in place of the padding (with the folded bias, x = zp adds exactly nothing) */
+static const int8_t *amr_mve_window(const amr_conv_t *p, const int8_t *x, int32_t t,
+                                    int8_t *buf)
+{
+    const int32_t start = t * p->stride - p->pad_l, cin = p->cin;
+    int32_t j;
+    if (start >= 0 && start + p->k <= p->lin) return x + start * cin;
+    for (j = 0; j < p->k; ++j) {
+        const int32_t pos = start + j;
+        if (pos >= 0 && pos < p->lin) memcpy(buf + j * cin, x + pos * cin, (size_t)cin);
+        else memset(buf + j * cin, p->in_zp, (size_t)cin);
+    }
+    return buf;
+}
+
+/* output channels o..o+3 of windows a and b: dot products, then
+ * y = clamp(rint(float32(acc) * M)) + zp for 4 channels at once; pooled (the max of the
+ * products: rint and the clamp are monotone, also where M < 0) into da, else a -> da, b -> db */
+AMR_ALWAYS_INLINE void amr_mve_block(const amr_conv_t *p, const int8_t *xa, const int8_t *xb,
+                                     int32_t ta, int32_t tb, int8_t *da, int8_t *db,
+                                     int32_t n16, int tailed, mve_pred16_t pr, int pooled)
+{
+    const int32_t cout = p->cout, kcp = p->kc_pad;
+    const int8_t *const w = p->w;
+    const int32_t *const bias = p->bias_folded;
+    const float *const mf = p->mf;
+    const float32x4_t lo = vdupq_n_f32((float)(p->lo - p->out_zp));
+    const float32x4_t hi = vdupq_n_f32((float)(p->hi - p->out_zp));
+    const int32x4_t zp = vdupq_n_s32(p->out_zp);
+    const uint32x4_t gather_a = {0, 1, 4, 5}, gather_b = {2, 3, 6, 7};
+    int32_t o;
+    (void)ta;
+    (void)tb;
+    for (o = 0; o < cout; o += 4) {
+        const mve_pred16_t pc = vctp32q((uint32_t)(cout - o));
+        const int32_t o1 = o + 1 < cout ? o + 1 : o, o2 = o + 2 < cout ? o + 2 : o;
+        const int32_t o3 = o + 3 < cout ? o + 3 : o;
+        int32_t acc[8];
+        int32x4_t a, b, bv;
+        float32x4_t fa, fb, m;
+        amr_mve_dot(xa, xb, w + o * kcp, w + o1 * kcp, n16, tailed, pr, acc);
+        amr_mve_dot(xa, xb, w + o2 * kcp, w + o3 * kcp, n16, tailed, pr, acc + 4);
+        bv = vldrwq_z_s32(bias + o, pc);
+        a = vaddq_s32(vldrwq_gather_shifted_offset_s32(acc, gather_a), bv);
+        b = vaddq_s32(vldrwq_gather_shifted_offset_s32(acc, gather_b), bv);
+#ifdef AMR_DEBUG
+        {
+            static const int32_t ia[4] = {0, 1, 4, 5}; /* window a; b: + 2 */
+            int32_t c;
+            for (c = 0; c < 4 && o + c < cout; ++c) {
+                amr_debug_put(p, ta, o + c, acc[ia[c]] + bias[o + c]);
+                amr_debug_put(p, tb, o + c, acc[ia[c] + 2] + bias[o + c]);
+            }
+        }
+#endif
+        m = vldrwq_z_f32(mf + o, pc);
+        fa = vmulq_f32(vcvtq_f32_s32(a), m);
+        fb = vmulq_f32(vcvtq_f32_s32(b), m);
+        if (pooled) {
+            fa = vminnmq_f32(vmaxnmq_f32(vmaxnmq_f32(fa, fb), lo), hi);
+            vstrbq_p_s32(da + o, vaddq_s32(vcvtnq_s32_f32(fa), zp), pc);
+        } else {
+            fa = vminnmq_f32(vmaxnmq_f32(fa, lo), hi);
+            fb = vminnmq_f32(vmaxnmq_f32(fb, lo), hi);
+            vstrbq_p_s32(db + o, vaddq_s32(vcvtnq_s32_f32(fb), zp), pc); /* db may be da */
+            vstrbq_p_s32(da + o, vaddq_s32(vcvtnq_s32_f32(fa), zp), pc);
+        }
+    }
+}
+
+/* 1 when the Helium layer kernel computes this layer: float32 requantization (fpreq),
+ * dilation 1, and no pool or a pool of 2 over 2 conv positions in every window */
+static int amr_mve_ok(const amr_conv_t *p)
+{
+    if (!p->fpreq || p->raw || p->dil != 1) return 0;
+    if (p->pk == 1) return 1;
+    return p->pk == 2 && p->ppad == 0 && p->pdil == 1 && (p->lout - 1) * p->ps + 1 < p->lconv;
+}
+
+/* a layer on Helium: windows pairwise (the two conv positions of a pool window, or two output
+ * rows), edge windows through a padded copy in the layer's scratch */
+static void amr_mve_conv(const amr_conv_t *p, const int8_t *x, int8_t *out, uint8_t *arena)
+{
+    const int32_t kc = p->kc, n16 = kc >> 4, cout = p->cout, pooled = p->pk == 2;
+    const mve_pred16_t pr = vctp8q((uint32_t)(kc & 15));
+    int8_t *const bufa = (int8_t *)(arena + p->scratch), *const bufb = bufa + kc;
+    int32_t q;
+    for (q = 0; q < p->lout; q += pooled ? 1 : 2) {
+        const int32_t ta = pooled ? q * p->ps : q;
+        const int32_t tb = pooled ? ta + 1 : (q + 1 < p->lout ? q + 1 : q);
+        const int8_t *xa = amr_mve_window(p, x, ta, bufa), *xb = amr_mve_window(p, x, tb, bufb);
+        int8_t *const da = out + q * cout, *const db = out + tb * cout;
+        if (kc & 15) {
+            if (pooled) amr_mve_block(p, xa, xb, ta, tb, da, db, n16, 1, pr, 1);
+            else amr_mve_block(p, xa, xb, ta, tb, da, db, n16, 1, pr, 0);
+        } else {
+            if (pooled) amr_mve_block(p, xa, xb, ta, tb, da, db, n16, 0, pr, 1);
+            else amr_mve_block(p, xa, xb, ta, tb, da, db, n16, 0, pr, 0);
+        }
+    }
+}
+#endif
+
+AMR_MAYBE_UNUSED static void amr_conv(const amr_conv_t *p, const int8_t *x, void *out,
+                                      uint8_t *arena)
 {
     /* locals: int8 stores may alias the struct, so its fields are read once */
     const int32_t cout = p->cout, kc = p->kc, kcp = p->kc_pad, pk = p->pk, raw = p->raw;
@@ -483,6 +679,12 @@ static void amr_conv(const amr_conv_t *p, const int8_t *x, void *out, uint8_t *a
     const int32_t *const mult = p->mult, *const bias = p->bias_folded;
     int32_t q, o, j, ts[8];
     (void)arena;
+#if AMR_MVE_FP
+    if (amr_mve_ok(p)) {
+        amr_mve_conv(p, x, (int8_t *)out, arena);
+        return;
+    }
+#endif
     for (q = 0; q < p->lout; ++q) {
         int32_t nt = 0, interior = 1;
         for (j = 0; j < pk; ++j) { /* conv positions of pool window q */

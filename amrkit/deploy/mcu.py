@@ -37,6 +37,7 @@ class Cpu:
     machine: str
     flags: tuple[str, ...]
     ram_bytes: int  # RAM at 0x20000000 (also the size given to the code region)
+    mve: bool = False  # Helium (M-profile vector extension)
 
 
 CPUS = {
@@ -44,7 +45,11 @@ CPUS = {
         "cortex-m4", "mps2-an386", ("-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=soft"), 4 << 20
     ),
     "cortex-m55": Cpu(
-        "cortex-m55", "mps3-an547", ("-mcpu=cortex-m55", "-mthumb", "-mfloat-abi=hard"), 512 << 10
+        "cortex-m55",
+        "mps3-an547",
+        ("-mcpu=cortex-m55", "-mthumb", "-mfloat-abi=hard"),
+        512 << 10,
+        mve=True,
     ),
 }
 
@@ -204,14 +209,23 @@ def _run(cmd: list[str], what: str, timeout: float | None = None) -> subprocess.
     return proc
 
 
+def variant_name(dsp: bool, mve: bool) -> str:
+    """The kernels a build runs: "mve" (Helium VMLADAVA), "dsp" (SMLAD) or "portable"."""
+    return "mve" if mve else ("dsp" if dsp else "portable")
+
+
 def build_image(
     lib_dir: str | Path, build_dir: str | Path, frames_path: str | Path, *, name: str = "amr",
     cpu: str = "cortex-m4", dsp: bool = True, stub: bool = False, opt: str = "-O2",
+    mve: bool = False,
 ) -> Path:  # fmt: skip
-    """Cross-compile the harness (+ the library unless ``stub``) into an ELF image."""
+    """Cross-compile the harness (+ the library unless ``stub``) into an ELF image; ``mve``
+    selects the Helium kernels (Cortex-M55), ``dsp`` the SMLAD ones, neither portable C."""
     if cpu not in CPUS:
         raise AmrkitError(f"--cpu {cpu!r} is not one of {', '.join(CPUS)}")
     c = CPUS[cpu]
+    if mve and not c.mve:
+        raise AmrkitError(f"{cpu} has no Helium (MVE); use cortex-m55 for the MVE kernels")
     lib, out = Path(lib_dir), Path(build_dir)
     out.mkdir(parents=True, exist_ok=True)
     up = name.upper()
@@ -219,10 +233,11 @@ def build_image(
     (out / "link.ld").write_text(LINKER.format(ram=c.ram_bytes))
     harness = HARNESS_C.replace("@NAME_UPPER@", up).replace("@NAME@", name)
     (out / "harness.c").write_text(harness)
-    tag = f"{cpu}-{'stub' if stub else ('dsp' if dsp else 'c')}"
+    tag = f"{cpu}-{'stub' if stub else variant_name(dsp, mve)}"
     elf = out / f"{name}-{tag}.elf"
     flags = [*c.flags, opt, "-std=c99", "-Wall", "-Wextra", "-Werror", "-ffunction-sections",
-             "-fdata-sections", f"-I{lib}", f"-D{up}_USE_DSP={int(dsp)}",
+             "-fdata-sections", f"-I{lib}", f"-D{up}_USE_DSP={int(dsp and not mve)}",
+             f"-D{up}_USE_MVE={int(mve)}",
              f'-DMCU_FRAMES="{Path(frames_path).resolve()}"', f"-DMCU_CAL={CAL_ITERATIONS}u",
              f"-DMCU_STACK_PAINT={STACK_PAINT}u"]  # fmt: skip
     srcs = [out / "startup.c", out / "harness.c"]
@@ -281,7 +296,7 @@ def int8_frames_file(xq: np.ndarray, path: str | Path, offset: int = 0) -> Path:
 
 def measure(
     lib_dir: str | Path, work: str | Path, xq: np.ndarray, *, name: str = "amr",
-    cpu: str = "cortex-m4", dsp: bool = True, input_offset: int | None = None,
+    cpu: str = "cortex-m4", dsp: bool = True, input_offset: int | None = None, mve: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
     """Build and run the library on ``xq`` (golden input integers (n, 2, L)); sizes, stack,
     instructions per frame and the logits. ``input_offset``: stored int8 = golden integer +
@@ -292,12 +307,12 @@ def measure(
     if input_offset is None:  # uint8 inputs are stored shifted by -128
         input_offset = header_value(lib_dir, "INPUT_OFFSET", name)
     frames = int8_frames_file(xq, work / "frames.i8", input_offset)
-    elf = build_image(lib_dir, work, frames, name=name, cpu=cpu, dsp=dsp)
-    stub = build_image(lib_dir, work, frames, name=name, cpu=cpu, dsp=dsp, stub=True)
+    elf = build_image(lib_dir, work, frames, name=name, cpu=cpu, dsp=dsp, mve=mve)
+    stub = build_image(lib_dir, work, frames, name=name, cpu=cpu, dsp=dsp, mve=mve, stub=True)
     full, base = elf_size(elf), elf_size(stub)
     run = run_image(elf, cpu)
     lib = {k: full[k] - base[k] for k in full}
-    return {**run, "elf": str(elf), "variant": "dsp" if dsp else "portable", "cpu": cpu,
+    return {**run, "elf": str(elf), "variant": variant_name(dsp, mve), "cpu": cpu,
             "library": lib, "image": full}  # fmt: skip
 
 

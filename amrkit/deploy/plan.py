@@ -131,6 +131,19 @@ def _requant_arrays(op: AccumulatingOp, cout: int, out_off: int) -> tuple[dict, 
     return arrays, params
 
 
+def float_multipliers(m0: np.ndarray, n: np.ndarray) -> np.ndarray | None:
+    """``M0 · 2^-n`` as float32 when every one is a normal float32 (or 0) — then
+    ``rint(float32(acc) · M)`` in float32 arithmetic is the golden model's ``float32``
+    requantization exactly (products stay normal: |acc| ≥ 1) — else None."""
+    out = np.zeros(len(m0), np.float32)
+    for i, (a, s) in enumerate(zip(np.asarray(m0).tolist(), np.asarray(n).tolist(), strict=True)):
+        v = float(a) * 2.0 ** -int(s)
+        if a != 0 and (float(np.float32(v)) != v or not 2.0**-100 <= abs(v) <= 2.0**100):
+            return None
+        out[i] = v
+    return out
+
+
 def _check_acc(op: AccumulatingOp) -> None:
     if op.acc_dtype != "int32" or op.acc_bound() >= 2**31:
         raise AmrkitError(
@@ -150,10 +163,25 @@ def _centered_weight(op: Conv1d | Dense) -> np.ndarray:
     return w
 
 
+def _block_diagonal(w: np.ndarray, groups: int) -> np.ndarray:
+    """Grouped weights (cout, cin/groups, k) → dense (cout, cin, k), zero outside each output
+    channel's group: the kernels run a grouped layer as a dense one (same integers)."""
+    cout, cin_g, k = w.shape
+    per = cout // groups
+    full = np.zeros((cout, cin_g * groups, k), w.dtype)
+    for g in range(groups):
+        full[g * per : (g + 1) * per, g * cin_g : (g + 1) * cin_g] = w[g * per : (g + 1) * per]
+    return full
+
+
 def _conv_layer(op: Conv1d | Dense, tensors: dict[str, Tensor]) -> Layer:
     _check_acc(op)
     src = tensors[op.inputs[0]]
     w = _centered_weight(op)
+    groups = op.groups if isinstance(op, Conv1d) else 1
+    real_kc = int(np.prod(w.shape[1:]))  # MACs per output: cin/groups · k
+    if groups > 1:
+        w = _block_diagonal(w, groups)
     if isinstance(op, Dense):
         w = w[:, None, :]  # (cout, 1, cin): a 1-tap conv on a length-1 input
         cin, lin, lout = int(op.in_shape[0]), 1, 1
@@ -177,6 +205,7 @@ def _conv_layer(op: Conv1d | Dense, tensors: dict[str, Tensor]) -> Layer:
     params = dict(
         cin=cin, lin=lin, cout=cout, k=k, stride=stride, dil=dil, pad_l=pads[0], lconv=lout,
         kc=kc, kc_pad=kc_pad, in_zp=in_zp, pk=1, ps=1, ppad=0, pdil=1, lout=lout, raw=0, relu=0,
+        fpreq=0,
     )  # fmt: skip
     arrays = {"w": rows, "bias": bias.astype(np.int32), "bias_folded": folded.astype(np.int32)}
     if op.requant is None:
@@ -187,8 +216,12 @@ def _conv_layer(op: Conv1d | Dense, tensors: dict[str, Tensor]) -> Layer:
         rq_arrays, rq_params = _requant_arrays(op, cout, out_off)
         arrays.update(rq_arrays)
         params.update(rq_params)
+        mf = float_multipliers(rq_arrays["mult"], rq_arrays["shift"])
+        if mf is not None and op.requant.rounding == "float32":
+            params["fpreq"] = 1  # the Helium kernels requantize in float32
+            arrays["mf"] = mf
     layer = Layer(op.name, "conv", op.inputs[0], op.name, params, arrays)
-    layer.macs = cout * lout * kc
+    layer.macs = cout * lout * real_kc
     layer.scratch = 4 * kc_pad  # two int16 im2col columns, interleaved (DSP kernel)
     return layer
 

@@ -19,9 +19,10 @@ REPORT_FRAMES = 2  # seeded noise frames per measurement (the cost hardly depend
 
 def load_model(path: str | Path, rounding: str | None = None) -> IntegerModel:
     """An INT8 QDQ .onnx file or an ``amrkit simulate --dump`` folder → IntegerModel."""
+    from amrkit.artifacts import resolve_model_path
     from amrkit.golden import load_dump, load_integer_model
 
-    p = Path(path)
+    p = resolve_model_path(path, "onnx") if str(path).startswith("zoo:") else Path(path)
     if p.is_dir():
         if not (p / "manifest.json").is_file():
             raise AmrkitError(f"{str(p)!r} is a folder without manifest.json; give an INT8 .onnx "
@@ -39,10 +40,11 @@ def load_model(path: str | Path, rounding: str | None = None) -> IntegerModel:
 
 
 def deploy_c(
-    model_path: str | Path, out: str | Path, *, name: str = "amr", rounding: str | None = None
-) -> dict[str, Any]:
-    """Generate the C library of ``model_path`` into ``out``; returns its summary."""
-    return write_library(load_model(model_path, rounding), out, name)
+    model_path: str | Path, out: str | Path, *, name: str = "amr", rounding: str | None = None,
+    cpu: str = "generic",
+) -> dict[str, Any]:  # fmt: skip
+    """Generate the C library of ``model_path`` for ``cpu`` into ``out``; returns its summary."""
+    return write_library(load_model(model_path, rounding), out, name, cpu)
 
 
 def noise_frames(model: IntegerModel, n: int, seed: int = 0) -> np.ndarray:
@@ -58,11 +60,11 @@ def noise_frames(model: IntegerModel, n: int, seed: int = 0) -> np.ndarray:
 
 def measure_library(
     model: IntegerModel, lib_dir: str | Path, work: str | Path, xq: np.ndarray, *,
-    name: str = "amr", cpu: str = "cortex-m4", dsp: bool = True,
+    name: str = "amr", cpu: str = "cortex-m4", dsp: bool = True, mve: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
     """Run the generated library on the Cortex-M image; sizes, cost, and bit-exactness of the
     final integers against the golden model on the same input integers."""
-    run = mcu.measure(lib_dir, work, xq, name=name, cpu=cpu, dsp=dsp)
+    run = mcu.measure(lib_dir, work, xq, name=name, cpu=cpu, dsp=dsp, mve=mve)
     golden = model.run_integer(xq).astype(np.int64)
     lib, stack = run["library"], int(run["stack_bytes"].max())
     arena = mcu.header_value(lib_dir, "ARENA_BYTES", name)
@@ -90,9 +92,15 @@ def measure_library(
     }
 
 
+def variants(cpu: str) -> list[tuple[bool, bool]]:
+    """(dsp, mve) of the kernel variants a CPU runs: portable and DSP, + Helium on an M55."""
+    out = [(False, False), (True, False)]
+    return out + [(False, True)] if mcu.CPUS[cpu].mve else out
+
+
 def mcu_report(
     int8_onnx_path: str | Path, workdir: str | Path, *, cpu: str = "cortex-m4",
-    dsp: bool = True, frames: int = REPORT_FRAMES, name: str = "amr",
+    dsp: bool = True, frames: int = REPORT_FRAMES, name: str = "amr", mve: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
     """Cost of the INT8 model's generated C library on an emulated Cortex-M.
 
@@ -101,8 +109,8 @@ def mcu_report(
     (data + bss (the arena) + stack high-water + the caller's input frame and logits),
     ``stack_bytes``, ``arena_bytes``, ``instructions_per_frame`` (QEMU instruction counting),
     ``macs_per_frame``, ``instructions_per_mac``, ``bit_exact`` (final integers equal the golden
-    model's on the measured frames), ``cpu``, ``machine``, ``variant`` ("dsp": SMLAD kernels,
-    "portable": plain C).
+    model's on the measured frames), ``cpu``, ``machine``, ``variant`` ("mve": Helium VMLADAVA
+    kernels, "dsp": SMLAD kernels, "portable": plain C).
     """
     why = mcu.toolchain_missing()
     if why:
@@ -113,5 +121,6 @@ def mcu_report(
     lib = work / "lib"
     write_library(model, lib, name)
     xq = noise_frames(model, frames)
-    variant = "dsp" if dsp else "portable"
-    return measure_library(model, lib, work / f"{cpu}-{variant}", xq, name=name, cpu=cpu, dsp=dsp)
+    variant = mcu.variant_name(dsp, mve)
+    return measure_library(model, lib, work / f"{cpu}-{variant}", xq, name=name, cpu=cpu, dsp=dsp,
+                           mve=mve)  # fmt: skip

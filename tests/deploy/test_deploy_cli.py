@@ -144,3 +144,42 @@ def test_deploy_help_is_fast_to_import():
         [sys.executable, "-m", "amrkit", "deploy", "--help"], capture_output=True, text=True
     )
     assert out.returncode == 0 and "--target" in out.stdout
+
+
+def test_deploy_cpu_x86_writes_simd_kernels(int8_models, tmp_path):
+    out = tmp_path / "c"
+    args = ["deploy", str(int8_models["optimized"]), "-o", str(out), "--cpu", "x86-avx2", "--json"]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    info = json.loads(res.stdout)
+    assert info["cpu"] == "x86-avx2" and info["compile_flags"] == ["-mavx2"]
+    assert {la["x86_kernel"] for la in info["layers"] if la["kind"].startswith("conv")} == {"fast"}
+    assert "#define AMR_X86 1" in (out / "amr_model.h").read_text()
+    assert "_mm256_maddubs_epi16" in (out / "amr_model.c").read_text()
+    assert "-mavx2" in (out / "README.md").read_text()
+    # generic (the default) keeps the portable library: no x86 code in it
+    res = runner.invoke(app, ["deploy", str(int8_models["optimized"]), "-o", str(out)])
+    assert res.exit_code == 0 and "#define AMR_X86 0" in (out / "amr_model.h").read_text()
+    assert "immintrin" not in (out / "amr_model.c").read_text()
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--cpu", "sparc"], "--cpu 'sparc' is not one of generic, native, x86-avx2"),
+        (["--report", "--cpu", "x86-avx512vnni"], "--report measures the library on a Cortex-M"),
+        (["--cpu", "x86-avx2"], "saturates AVX2's vpmaddubsw"),
+    ],
+)
+def test_deploy_cpu_errors(hand_model, tmp_path, args, words):
+    """Bad --cpu values, and a full-range model (pairs up to 64,770) for the AVX2 path: one
+    line, exit 1, no output folder."""
+    from amrkit.golden import dump
+
+    folder = dump(hand_model, tmp_path / "dump")
+    out = tmp_path / "c"
+    res = runner.invoke(app, ["deploy", str(folder), "-o", str(out), *args])
+    assert res.exit_code == 1
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and words in lines[0], res.output
+    assert not out.exists()

@@ -44,26 +44,28 @@ def frames_bin(deploy_iq: np.ndarray, tmp_path_factory: pytest.TempPathFactory) 
 
 
 @pytest.mark.parametrize("name", ["original", "optimized"])
-def test_host_logits_identical_to_golden(name, libraries, host_exes, deploy_iq, frames_bin):
+def test_host_logits_identical_to_golden(
+    name, libraries, host_exes, deploy_iq, frames_bin, golden
+):  # fmt: skip
     model, _ = libraries[name]
     proc = start_example(host_exes[name][0], frames_bin, "--no-normalize")
-    _, want = model.run(deploy_iq)  # float frames → the golden model's final integers
+    want = golden.ints(model, deploy_iq)  # float frames → the golden model's final integers
     got = finish_example(proc, num_classes=11)
     assert len(got) == len(deploy_iq) >= 1000
-    assert np.array_equal(got, want.astype(np.int64))
+    assert np.array_equal(got, want)
 
 
 @pytest.mark.parametrize("name", ["original", "optimized"])
-def test_host_intermediate_tensors_identical(name, libraries, host_exes, deploy_iq, tmp_path):
+def test_host_intermediate_tensors_identical(
+    name, libraries, host_exes, trace_iq, golden, tmp_path
+):  # fmt: skip
     """The debug build dumps the input integers and every layer's output (also the conv
     outputs that the fused max-pool never stores): all equal the golden model's trace."""
     model, _ = libraries[name]
-    iq = deploy_iq[::11][:100]
-    frames = frames_file(iq, tmp_path / "f.cf32")
+    frames = frames_file(trace_iq, tmp_path / "f.cf32")
     run_example(host_exes[name][1], frames, "--no-normalize", num_classes=11)
     dumped = read_dump(tmp_path / "f.cf32.dump")
-    trace: dict[str, np.ndarray] = {"input": model.quantize_input(iq)}
-    model.run_integer(trace["input"], trace=trace)
+    trace = golden.trace(model, trace_iq)
     plan = build_plan(model)
     expected = {"input"} | {op.name for op in model.ops}
     assert set(dumped) == expected

@@ -1,9 +1,11 @@
 """The generated library on an emulated Cortex-M4 / M55 (arm-none-eabi-gcc + QEMU with
-semihosting): bit-exact with the golden model; the instruction counter calibrated."""
+semihosting): bit-exact with the golden model (the M55 also with its Helium kernels); the
+instruction counter calibrated."""
 
 from __future__ import annotations
 
 import shutil
+import subprocess
 
 import numpy as np
 import pytest
@@ -87,3 +89,52 @@ def test_mcu_report(int8_models, tmp_path):
     )
     assert r["flash_bytes"] > r["arena_bytes"] > 0
     assert r["instructions_per_frame"] > r["macs_per_frame"] / 2
+
+
+@pytest.fixture(scope="session")
+def m55_helium(libraries, deploy_iq, tmp_path_factory) -> dict:
+    """The optimized network's Helium (MVE) build on the Cortex-M55 (mps3-an547), 100 frames."""
+    model, lib = libraries["optimized"]
+    xq = _frames(model, deploy_iq, 100)
+    run = mcu.measure(lib, tmp_path_factory.mktemp("m55"), xq, cpu="cortex-m55", mve=True)
+    return {"run": run, "xq": xq, "model": model}
+
+
+def test_m55_helium_bit_exact_100_frames(m55_helium):
+    run, model, xq = m55_helium["run"], m55_helium["model"], m55_helium["xq"]
+    assert run["machine"] == "mps3-an547" and run["variant"] == "mve"
+    assert len(run["logits"]) == 100
+    assert np.array_equal(run["logits"], model.run_integer(xq).astype(np.int64))
+
+
+def test_m55_helium_runs_vector_instructions(m55_helium, libraries):
+    """VMLADAVA does 16 MACs: the Helium build executes fewer instructions than MACs / 2 (what
+    SMLAD's 2 MACs allow), so the vector kernels ran; its ELF holds them."""
+    run = m55_helium["run"]
+    macs = mcu.header_value(libraries["optimized"][1], "MACS")
+    assert np.all(run["instructions"] < macs / 2)
+    assert np.ptp(run["instructions"]) < 0.01 * run["instructions"].mean()
+    dis = subprocess.run(["arm-none-eabi-objdump", "-d", run["elf"]], capture_output=True,
+                         text=True).stdout  # fmt: skip
+    assert "vmladava" in dis or "cdp" in dis  # objdump may not name MVE instructions
+
+
+def test_m55_helium_original_and_corrupted_weight(libraries, deploy_iq, tmp_path, corrupt):
+    model, lib = libraries["original"]
+    xq = _frames(model, deploy_iq, 12)
+    run = mcu.measure(lib, tmp_path / "orig", xq, cpu="cortex-m55", mve=True)
+    assert np.array_equal(run["logits"], model.run_integer(xq).astype(np.int64))
+    model, lib = libraries["optimized"]
+    bad = tmp_path / "lib"
+    shutil.copytree(lib, bad)
+    corrupt(bad)
+    xq = _frames(model, deploy_iq, 20)
+    run = mcu.measure(bad, tmp_path / "bad", xq, cpu="cortex-m55", mve=True)
+    assert not np.array_equal(run["logits"], model.run_integer(xq).astype(np.int64))
+
+
+def test_helium_needs_an_m55(libraries, tmp_path):
+    from amrkit.errors import AmrkitError
+
+    with pytest.raises(AmrkitError, match="cortex-m4 has no Helium"):
+        mcu.build_image(libraries["optimized"][1], tmp_path, tmp_path / "f", mve=True)
