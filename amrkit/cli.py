@@ -1,8 +1,9 @@
 """The ``amrkit`` command: a thin Typer shell over importable functions.
 
 Each ``amrkit.commands.<group>`` module defines its Typer-annotated functions and a
-``COMMANDS`` mapping of command name → function; this file only registers them and turns
-:class:`AmrkitError` into ``error: ...`` on stderr with exit status 1.
+``COMMANDS`` mapping of command name → function (and, for commands with subcommands such as
+``amrkit zoo add``, ``SUBGROUPS``: name → (help, {subcommand: function})); this file only
+registers them and turns :class:`AmrkitError` into ``error: ...`` on stderr with exit 1.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ GROUPS = (
     "deploy",
     "prune",
     "search",
+    "zoo",
 )
 
 app = typer.Typer(
@@ -70,6 +72,11 @@ def _register() -> None:
         module = importlib.import_module(f"amrkit.commands.{group}")
         for name, fn in getattr(module, "COMMANDS", {}).items():
             app.command(name)(_friendly(fn))
+        for name, (help_text, commands) in getattr(module, "SUBGROUPS", {}).items():
+            sub = typer.Typer(name=name, help=help_text, no_args_is_help=True)
+            for sub_name, fn in commands.items():
+                sub.command(sub_name)(_friendly(fn))
+            app.add_typer(sub, name=name)
 
 
 _register()

@@ -1,14 +1,17 @@
-"""One way to run any amrkit model artifact: a trained run directory or an ONNX file.
+"""One way to run any amrkit model artifact: a trained run directory, an ONNX file, or a
+shipped model's name (``zoo:NAME``, ``zoo:NAME:int8``; :mod:`amrkit.pretrained`).
 
 ``evaluate``, ``classify`` and the report's evaluations go through :func:`load_predictor`,
 so FP32 PyTorch, FP32 ONNX and INT8 ONNX are measured by one path (``quantize`` measures its
 files with the same session factory, :func:`amrkit.runtime.ort_session`). The artifacts
-themselves — run directories, ONNX metadata — are read by :mod:`amrkit.artifacts`.
+themselves — run directories, ONNX metadata, zoo names — are read and checked by
+:mod:`amrkit.artifacts` (finite weights, finite positive quantization scales, the declared
+input) before any runtime sees them.
 
 An ONNX file runs on one of :data:`RUNTIMES` (docs/runtimes.md): ``ort`` (ONNX Runtime),
 ``openvino`` (optional package) or ``c`` (the ``amrkit deploy`` C library compiled for this
-host, INT8 files only). ``auto`` is ONNX Runtime: exact on the portable INT8 files on every
-CPU and the fastest exact runtime measured (``benchmarks/bench_infer.py``).
+host, INT8 files only). ``auto`` is the runtime that ``benchmarks/bench_infer.py`` measured
+fastest and exact on this CPU (``amrkit.runtime.preference``), else ONNX Runtime.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from amrkit import artifacts
-from amrkit.artifacts import load_run, read_model_info
+from amrkit.artifacts import load_run, read_model_info, resolve_model_path
 from amrkit.errors import AmrkitError
 from amrkit.runtime import ort_session
 from amrkit.runtime.device import ort_device, torch_device
@@ -70,6 +73,18 @@ class OnnxPredictor:
     runtime: str = "ort"
 
     def logits(self, iq: np.ndarray) -> np.ndarray:
+        try:
+            return self._logits(iq)
+        except AmrkitError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - an ORT failure on these frames → one line
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:200]
+            raise AmrkitError(
+                f"ONNX Runtime could not run the model on frames of shape "
+                f"{tuple(np.shape(iq))} ({first}); check that the model fits the data"
+            ) from None
+
+    def _logits(self, iq: np.ndarray) -> np.ndarray:
         inp = self.session.get_inputs()[0]
         x = np.ascontiguousarray(iq, dtype=np.float32)
         fixed = inp.shape[0] if inp.shape and isinstance(inp.shape[0], int) else None
@@ -111,18 +126,19 @@ def load_predictor(
     threads: int | None = None,
     runtime: str = "auto",
 ) -> Predictor:
-    """A run directory → TorchPredictor; an ``.onnx`` file → OnnxPredictor (``runtime`` auto
-    or ort) or BackendPredictor (openvino, c).
+    """A run directory or ``zoo:NAME`` → TorchPredictor; an ``.onnx`` file or
+    ``zoo:NAME:int8`` → OnnxPredictor (``runtime`` auto or ort) or BackendPredictor
+    (openvino, c). Every file is checked before it runs (:mod:`amrkit.artifacts`).
 
     ``device``: cpu, cuda, cuda:N or auto (:mod:`amrkit.runtime.device`); ``threads``:
     intra-op threads (torch: process-wide ``torch.set_num_threads``; ONNX Runtime, OpenVINO:
     per session; c: parallel copies of the library, default 1).
     """
-    p = Path(path)
     if threads is not None and threads < 1:
         raise AmrkitError(f"--threads {threads} must be >= 1 (or left out for the default)")
     if runtime not in RUNTIMES:
         raise AmrkitError(f"--runtime {runtime!r} is not one of {', '.join(RUNTIMES)}")
+    p = resolve_model_path(path)
     if p.is_dir():
         if runtime != "auto":
             raise AmrkitError(
@@ -134,7 +150,11 @@ def load_predictor(
         info = read_model_info(p)
         common = (info.classes, info.frame_length, info.sample_rate_hz)
         kind = f"onnx-{info.precision}"
-        if runtime in ("auto", "ort"):
+        if runtime == "auto":  # the measured preference (docs/runtimes.md), else ort
+            from amrkit.runtime.preference import preferred_runtime
+
+            runtime = preferred_runtime(info.precision, device=ort_device(device))
+        if runtime == "ort":
             sess = ort_session(p, threads=threads, device=ort_device(device))
             return OnnxPredictor(sess, *common, kind=kind, info=info.metadata)
         if ort_device(device) != "cpu":

@@ -39,6 +39,13 @@ def write_tiny(path: Path, per_class: int = 60, length: int = 128, seed: int = 0
     return path
 
 
+@pytest.fixture(autouse=True)
+def _no_runtime_preference(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test reads the machine's measured ``--runtime auto`` preference (bench_infer.py
+    writes one); tests of the preference point it at their own file."""
+    monkeypatch.setenv("AMRKIT_RUNTIME_PREFERENCE", str(tmp_path / "no-preference.json"))
+
+
 @pytest.fixture(scope="session")
 def tiny_h5(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_tiny(tmp_path_factory.mktemp("tiny-data") / "tiny.h5")

@@ -14,7 +14,9 @@ PLOT_FILES = ("accuracy_vs_snr.png", "confusion.png")
 
 def evaluate(
     model: Path = typer.Argument(
-        ..., help="Trained run directory (PyTorch) or .onnx file (FP32 or INT8)."
+        ...,
+        help="Trained run directory (PyTorch), .onnx file (FP32 or INT8), or a shipped model: "
+        "zoo:NAME (its run) or zoo:NAME:int8.",
     ),
     data: Path = typer.Argument(..., help="Dataset file (amrkit HDF5, ...)."),
     split: str = typer.Option("test", "--split", help="Frames to use: train, val, test or all."),

@@ -1,4 +1,5 @@
-"""CLI commands: ``amrkit models`` (the zoo) and ``amrkit metrics MODEL`` (Tables I/III)."""
+"""CLI commands: ``amrkit models`` (the registered architectures and the pretrained models)
+and ``amrkit metrics MODEL`` (Tables I/III)."""
 
 from __future__ import annotations
 
@@ -35,18 +36,20 @@ def models(
     ),
     as_json: options.JsonOpt = False,
 ) -> None:
-    """List the registered models with their learnables, MACs and parameter memory."""
+    """List the registered models with their learnables, MACs and parameter memory, and the
+    pretrained models (zoo:NAME) with their measured accuracy."""
     from amrkit.fileio import dumps_json
     from amrkit.metrics.network import network_metrics
     from amrkit.models import describe, get_spec, list_models
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in list_models():
         spec = get_spec(name)
         m = network_metrics(spec, frame_length)
         rows.append(
             {
                 "name": name,
+                "source": "registry",
                 "description": describe(name),
                 "spec": spec.short(),
                 "conv_layers": len(spec.layers),
@@ -58,8 +61,9 @@ def models(
                 "parameter_memory_mb": m["parameter_memory_mb"],
             }
         )
+    zoo = _zoo_rows()
     if as_json:
-        typer.echo(dumps_json(rows), nl=False)
+        typer.echo(dumps_json(rows + zoo), nl=False)
         return
     from rich.table import Table
 
@@ -82,13 +86,51 @@ def models(
         "Counts follow the paper (conv + fully connected layers; MB = bytes / 2^20). "
         "Use 'amrkit metrics MODEL' for the layer table."
     )
+    _print_zoo(zoo)
+
+
+def _zoo_rows() -> list[dict[str, Any]]:
+    """The pretrained models' headline numbers, from the zoo's index (as measured by their
+    cards; 'amrkit zoo verify' checks the files)."""
+    from amrkit import pretrained
+
+    rows = []
+    for e in pretrained.entries():
+        m, r = e.record["metrics"], e.record["recipe"]
+        rows.append({
+            "name": e.ref, "source": "zoo", "description": e.record.get("summary", ""),
+            "spec": e.record.get("spec_short"), "num_classes": len(e.record["classes"]),
+            "frame_length": e.record["frame_length"], "learnables": m["learnables"],
+            "macs": m["macs"], "int8_bytes": m["int8_bytes"],
+            "fp32_test_pct": m["fp32_test_pct"], "int8_test_pct": m["int8_test_pct"],
+            "test_frames": m["test_frames"], "test_snr_db": m["test_snr_db"],
+            "data": r.get("data"),
+        })  # fmt: skip
+    return rows
+
+
+def _print_zoo(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    from rich.table import Table
+
+    table = Table(title="pretrained models (accuracy on each card's independent test set)")
+    for col in ("model", "conv layers", "MACs", "INT8 bytes", "FP32 %", "INT8 %", "test"):
+        table.add_column(col, justify="left" if col in ("model", "conv layers") else "right")
+    for r in rows:
+        table.add_row(r["name"], r["spec"], _int(r["macs"]), _int(r["int8_bytes"]),
+                      f"{r['fp32_test_pct']:.2f}", f"{r['int8_test_pct']:.2f}",
+                      f"{r['test_frames']:,} at {r['test_snr_db']:g} dB")  # fmt: skip
+    _console().print(table)
+    typer.echo("Use them as zoo:NAME (the run) or zoo:NAME:int8 anywhere a model goes; "
+               "'amrkit zoo show NAME' prints the card.")  # fmt: skip
 
 
 def metrics(
     model: str = typer.Argument(
         ...,
         help="Registry name, spec file (.yaml/.json), spec string (16x8p,32x8), trained "
-        "run directory, or .onnx file (FP32 or INT8).",
+        "run directory, .onnx file (FP32 or INT8), or zoo:NAME / zoo:NAME:int8.",
     ),
     frame_length: int | None = typer.Option(
         None,
@@ -109,12 +151,19 @@ def metrics(
     as_json: options.JsonOpt = False,
 ) -> None:
     """Learnables, MACs and parameter memory per layer, in the paper's convention."""
+    from amrkit import pretrained
+    from amrkit.artifacts import resolve_model_path
     from amrkit.fileio import dumps_json
     from amrkit.metrics.resolve import model_metrics
 
+    named = model
+    if pretrained.is_ref(model):  # zoo:NAME (its run) or zoo:NAME:int8, files checked
+        model = str(resolve_model_path(model))
     result = model_metrics(
         model, frame_length=frame_length, num_classes=num_classes, precision=precision
     )
+    if named != model:
+        result["model"] = named
     if as_json:
         typer.echo(dumps_json(result), nl=False)
         return

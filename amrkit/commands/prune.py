@@ -10,7 +10,9 @@ from amrkit.commands import options
 
 
 def prune(
-    run: Path = typer.Argument(..., help="Trained run directory (the --out of 'amrkit train')."),
+    run: Path = typer.Argument(
+        ..., help="Trained run directory (the --out of 'amrkit train') or zoo:NAME."
+    ),
     data: str = typer.Option(..., "--data", help="Dataset: train split fine-tunes, val selects."),
     out: str = typer.Option(..., "--out", "-o", help="Run folder of the pruned, fine-tuned model."),
     target_macs: int | None = typer.Option(

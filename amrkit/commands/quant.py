@@ -11,7 +11,9 @@ from amrkit.commands import options
 
 
 def export(
-    run: Path = typer.Argument(..., help="Trained run directory (the --out of 'amrkit train')."),
+    run: Path = typer.Argument(
+        ..., help="Trained run directory (the --out of 'amrkit train') or zoo:NAME."
+    ),
     out: Path = typer.Option(..., "--out", help="ONNX file to write, e.g. model.onnx."),
     data: Path | None = typer.Option(
         None,
@@ -70,7 +72,9 @@ def export(
 
 
 def quantize(
-    run: Path = typer.Argument(..., help="Trained run directory (the --out of 'amrkit train')."),
+    run: Path = typer.Argument(
+        ..., help="Trained run directory (the --out of 'amrkit train') or zoo:NAME."
+    ),
     data: Path = typer.Option(
         ..., "--data", help="Dataset: train split calibrates (and trains QAT), val measures."
     ),

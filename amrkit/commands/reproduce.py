@@ -137,12 +137,23 @@ def summary_lines(results: dict) -> list[str]:
         f"CPU, {results['snr_convention']} SNR {results['config']['snr_db']:g} dB, disjoint "
         "test split"
     ]
+    shipped = [r for r in results["table3"] if r["protocol"] == "pretrained"]
     for r in results["table3"]:
+        if r["protocol"] == "pretrained":
+            continue
         acc = f_mean_sd(r["accuracy_pct"], r["accuracy_sd_pt"])
         lines.append(
             f"  {r['protocol_label'] + ':':<17} {r['row']:<20} {acc:>14} %  {r['macs']:>10,} MACs"
             f"  {r['parameter_memory_mb']:.4f} MB"
         )
+    if shipped:
+        lines.append(f"  {shipped[0]['protocol_label']}:")
+        for r in shipped:
+            acc = f_mean_sd(r["accuracy_pct"], None)
+            lines.append(
+                f"  {'':<17} {r['row']:<20} {acc:>14} %  {r['macs']:>10,} MACs"
+                f"  {r['parameter_memory_mb']:.4f} MB"
+            )
     best = (results.get("beyond") or {}).get("best_within_budget")
     if best is not None:
         basis = "INT8 test" if best["basis"] == "int8_test" else "proxy val. only"

@@ -12,7 +12,9 @@ from amrkit.errors import AmrkitError
 
 
 def simulate(
-    model: Path = typer.Argument(..., help="INT8 QDQ .onnx file (amrkit quantize / QAT export)."),
+    model: Path = typer.Argument(
+        ..., help="INT8 QDQ .onnx file (amrkit quantize / QAT export) or zoo:NAME:int8."
+    ),
     data: Path = typer.Argument(..., help="Dataset file (amrkit HDF5, RadioML, NumPy)."),
     split: str = typer.Option("test", "--split", help="Frames to run: train, val, test or all."),
     format: options.FormatOpt = None,
@@ -54,11 +56,17 @@ def simulate(
         raise AmrkitError(f"--dump folder {str(dump)!r} exists and is not empty; choose a new one")
     if threads is not None and threads < 1:
         raise AmrkitError(f"--threads {threads} must be >= 1")
-    integer_model = load_integer_model(model, rounding=rounding)
-    from amrkit.artifacts import onnx_metadata
+    from amrkit.artifacts import check_onnx_model, onnx_metadata, resolve_model_path
     from amrkit.data.split import resolve_split_seed
 
-    seed = resolve_split_seed(split_seed, onnx_metadata(model), repr(str(model)))
+    path = resolve_model_path(model, "onnx")
+    try:
+        integer_model = load_integer_model(path, rounding=rounding)
+    except AmrkitError:
+        _structural_error_first(path)
+        raise
+    check_onnx_model(path)  # the checks of every command that loads a model (load_predictor's)
+    seed = resolve_split_seed(split_seed, onnx_metadata(path), repr(str(model)))
     open_kw = options.open_options(format, classes, classes_file, snr_min, snr_max)
     frames = open_frames(data, split_seed=seed, **open_kw)
     try:
@@ -84,6 +92,19 @@ def simulate(
         typer.echo(dumps_json(result), nl=False)
         return
     _print(result)
+
+
+def _structural_error_first(path: Path) -> None:
+    """A readable graph that the golden model refuses: when every command's check
+    (:func:`amrkit.artifacts.check_onnx_model`) refuses it too, its message wins, so a
+    damaged file gets the same line from simulate as from evaluate or classify."""
+    from amrkit.artifacts import check_onnx_model, load_graph
+
+    try:
+        graph = load_graph(path)
+    except AmrkitError:
+        return  # not readable: the golden model's own message says so
+    check_onnx_model(path, graph)
 
 
 def _print(result: dict) -> None:

@@ -99,7 +99,7 @@ def prune_run(
         pruned, kept = prune_channels(loaded.model, target, config.method, grads)
         recalibrate_bn(pruned, _gradient_batches(frames, config.taylor_frames, config.seed))
         origin = {
-            "run": str(Path(run).resolve()),
+            "run": loaded.ref or str(loaded.path.resolve()),
             "config": config.__dict__,
             "target_macs": target_macs,
             "original": {**before, "val_accuracy": _accuracy(loaded.model, frames, "val")},

@@ -60,6 +60,8 @@ class Study:
     bench: dict[str, StageRecord] = field(default_factory=dict)  # model → latency stage
     mcu: dict[str, StageRecord] = field(default_factory=dict)  # model → Cortex-M stage
     search: StageRecord | None = None  # "Beyond the paper" (None: search_trials 0)
+    pretrained: dict[str, StageRecord] = field(default_factory=dict)  # zoo entry → eval stage
+    pretrained_skipped: list[dict[str, str]] = field(default_factory=list)
 
 
 def _slugs(names: tuple[str, ...]) -> dict[str, str]:
@@ -183,7 +185,8 @@ def _evaluate(
 
         out: dict[str, Any] = {}
         for label, path in artifacts.items():
-            device = cfg.device if Path(path).suffix != ".onnx" else "cpu"
+            onnx = Path(path).suffix == ".onnx" or str(path).endswith(":int8")  # zoo:NAME:int8
+            device = "cpu" if onnx else cfg.device
             pred = load_predictor(path, device=device, threads=cfg.threads)
             out[label] = {}
             for test, (data, split) in tests.items():
@@ -384,6 +387,30 @@ def _fig5_stages(st: _Stager, study: Study, proto: Protocol) -> None:
     study.fig5[proto.name] = points
 
 
+def _pretrained_stages(st: _Stager, study: Study) -> None:
+    """The shipped pretrained models on this run's test split and sweep (quick runs; --full
+    trains the same networks at the paper's scale itself)."""
+    from amrkit.report.pretrained import candidates, spec_of
+
+    cfg = st.cfg
+    if not cfg.quick:
+        return
+    main = _synth(cfg, (cfg.snr_db,), cfg.frames_per_class, cfg.seed)
+    shown, study.pretrained_skipped = candidates(tuple(main.classes), main.frame_length)
+    tests = {"test": (study.data["main"], "test"), "sweep": (study.data["sweep"], "all")}
+    frames = sum(st._frames(d, s) for d, s in tests.values())
+    for e in shown:
+        ref = f"zoo:{e.name}"
+        study.pretrained[e.name] = st.stage(
+            f"pretrained-{e.name}",
+            {"entry": e.name, "files": {k: v["sha256"] for k, v in e.files.items()},
+             "tests": {k: (d.key, s) for k, (d, s) in tests.items()}},
+            _evaluate({"fp32": ref, "int8": f"{ref}:int8"},
+                      {k: (d.path / "frames.h5", s) for k, (d, s) in tests.items()}, cfg),
+            costs.evaluate(spec_of(e), frames),
+        )  # fmt: skip
+
+
 def _golden_and_bench(st: _Stager, study: Study) -> None:
     cfg = st.cfg
     target, seed = cfg.models[-1], cfg.seed
@@ -458,6 +485,7 @@ def run_stages(cfg: ReproduceConfig, specs: dict[str, Any], cache: StageCache) -
     _data_stages(st, study)
     for proto in cfg.protocols:
         _main_stages(st, study, proto)
+    _pretrained_stages(st, study)
     for proto in cfg.protocols:
         _fig5_stages(st, study, proto)
     _golden_and_bench(st, study)

@@ -19,6 +19,10 @@ from amrkit.report.beyond import FIGURE as BEYOND_FIGURE
 from amrkit.report.beyond import assemble_beyond
 from amrkit.report.config import PAPER
 from amrkit.report.formats import display_names, pct, snr_value
+from amrkit.report.pretrained import GROUP as PRETRAINED_GROUP
+from amrkit.report.pretrained import assemble as assemble_pretrained
+from amrkit.report.pretrained import fig6_series as pretrained_series
+from amrkit.report.pretrained import table3_rows as pretrained_rows
 
 SCHEMA = "amrkit-reproduce/2"
 FIGURES = "figures"
@@ -495,9 +499,14 @@ def assemble(study: Any, out: Path, records: list[Any], started: float) -> dict[
     results["runs"] = {
         p.name: {n: _run_results(study, p.name, n) for n in names} for p in cfg.protocols
     }
-    results["table3"] = _table3(results)
+    results["pretrained"] = assemble_pretrained(study, frame_length)
+    results["table3"] = _table3(results) + pretrained_rows(results)
     results["fig5"] = _fig5(study, results)
     results["fig6"] = _fig6(study, results)
+    series, drops = pretrained_series(results)
+    results["fig6"]["series"].update(series)
+    if drops:
+        results["fig6"]["worst_int8_drop_pt_at_snr_ge_0"][PRETRAINED_GROUP] = drops
     results["golden"] = _golden(study)
     results["mcu"] = _mcu(study)
     results["runtime"] = runtime_info(study)

@@ -54,6 +54,15 @@ def title(results: Results) -> list[Block]:
         )
     else:
         text = f"**Full run** ({scale}): the paper's scale."
+    pre = results.get("pretrained") or {}
+    if pre.get("shown"):
+        names = ", ".join(f"`{pre['entries'][n]['ref']}`" for n in pre["order"])
+        text += (
+            f" Beside the models this run trains, the pretrained models shipped with amrkit "
+            f"({names}; trained at the paper's scale, `amrkit zoo show NAME` prints each card) "
+            "are evaluated on this run's test split and sweep: their own row group of Table III "
+            "and series of Fig. 6."
+        )
     b.append(Paragraph(text))
     b.append(BulletList(headline(results)))
     return b
@@ -72,6 +81,15 @@ def headline(results: Results) -> list[str]:
         out.append(
             f"{p['label']}, test split at {results['config']['snr_db']:g} dB: " + ", ".join(parts)
         )
+    pre = results.get("pretrained") or {}
+    if pre.get("shown"):
+        rows = [r for r in results["table3"] if r["protocol"] == "pretrained"]
+        parts = [
+            f"{r['row']} **{f_pct(r['accuracy_pct'])} %**"
+            + (f" (paper {f_pct(r['paper']['accuracy_pct'])} %)" if r["paper"] else "")
+            for r in rows
+        ]
+        out.append(f"{pre['label']}, same test split: " + ", ".join(parts))
     return out
 
 
@@ -172,6 +190,13 @@ def table3(results: Results) -> list[Block]:
         "/ 0.0521 MB. MB = bytes / 2^20 (FP32: 4 B per learnable; INT8: 1 B per weight, 4 B "
         f"per int32 bias). {_protocol_caption(results)}."
     )
+    pre = results.get("pretrained") or {}
+    if pre.get("shown"):
+        caption += (
+            f" {pre['label'][0].upper()}{pre['label'][1:]}: the models shipped with amrkit "
+            "(`zoo:NAME`), trained once at the paper's scale; their cards report their own "
+            "independent test sets (`amrkit zoo show NAME`)."
+        )
     reductions = [
         [
             f"{r['protocol_label']}: {r['row']}" if len(results["protocols"]) > 1 else r["row"],
@@ -303,6 +328,12 @@ def fig6(results: Results) -> list[Block]:
         )
         for p in results["protocols"]
     )
+    pre = results.get("pretrained") or {}
+    if "pretrained" in f6["worst_int8_drop_pt_at_snr_ge_0"]:
+        drops += f"; {pre['label']}: " + ", ".join(
+            f"{pre['entries'][n]['ref']} {f_pct(v)} pt"
+            for n, v in f6["worst_int8_drop_pt_at_snr_ge_0"]["pretrained"].items()
+        )
     return [
         Heading(f"Fig. 6 — the {cfg['snr_db']:g} dB models tested across SNR"),
         Figure(

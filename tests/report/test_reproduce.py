@@ -53,6 +53,15 @@ def tiny(**over: object) -> ReproduceConfig:
     return default_config(**base)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _no_shipped_models(tmp_path_factory: pytest.TempPathFactory):
+    """The study's exact tables, whatever amrkit ships: an empty zoo (the shipped models'
+    row group has its own test, with an entry built for it)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AMRKIT_ZOO_DIR", str(tmp_path_factory.mktemp("empty-zoo")))
+        yield
+
+
 @pytest.fixture(scope="module")
 def study(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, list[str]]:
     out = tmp_path_factory.mktemp("reproduce")
@@ -486,6 +495,71 @@ def test_beyond_comparison_is_computed_from_the_points(searched) -> None:
     assert f"beyond the paper: {best['spec']}" in summary_lines(results)[-1]
     frames = results["runs"]["recipe"]["optimized"]["int8"]["test"]["frames"]
     assert f"the same {frames} test frames (one frame is {f_pct(100 / frames)} pt)" in text
+
+
+def _zoo_fixtures():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "zoo" / "zoo_fixtures.py"
+    spec = importlib.util.spec_from_file_location("zoo_fixtures", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_shipped_models_are_their_own_row_group(study, tmp_path, monkeypatch) -> None:
+    """With no entry shipped nothing is shown; with one (built here, injected through
+    AMRKIT_ZOO_DIR) a quick run evaluates it on its own test split and sweep: a row group of
+    Table III, series of Fig. 6, lines of the summary; the study's own rows are unchanged."""
+    import shutil
+
+    from amrkit.commands.reproduce import summary_lines
+    from amrkit.metrics.evaluate import evaluate_path
+    from amrkit.report.pretrained import LABEL
+    from amrkit.signals.catalog import CLASSES
+
+    out, results, _ = study
+    assert results["pretrained"]["shown"] is False and results["pretrained"]["entries"] == {}
+    assert all(r["protocol"] != "pretrained" for r in results["table3"])
+    assert LABEL not in (out / "report.md").read_text()
+    assert not any(LABEL in line for line in summary_lines(results))
+
+    zoo = tmp_path / "zoo"
+    _zoo_fixtures().build_tiny_entry(
+        tmp_path / "work", zoo, "tinyp", classes=tuple(CLASSES), frames_per_class=20,
+        frame_length=1024, spec="4x8p,8x8p", epochs=1, test_frames_per_class=5,
+        sweep_snrs=(0.0, 30.0), sweep_frames_per_snr=2, report_group="paper",
+    )  # fmt: skip
+    monkeypatch.setenv("AMRKIT_ZOO_DIR", str(zoo))
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    again = reproduce(tiny(), copy, log=lambda _m: None, progress=False)
+    ran = [s["stage"] for s in again["provenance"]["stages"] if not s["cached"]]
+    assert ran == ["pretrained-tinyp"]  # the study itself came from the cache
+    rows = [r for r in again["table3"] if r["protocol"] == "pretrained"]
+    assert [r["row"] for r in rows] == ["zoo:tinyp", "zoo:tinyp + INT8"]
+    assert {r["protocol_label"] for r in rows} == {LABEL}
+    assert [r for r in again["table3"] if r["protocol"] != "pretrained"] == results["table3"]
+    data = copy / again["data"]["main"]["path"]
+    for row, ref in zip(rows, ("zoo:tinyp", "zoo:tinyp:int8"), strict=True):
+        direct = evaluate_path(ref, data, split="test", device="cpu")
+        assert row["accuracy_pct"] == round(100 * direct["accuracy"], 2)
+    series = again["fig6"]["series"]
+    assert list(series["zoo:tinyp FP32"]) == list(series["Optimized FP32"])
+    assert "zoo:tinyp INT8" in series
+    md = (copy / "report.md").read_text()
+    t3 = next(t for t in _tables(md) if t[0][:2] == ["Training", "Model"])
+    assert [r[0] for r in t3[2:]] == ["**amrkit recipe**", "", "", "", f"**{LABEL}**", ""]
+    assert "zoo:tinyp FP32 (%)" in md and "`zoo:tinyp`" in md
+    lines = summary_lines(again)
+    assert f"  {LABEL}:" in lines and any("zoo:tinyp + INT8" in line for line in lines)
+    # --full trains these networks at the paper's scale itself: it plans no pretrained stage
+    from amrkit.report.pipeline import run_stages
+    from amrkit.report.stages import StageCache
+
+    full = default_config(full=True)
+    plan = run_stages(full, pipeline._resolve_models(full), StageCache(tmp_path / "p", plan=True))
+    assert plan.pretrained == {} and plan.runs
 
 
 def test_second_run_is_cached_and_a_change_reruns_what_depends_on_it(study) -> None:

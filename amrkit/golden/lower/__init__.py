@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from amrkit.artifacts import check_qdq_scales
 from amrkit.golden.lower.core import _Core
 from amrkit.golden.lower.linear import LinearOps
 from amrkit.golden.lower.pool import PoolOps
@@ -55,4 +56,5 @@ def lower(path: str | Path, rounding: str = "float32") -> Lowered:
         ) from None
     if not model.graph.node:
         raise _err(f"{str(p)!r} is not an ONNX model (no graph nodes); give the INT8 .onnx file")
+    check_qdq_scales(model, p)  # the check (and message) of every command that loads models
     return _Lowering(model, rounding, str(p)).run()

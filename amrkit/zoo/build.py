@@ -1,0 +1,333 @@
+"""``amrkit zoo add``: a trained run becomes a zoo entry with a measured model card.
+
+The run is copied (weights, run.json, metrics.json, history.csv; no checkpoint), quantized
+(portable PTQ by default) from the copy, measured (:mod:`amrkit.zoo.measure`), and the card
+is written; the complete folder is then moved into the zoo and the index updated
+(:func:`amrkit.pretrained.install_entry`). Nothing is left behind on an error.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from amrkit import __version__, pretrained
+from amrkit.artifacts import load_run, source_commit
+from amrkit.config import to_dict
+from amrkit.errors import AmrkitError
+from amrkit.fileio import read_json, staging_folder, write_json
+from amrkit.pretrained import CARD_FILE, INT8_FILE, QUANT_FILE, RUN_DIR
+from amrkit.zoo.cards import REPORT_GROUPS, SCHEMA, headline, recipe
+from amrkit.zoo.measure import CardConfig, measure, test_configs
+
+RUN_COPY = ("run.json", "model.pt", "metrics.json", "history.csv")
+TRAIN_METRICS = ("epochs", "best_epoch", "best_val_accuracy", "test_accuracy", "train_frames",
+                 "val_frames", "wall_time_s", "epoch_seconds_total", "train_frames_per_s",
+                 "resumed", "complete")  # fmt: skip
+
+
+def machine() -> str:
+    from amrkit.runtime import cpu_info
+
+    return f"{cpu_info().get('cpu') or platform.processor() or '?'} ({platform.machine()})"
+
+
+def _open_training_data(run: Any, data: str | Path) -> Any:
+    """The run's training data, opened as ``amrkit train`` opened it; refused when it is not
+    the file the run records (other config hash, size or classes)."""
+    from amrkit.data.open import open_frames
+    from amrkit.data.split import resolve_split_seed
+
+    opts = run.info.get("data_options") or {}
+    kw = {k: opts.get(k) for k in ("format", "classes", "classes_file", "snr_min", "snr_max")}
+    frames = open_frames(data, split_seed=resolve_split_seed(None, run.info), **kw)
+    want = {k: v for k, v in (run.info.get("dataset") or {}).items() if k != "path"}
+    got = {k: v for k, v in frames.identity().items() if k != "path"}
+    if want != got:
+        frames.close()
+        raise AmrkitError(
+            f"--train-data {str(data)!r} is not the data run {str(run.path)!r} was trained on "
+            f"(config hash {got.get('config_hash')}, {got.get('num_frames')} frames; the run "
+            f"records {want.get('config_hash')}, {want.get('num_frames')}); give that file"
+        )
+    return frames
+
+
+def _synth_config(frames: Any, data: str | Path) -> Any:
+    from amrkit.data.synth import GENERATOR, config_from_mapping
+
+    cfg = frames.config
+    if not isinstance(cfg, dict) or cfg.get("generator") != GENERATOR:
+        raise AmrkitError(
+            f"--train-data {str(data)!r} was not made by 'amrkit data generate'; a zoo entry's "
+            "test sets are synthesized like its training data, so train it on synthesized data"
+        )
+    return config_from_mapping(cfg, where=str(data))
+
+
+def _read_extra(path: str | Path) -> list[dict[str, Any]]:
+    """``--extra FILE``: {"sections": [{"title", "text"?, "table"?: {"columns", "rows"},
+    "source"?}]} — card sections measured by other tools (a search's Pareto rank, a
+    leave-one-out table), each naming the command that made it."""
+    data = read_json(path)
+    sections = data.get("sections") if isinstance(data, dict) else None
+    if not isinstance(sections, list):
+        raise AmrkitError(f"--extra {str(path)!r} must be a JSON object with a 'sections' list")
+    for i, sec in enumerate(sections):
+        table = sec.get("table") if isinstance(sec, dict) else None
+        ok = isinstance(sec, dict) and isinstance(sec.get("title"), str) and sec["title"]
+        if table is not None:
+            ok = ok and isinstance(table, dict) and isinstance(table.get("columns"), list)
+            ok = ok and isinstance(table.get("rows"), list)
+        if not ok:
+            raise AmrkitError(
+                f"--extra {str(path)!r}: section {i} needs a 'title' and optionally 'text', "
+                "'source' and 'table': {'columns': [...], 'rows': [[...]]}"
+            )
+    return sections
+
+
+def _quantize(stage: Path, ptq: Any, frames: Any, threads: int | None) -> dict[str, Any]:
+    """Portable INT8 of the staged run; keeps model_int8.onnx and quantization.json."""
+    from amrkit.quant import quantize
+
+    result = quantize(stage / RUN_DIR, ptq, frames, stage / "quant", threads=threads)
+    for name in (INT8_FILE, QUANT_FILE):
+        shutil.move(str(stage / "quant" / name), str(stage / name))
+    shutil.rmtree(stage / "quant")
+    return result.details
+
+
+def _model_arg(spec: Any) -> str:
+    """What ``--model`` rebuilds the spec from: its registry name, else spec.json."""
+    from amrkit.models import get_spec, list_models
+
+    if spec.name in list_models() and get_spec(spec.name, spec.num_classes) == spec:
+        return spec.name
+    return "{out}/spec.json"
+
+
+def rebuild_commands(name: str, spec: Any, data_options: dict[str, Any] | None) -> list[str]:
+    out = f"rebuild-{name}"
+    flags = "".join(
+        f" --{k.replace('_', '-')} {v}"
+        for k, v in (data_options or {}).items()
+        if v is not None and k in ("format", "classes", "snr_min", "snr_max")
+    )
+    model = _model_arg(spec).format(out=out)
+    return [
+        f"amrkit zoo rebuild {name} --out {out}  # runs:",
+        f"amrkit generate {out}/data.h5 --config {out}/data.json",
+        f"amrkit train {out}/data.h5 --model {model} --config {out}/train.json --out "
+        f"{out}/run{flags}",
+        f"amrkit zoo add {out}/run --name {name} --train-data {out}/data.h5 --config "
+        f"{out}/card.json --quant-config {out}/ptq.json --zoo {out}/zoo",
+    ]
+
+
+def _training(run: Any, frames: Any, data_cfg: Any) -> dict[str, Any]:
+    from amrkit.data.synth import config_to_json
+
+    info = run.info
+    metrics_file = run.path / "metrics.json"
+    metrics = read_json(metrics_file) if metrics_file.is_file() else {}
+    runtime = info.get("runtime") or {}
+    return {
+        "data": {
+            **{
+                k: getattr(data_cfg, k)
+                for k in (
+                    "preset",
+                    "seed",
+                    "frames_per_class",
+                    "snr_convention",
+                    "channel",
+                    "frame_length",
+                )
+            },
+            "snrs": list(data_cfg.snrs),
+            "config_hash": frames.source.get("config_hash"),
+            "num_frames": len(frames),
+            "config": json.loads(config_to_json(data_cfg)),
+        },  # fmt: skip
+        "data_options": info.get("data_options"),
+        "train_config": info.get("train_config") or {},
+        "metrics": {k: metrics.get(k) for k in TRAIN_METRICS},
+        "runtime": runtime,
+        "machine": runtime.get("cpu") or "not recorded by the run",
+        "amrkit_version": info.get("amrkit_version"),
+        "amrkit_commit": runtime.get("amrkit_commit") or info.get("amrkit_commit"),
+        "teacher": info.get("teacher"),
+        "init_from": info.get("init_from"),
+    }
+
+
+def _quantization(details: dict[str, Any]) -> dict[str, Any]:
+    acc = details.get("accuracy", {})
+    cfg = details.get("config", {})
+    summary = (
+        f"{details.get('mode', 'ptq').upper()} target {details.get('target')}, "
+        f"{details.get('weight_bits')}-bit weights, {cfg.get('activation_type')} activations, "
+        f"{cfg.get('method')} calibration on {cfg.get('calib_frames')} training frames"
+    )
+    return {
+        "config": cfg,
+        "summary": summary,
+        "target": details.get("target"),
+        "weight_bits": details.get("weight_bits"),
+        "quantized_layers": details.get("quantized_layers"),
+        "val_fp32_pct": None if acc.get("fp32") is None else round(100 * acc["fp32"], 2),
+        "val_int8_pct": None if acc.get("int8") is None else round(100 * acc["int8"], 2),
+        "val_frames": acc.get("frames"),
+        "integer_kernels": details.get("onnxruntime", {}).get("integer_kernels"),
+    }
+
+
+def _use(name: str, run: Any, data_cfg: Any) -> dict[str, Any]:
+    snrs = sorted(set(data_cfg.snrs))
+    span = f"{snrs[0]:g} dB" if len(snrs) == 1 else f"{snrs[0]:g}…{snrs[-1]:g} dB"
+    return {
+        "ref": f"{pretrained.PREFIX}{name}",
+        "int8_ref": f"{pretrained.PREFIX}{name}:int8",
+        "classes": list(run.classes),
+        "frame_length": run.frame_length,
+        "sample_rate_hz": run.sample_rate_hz,
+        "samples_per_symbol": data_cfg.samples_per_symbol,
+        "snr_convention": data_cfg.snr_convention,
+        "snr_range": f"{span} ({data_cfg.snr_convention} SNR convention, preset {data_cfg.preset})",
+    }
+
+
+def add_entry(
+    run: str | Path,
+    train_data: str | Path,
+    name: str,
+    *,
+    card_config: CardConfig = CardConfig(),
+    ptq: Any = None,
+    summary: str = "",
+    source_commands: Iterable[str] = (),
+    report_group: str | None = None,
+    extra: str | Path | None = None,
+    zoo_dir: str | Path | None = None,
+    force: bool = False,
+    workers: int = 1,
+    threads: int | None = None,
+    log: Callable[[str], None] | None = None,
+) -> pretrained.Entry:
+    """Quantize, measure and install ``run`` (trained on ``train_data``) as entry ``name``."""
+    from amrkit.data.synth import config_to_json
+    from amrkit.quant import PTQConfig
+
+    started, say = time.time(), log or (lambda _m: None)
+    pretrained.check_name(name)
+    if report_group not in (None, *REPORT_GROUPS):
+        raise AmrkitError(
+            f"--report {report_group!r} is not one of {', '.join(REPORT_GROUPS)} or none"
+        )
+    base = Path(zoo_dir) if zoo_dir is not None else pretrained.root()
+    if name in pretrained.names(base) and not force:
+        raise AmrkitError(
+            f"the zoo at {str(base)!r} already has entry {name!r}; pass --force to replace it "
+            "or choose another --name"
+        )
+    loaded = load_run(run)
+    sections = _read_extra(extra) if extra is not None else []
+    ptq = ptq if ptq is not None else PTQConfig()
+    frames = _open_training_data(loaded, train_data)
+    stage: Path | None = None
+    try:
+        data_cfg = _synth_config(frames, train_data)
+        test_configs(data_cfg, card_config)  # independent seeds, before any work
+        stage = staging_folder(base / name)
+        (stage / RUN_DIR).mkdir()
+        for f in RUN_COPY:
+            if (loaded.path / f).is_file():
+                shutil.copyfile(loaded.path / f, stage / RUN_DIR / f)
+        say(f"quantizing {str(loaded.path)!r} ({ptq.target})")
+        details = _quantize(stage, ptq, frames, threads)
+        with tempfile.TemporaryDirectory(prefix="amrkit-zoo-") as work:
+            measured = measure(stage / RUN_DIR, stage / INT8_FILE, loaded.spec, data_cfg,
+                               card_config, Path(work), workers=workers, threads=threads,
+                               log=say)  # fmt: skip
+        card = {
+            "schema": SCHEMA,
+            "name": name,
+            "summary": summary,
+            "use": _use(name, loaded, data_cfg),
+            "model": measured["network"],
+            "training": _training(loaded, frames, data_cfg),
+            "quantization": _quantization(details),
+            "evaluation": measured["evaluation"],
+            "golden": measured["golden"],
+            "mcu": measured["mcu"],
+            "commands": {
+                "source": list(source_commands),
+                "rebuild": rebuild_commands(name, loaded.spec, loaded.info.get("data_options")),
+                "configs": {
+                    "data": json.loads(config_to_json(data_cfg)),
+                    "train": loaded.info.get("train_config") or {},
+                    "ptq": to_dict(ptq),
+                    "card": to_dict(card_config),
+                    "spec": loaded.spec.to_dict(),
+                },
+            },
+            "report_group": report_group,
+            "extra_sections": sections,
+            "build": {
+                "amrkit_version": __version__,
+                "amrkit_commit": source_commit(),
+                "machine": machine(),
+                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "wall_time_s": round(time.time() - started, 1),
+                "workers": workers,
+                "threads": threads,
+            },
+            "files": pretrained.hash_files(stage),
+        }
+        write_json(stage / CARD_FILE, card)
+        record = {
+            "summary": summary,
+            "spec_short": loaded.spec.short(),
+            "classes": list(loaded.classes),
+            "frame_length": loaded.frame_length,
+            "recipe": recipe(card),
+            "metrics": headline(card),
+            "commands": {"source": list(source_commands),
+                         "rebuild": f"amrkit zoo rebuild {name} --out rebuild-{name}"},
+            "report_group": report_group,
+            "card_schema": SCHEMA,
+            "created": card["build"]["created"],
+        }  # fmt: skip
+        entry = pretrained.install_entry(stage, name, record, base, force)
+        stage = None
+        return entry
+    finally:
+        frames.close()
+        if stage is not None:
+            shutil.rmtree(stage, ignore_errors=True)
+
+
+def write_docs(out: str | Path, zoo_dir: str | Path | None = None) -> list[Path]:
+    """Every entry's card as ``<out>/<name>.md`` and the list as ``<out>/README.md``; pages of
+    entries no longer in the zoo (generated ones only) are removed."""
+    from amrkit.fileio import write_text
+    from amrkit.zoo.cards import render_index, render_markdown
+    from amrkit.zoo.check import load_card
+
+    out = Path(out)
+    cards = [load_card(e, zoo_dir) for e in pretrained.entries(zoo_dir)]
+    written = [write_text(out / "README.md", render_index(cards))]
+    for card in cards:
+        written.append(write_text(out / f"{card['name']}.md", render_markdown(card)))
+    keep = {p.name for p in written}
+    for page in out.glob("*.md"):
+        if page.name not in keep and "generated by 'amrkit zoo docs'" in page.read_text():
+            page.unlink()
+    return written

@@ -1,0 +1,279 @@
+"""The model card: its schema's parts, its headline (the index's ``metrics``), its Markdown.
+
+A card is JSON (``card.json`` of an entry, written by :func:`amrkit.zoo.build.add_entry`);
+every figure in it was measured by the builder. :func:`render_markdown` is the page in
+``docs/zoo/<name>.md`` (``amrkit zoo docs``); a test checks that the shipped pages are the
+rendering of the shipped cards.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from amrkit.errors import AmrkitError
+
+SCHEMA = "amrkit-model-card/1"
+REPORT_GROUPS = ("paper", "beyond")  # where `amrkit reproduce` shows an entry (None: nowhere)
+
+
+def check_card(card: Any, where: str) -> dict[str, Any]:
+    if not isinstance(card, dict) or card.get("schema") != SCHEMA:
+        found = card.get("schema") if isinstance(card, dict) else type(card).__name__
+        raise AmrkitError(f"{where!r}: card schema {found!r} is not {SCHEMA!r}; rebuild the entry")
+    for key in ("name", "model", "training", "evaluation", "golden", "commands", "files"):
+        if key not in card:
+            raise AmrkitError(f"{where!r}: the card lacks {key!r}; rebuild the entry")
+    return card
+
+
+def headline(card: dict[str, Any]) -> dict[str, Any]:
+    """The numbers ``amrkit models`` / ``amrkit zoo list`` show (the index's ``metrics``)."""
+    test, net, mcu = card["evaluation"]["test"], card["model"], card.get("mcu", {})
+    return {
+        "fp32_test_pct": test["fp32"]["accuracy_pct"],
+        "int8_test_pct": test["int8"]["accuracy_pct"],
+        "int8_drop_pt": test["int8_drop_pt"],
+        "test_frames": test["fp32"]["frames"],
+        "test_snr_db": test["snr_db"],
+        "test_seed": test["seed"],
+        "macs": net["macs"],
+        "learnables": net["learnables"],
+        "int8_bytes": net["int8_bytes"],
+        "golden_bit_exact": card["golden"].get("bit_exact"),
+        "mcu_flash_bytes": mcu.get("flash_bytes"),
+        "mcu_ram_bytes": mcu.get("ram_bytes"),
+    }
+
+
+def recipe(card: dict[str, Any]) -> dict[str, Any]:
+    """The index's ``recipe``: data and training in a few fields (the card has them all)."""
+    data, train = card["training"]["data"], card["training"]["train_config"]
+    keys = ("recipe", "epochs", "batch_size", "lr", "optimizer", "schedule", "augment", "crop",
+            "seed", "teacher", "init_from")  # fmt: skip
+    return {
+        "data": {
+            k: data.get(k)
+            for k in ("preset", "seed", "frames_per_class", "snrs", "snr_convention", "channel")
+        },
+        "train": {k: train.get(k) for k in keys if k in train},
+        "quantize": card["quantization"]["config"],
+    }
+
+
+# ---- Markdown ---------------------------------------------------------------------------------
+def _f(x: Any, digits: int = 2) -> str:
+    if x is None:
+        return "–"
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    if isinstance(x, int):
+        return f"{x:,}"
+    if isinstance(x, float):
+        return f"{x:.{digits}f}"
+    return str(x)
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(_f(c) for c in row) + " |" for row in rows]
+    return out + [""]
+
+
+def _accuracy_part(card: dict[str, Any]) -> list[str]:
+    ev = card["evaluation"]
+    test, sweep, gen = ev["test"], ev["sweep"], ev["generator"]
+    lines = [
+        "## Accuracy (independent test sets)",
+        "",
+        f"Synthesized by the card builder with the training data's generator (preset "
+        f"`{gen['preset']}`, SNR convention `{gen['snr_convention']}`, channel "
+        f"`{gen['channel']}`) and seeds the training never used: {test['fp32']['frames']:,} "
+        f"frames at {test['snr_db']:g} dB (seed {test['seed']}), and "
+        f"{sweep['frames_per_snr_per_class']:,} frames per class at each SNR of the sweep "
+        f"(seed {sweep['seed']}).",
+        "",
+    ]
+    lines += _table(
+        ["", "FP32", "INT8"],
+        [
+            [f"top-1 at {test['snr_db']:g} dB (%)", test["fp32"]["accuracy_pct"],
+             test["int8"]["accuracy_pct"]],
+            ["correct / frames", f"{test['fp32']['correct']:,} / {test['fp32']['frames']:,}",
+             f"{test['int8']['correct']:,} / {test['int8']['frames']:,}"],
+            ["INT8 drop (pt)", "", test["int8_drop_pt"]],
+        ],
+    )  # fmt: skip
+    per_class, per_snr = test["int8"]["per_class_pct"], sweep["int8"]["per_snr_pct"]
+    lines += ["### Per class", ""]
+    lines += _table(
+        ["class", "FP32 (%)", "INT8 (%)"],
+        [[c, v, per_class.get(c)] for c, v in test["fp32"]["per_class_pct"].items()],
+    )
+    lines += ["### Per SNR", ""]
+    lines += _table(
+        ["SNR (dB)", "FP32 (%)", "INT8 (%)"],
+        [[k, v, per_snr.get(k)] for k, v in sweep["fp32"]["per_snr_pct"].items()],
+    )
+    return lines
+
+
+def _cost_part(card: dict[str, Any]) -> list[str]:
+    net, gold, mcu = card["model"], card["golden"], card.get("mcu", {})
+    lines = ["## Network, golden model, Cortex-M", ""]
+    rows = [
+        ["layers", f"`{net['spec_short']}`"],
+        ["MACs per frame", net["macs"]],
+        ["learnables (+ batch norm)", f"{net['learnables']:,} (+{net['bn_learnables']:,})"],
+        ["FP32 parameter bytes", net["fp32_bytes"]],
+        ["INT8 parameter bytes", net["int8_bytes"]],
+    ]
+    if gold.get("measured"):
+        rows.append(["golden model = ONNX Runtime, bit for bit",
+                     f"{_f(gold.get('bit_exact'))} ({gold.get('frames', 0):,} test frames, "
+                     f"{gold.get('cpu', '?')})"])  # fmt: skip
+    else:
+        rows.append(["golden model", f"not measured: {gold.get('reason')}"])
+    if mcu.get("measured"):
+        rows += [
+            [f"{mcu['cpu']} flash bytes", mcu["flash_bytes"]],
+            [f"{mcu['cpu']} RAM bytes", mcu["ram_bytes"]],
+            [f"{mcu['cpu']} instructions per frame", mcu["instructions_per_frame"]],
+            ["C library = golden model (QEMU)", mcu.get("bit_exact")],
+        ]
+    else:
+        rows.append(["Cortex-M cost", f"not measured: {mcu.get('reason', 'not asked')}"])
+    return lines + _table(["", "value"], rows)
+
+
+def _training_part(card: dict[str, Any]) -> list[str]:
+    tr = card["training"]
+    data, cfg, m = tr["data"], tr["train_config"], tr.get("metrics", {})
+    snrs = ", ".join(f"{s:g}" for s in data.get("snrs", []))
+    lines = [
+        "## How it was made",
+        "",
+        f"- data: preset `{data.get('preset')}`, {data.get('frames_per_class', 0):,} frames per "
+        f"class at {snrs} dB (SNR convention `{data.get('snr_convention')}`), seed "
+        f"{data.get('seed')}, config hash `{data.get('config_hash')}`",
+        f"- training: recipe `{cfg.get('recipe')}`, {cfg.get('epochs')} epochs, batch "
+        f"{cfg.get('batch_size')}, {cfg.get('optimizer')} lr {cfg.get('lr')} "
+        f"({cfg.get('schedule')}), augmentation `{cfg.get('augment')}`, seed {cfg.get('seed')}"
+        + (f", teacher `{cfg['teacher']}`" if cfg.get("teacher") else "")
+        + (f", started from `{cfg['init_from']}`" if cfg.get("init_from") else ""),
+        f"- best epoch {m.get('best_epoch')} of {m.get('epochs')}, validation "
+        f"{_f(None if m.get('best_val_accuracy') is None else 100 * m['best_val_accuracy'])} %",
+        f"- machine: {tr.get('machine')}; device {tr.get('runtime', {}).get('device')}, "
+        f"threads {tr.get('runtime', {}).get('threads')}; training wall time "
+        f"{_f(m.get('wall_time_s'), 1)} s" + (" (resumed)" if m.get("resumed") else ""),
+        f"- amrkit {tr.get('amrkit_version')}, commit "
+        f"`{tr.get('amrkit_commit') or 'not recorded'}`",
+        f"- quantization: {card['quantization'].get('summary')}",
+        "",
+    ]
+    b = card.get("build", {})
+    lines += [
+        f"Card measured by amrkit {b.get('amrkit_version')} (commit "
+        f"`{b.get('amrkit_commit') or 'unknown'}`) on {b.get('machine')} in "
+        f"{_f(b.get('wall_time_s'), 0)} s, {b.get('created')}.",
+        "",
+    ]
+    return lines
+
+
+def _commands_part(card: dict[str, Any]) -> list[str]:
+    cmds = card["commands"]
+    lines = ["## Commands", ""]
+    if cmds.get("source"):
+        lines += ["What made it (as run):", "", "```", *cmds["source"], "```", ""]
+    lines += ["What rebuilds it (`amrkit zoo rebuild` runs these steps):", "", "```"]
+    return lines + [*cmds["rebuild"], "```", ""]
+
+
+def _extra_part(card: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    for sec in card.get("extra_sections", []):
+        lines += [f"## {sec['title']}", ""]
+        if sec.get("text"):
+            lines += [sec["text"], ""]
+        if sec.get("table"):
+            lines += _table(sec["table"]["columns"], sec["table"]["rows"])
+        if sec.get("source"):
+            lines += [f"Source: `{sec['source']}`", ""]
+    return lines
+
+
+def render_markdown(card: dict[str, Any]) -> str:
+    """The card as a Markdown page."""
+    name, use = card["name"], card["use"]
+    test = card["evaluation"]["test"]
+    sps = use.get("samples_per_symbol")
+    lines = [
+        f"# zoo:{name} — {card.get('summary') or card['model']['spec_short']}",
+        "",
+        f"<!-- generated by 'amrkit zoo docs' from amrkit/pretrained/{name}/card.json; "
+        "do not edit -->",
+        "",
+        f"FP32 **{_f(test['fp32']['accuracy_pct'])} %**, INT8 **"
+        f"{_f(test['int8']['accuracy_pct'])} %** at {test['snr_db']:g} dB on "
+        f"{test['fp32']['frames']:,} independent frames; {card['model']['macs']:,} MACs, "
+        f"{card['model']['int8_bytes']:,} INT8 parameter bytes.",
+        "",
+        f"Classes: {', '.join(use['classes'])}. Input: {use['frame_length']:,} I/Q samples "
+        f"per frame at {_f(use.get('sample_rate_hz'), 0)} Hz"
+        + (f", {sps} samples per symbol" if sps else "")
+        + f"; trained at {use['snr_range']}.",
+        "",
+        "```",
+        f"amrkit classify zoo:{name} capture.sigmf-meta",
+        f"amrkit evaluate zoo:{name}:int8 data.h5",
+        f'python -c "from amrkit.zoo import pretrained; print(pretrained(\'{name}\'))"',
+        "```",
+        "",
+    ]  # fmt: skip
+    lines += _accuracy_part(card) + _cost_part(card) + _training_part(card)
+    lines += _commands_part(card) + _extra_part(card)
+    lines += ["## Files", ""]
+    lines += _table(
+        ["file", "bytes", "SHA-256"],
+        [[f"`{k}`", v["bytes"], f"`{v['sha256']}`"] for k, v in card["files"].items()],
+    )
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def render_index(cards: list[dict[str, Any]]) -> str:
+    """docs/zoo/README.md: one row per entry."""
+    lines = [
+        "# amrkit's pretrained models",
+        "",
+        "<!-- generated by 'amrkit zoo docs'; do not edit -->",
+        "",
+        "How the zoo works: [../zoo.md](../zoo.md). Each row links to the entry's card.",
+        "",
+    ]
+    rows = []
+    for c in cards:
+        h = headline(c)
+        rows.append([f"[zoo:{c['name']}]({c['name']}.md)", c.get("summary") or "",
+                     h["fp32_test_pct"], h["int8_test_pct"], h["test_frames"], h["macs"],
+                     h["int8_bytes"], h["golden_bit_exact"]])  # fmt: skip
+    if not rows:
+        return "\n".join(lines + ["No entry is shipped yet.", ""])
+    return (
+        "\n".join(lines)
+        + "\n"
+        + "\n".join(
+            _table(
+                [
+                    "entry",
+                    "summary",
+                    "FP32 (%)",
+                    "INT8 (%)",
+                    "test frames",
+                    "MACs",
+                    "INT8 bytes",
+                    "golden bit-exact",
+                ],
+                rows,
+            )  # fmt: skip
+        )
+    )
