@@ -129,6 +129,18 @@ def train(
         help="Run folder of a trained model (same model and classes) whose weights start "
         "this run: fine-tune it on this data.",
     ),
+    compile: str | None = typer.Option(
+        None,
+        "--compile",
+        help="torch.compile the training step: auto (CPU runs of >= 1000 steps, when a C++ "
+        "compiler is there), on, off [auto].",
+    ),
+    precision: str | None = typer.Option(
+        None,
+        "--precision",
+        help="The step's arithmetic: auto (bf16 autocast on CPUs with native bf16, else "
+        "fp32), fp32, bf16 [auto].",
+    ),
     device: options.DeviceOpt = "auto",
     drop_nonfinite: options.DropNonfiniteOpt = False,
     threads: int | None = typer.Option(
@@ -186,6 +198,8 @@ def train(
         "kd_temperature": kd_temperature,
         "kd_alpha": kd_alpha,
         "init_from": init_from,
+        "compile": compile,
+        "precision": precision,
     }
     given = {k for k, v in overrides.items() if v is not None}
     if config is not None:

@@ -64,6 +64,16 @@ def describe_cpu(model: str, flags: set[str], machine: str) -> dict[str, Any]:
 
 
 @functools.cache
+def cpu_flags() -> frozenset[str]:
+    """Every flag ``/proc/cpuinfo`` lists for this CPU (empty where it cannot be read)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        text = ""
+    return frozenset(_parse_cpuinfo(text)[1])
+
+
+@functools.cache
 def cpu_info() -> dict[str, Any]:
     """``cpu`` (model name), ``isa`` (the relevant flags present), ``exact_u8s8`` (whether
     ONNX Runtime's u8×s8 kernels on this CPU accumulate without int16 saturation),

@@ -13,6 +13,7 @@ from typing import Any
 
 from amrkit.config import from_dict, load_mapping, replace, to_dict
 from amrkit.errors import AmrkitError
+from amrkit.train.accel import COMPILE_MODES, PRECISIONS
 from amrkit.train.augment import parse_augment
 from amrkit.train.recipes import RECIPES
 
@@ -20,7 +21,7 @@ OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("step", "cosine")
 
 # fields that may change when a run is resumed: they do not change the trained weights
-RESUMABLE_CHANGES = frozenset({"epochs", "checkpoint_every", "eval_batch_size"})
+RESUMABLE_CHANGES = frozenset({"epochs", "checkpoint_every", "eval_batch_size", "compile"})
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,8 @@ class TrainConfig:
     kd_temperature: float = 4.0  # softmax temperature T of the soft targets
     kd_alpha: float = 0.5  # weight of the soft term: (1 - a) CE + a T^2 KL
     init_from: str | None = None  # run folder whose weights start a new run (fine-tuning)
+    compile: str = "auto"  # torch.compile the step: auto (long CPU runs), on, off (accel.py)
+    precision: str = "auto"  # the step's arithmetic: auto (bf16 where native), fp32, bf16
 
     def __post_init__(self) -> None:
         self._check_schedule()
@@ -158,6 +161,8 @@ class TrainConfig:
             "a number > 0",
         )
         _check(0 <= self.kd_alpha <= 1, "kd_alpha", self.kd_alpha, "a number in [0, 1]")
+        _check(self.compile in COMPILE_MODES, "compile", self.compile, " or ".join(COMPILE_MODES))
+        _check(self.precision in PRECISIONS, "precision", self.precision, " or ".join(PRECISIONS))
 
     def curriculum_epochs(self) -> int:
         """Epochs (the first ones) that skip low-SNR frames: floor(snr_curriculum · epochs)."""
@@ -229,6 +234,8 @@ def resume_config(
     Only fields in :data:`RESUMABLE_CHANGES` may differ from the stored run; anything else
     would make the resumed weights differ from an uninterrupted run.
     """
+    # runs from before these fields trained eager in fp32
+    stored = {"compile": "off", "precision": "fp32", **stored}
     base = TrainConfig.from_dict(stored, where="run.json train_config")
     if requested is None or not given:
         return base

@@ -87,7 +87,7 @@ def load_teacher(path: str | Path, classes: tuple[str, ...], frame_length: int) 
             f"data has {frame_length}; use a teacher with fewer pooling layers"
         )
     info = {
-        "path": str(p.resolve()),
+        "path": run.ref or str(run.path.resolve()),
         "spec": run.spec.to_dict(),
         "classes": list(run.classes),
         "weights_sha256": weights_hash(p),

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from amrkit.train.accel import autocast
 from amrkit.train.augment import EpochAugment, check_frame_length, parse_augment
 from amrkit.train.config import TrainConfig
 from amrkit.train.data import SplitData, epoch_order, shard_order, steps_per_epoch
@@ -48,7 +49,8 @@ class EpochStats:
     correct: int = 0
     seen: int = 0
     steps: int = 0  # optimizer steps done in this epoch
-    seconds: float = 0.0
+    seconds: float = 0.0  # training wall time of the epoch (progress and checkpoints excluded)
+    data_seconds: float = 0.0  # of which waiting for batches: reading, augmenting, cropping
     # device-side sums not yet read back (reading forces a GPU sync, so it is done lazily)
     _loss: torch.Tensor | None = field(default=None, repr=False)
     _correct: torch.Tensor | None = field(default=None, repr=False)
@@ -77,6 +79,15 @@ class EpochStats:
     @property
     def accuracy(self) -> float:
         return self.correct / max(1, self.seen)
+
+    @property
+    def frames_per_second(self) -> float:
+        return self.seen / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def data_share(self) -> float:
+        """The fraction of the training time spent outside the model step."""
+        return self.data_seconds / self.seconds if self.seconds > 0 else 0.0
 
 
 @dataclass
@@ -124,6 +135,7 @@ def train_one_epoch(
     stats: EpochStats | None = None,
     on_step: Callable[[EpochStats], None] | None = None,
     loss_fn: LossFn | None = None,
+    precision: str = "fp32",
 ) -> EpochStats:
     """One pass of SGD over ``batches`` (x (b, 2, L), y (b,)[, w (b,)]); returns the sums.
 
@@ -132,13 +144,24 @@ def train_one_epoch(
     ``loss_fn(logits, x, y)``: the training loss (default cross-entropy; a
     :class:`amrkit.train.distill.Distiller` adds a teacher's soft targets). A batch with
     frame weights ``w`` weighs each frame's loss (:func:`weighted_cross_entropy`;
-    ``loss_fn(logits, x, y, w)``).
+    ``loss_fn(logits, x, y, w)``). ``precision="bf16"``: the forward pass under bf16 autocast
+    (:mod:`amrkit.train.accel`); the loss is taken in fp32. The time spent waiting for each
+    batch is summed in ``stats.data_seconds``.
     """
     stats = EpochStats() if stats is None else stats
     model.train()
+    it = iter(batches)
     t0 = time.perf_counter()
-    for x, y, *w in batches:
-        logits = model(x)
+    while True:
+        t_wait = time.perf_counter()
+        batch = next(it, None)
+        stats.data_seconds += time.perf_counter() - t_wait
+        if batch is None:
+            break
+        x, y, *w = batch
+        with autocast(precision, x.device):
+            logits = model(x)
+        logits = logits.float()
         if loss_fn is None:
             loss = weighted_cross_entropy(logits, y, *w)
         else:
@@ -178,6 +201,15 @@ def evaluate(
     model.train(was_training)
     pred_all = torch.cat(preds).numpy().astype(np.int64) if return_pred and preds else None
     return EvalResult(loss_sum / max(1, n), correct / max(1, n), n, pred_all)
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The plain model inside a DDP wrapper (``.module``) or a compiled one (``._orig_mod``)."""
+    for attr in ("module", "_orig_mod"):
+        inner = getattr(model, attr, None)
+        if isinstance(inner, nn.Module):
+            return unwrap(inner)
+    return model
 
 
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
@@ -297,14 +329,18 @@ def fit(
     on_step: Callable[[TrainState, EpochStats], None] | None = None,
     on_epoch: Callable[[TrainState], None] | None = None,
     loss_fn: LossFn | None = None,
+    precision: str = "fp32",
 ) -> TrainState:
     """Train epochs ``state.epoch + 1 .. cfg.epochs``, validating after each, keeping the best.
 
     Under torchrun ``model`` is the DDP wrapper and each rank trains on its shard of the epoch
     order with ``batch_size / world`` frames per step; validation sums are all-reduced.
+    ``model`` may be compiled (:func:`amrkit.train.accel.compile_for_training`): the steps
+    call it, validation and the kept weights use the plain module; ``precision`` is the
+    steps' (validation is fp32).
     """
     dist = dist or Dist()
-    plain = getattr(model, "module", model)  # the unwrapped model (DDP keeps it as .module)
+    plain = unwrap(model)
     per_rank = max(1, cfg.batch_size // dist.world)
     n_shard = len(train) // dist.world
     steps = steps_per_epoch(n_shard, per_rank)
@@ -324,7 +360,13 @@ def fit(
                 on_step(state, stats)
 
         stats = train_one_epoch(
-            model, optimizer, batches, stats=state.partial, on_step=step_done, loss_fn=loss_fn
+            model,
+            optimizer,
+            batches,
+            stats=state.partial,
+            on_step=step_done,
+            loss_fn=loss_fn,
+            precision=precision,
         )
         t0 = time.perf_counter()
         if dist.world > 1:  # BN running stats differ per rank: use rank 0's everywhere
@@ -352,6 +394,9 @@ def fit(
             "val_acc": vcorrect / max(1, vn),
             "seconds": secs / dist.world,
             "train_frames": int(seen),
+            "train_seconds": stats.seconds,  # this rank's, without validation
+            "frames_per_s": stats.frames_per_second * dist.world,
+            "data_share": stats.data_share,
         }
         _end_epoch(state, row, plain)
         if on_epoch is not None:

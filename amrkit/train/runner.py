@@ -16,7 +16,14 @@ from typing import Any
 
 import torch
 
-from amrkit.artifacts import RUN_FILE, WEIGHTS_FILE, is_run_dir, save_run_info, save_weights
+from amrkit.artifacts import (
+    RUN_FILE,
+    WEIGHTS_FILE,
+    is_run_dir,
+    save_run_info,
+    save_weights,
+    source_commit,
+)
 from amrkit.config import to_dict
 from amrkit.data.frames import FrameSet
 from amrkit.data.open import open_frames
@@ -24,7 +31,14 @@ from amrkit.errors import AmrkitError
 from amrkit.fileio import read_json, write_json, write_text
 from amrkit.metrics.accuracy import accuracy_report
 from amrkit.models import AmrCNN, CNNSpec, get_spec
+from amrkit.runtime.cpu import cpu_info
 from amrkit.runtime.device import torch_device
+from amrkit.train.accel import (
+    StepPlan,
+    compile_for_training,
+    resolve_compile,
+    resolve_precision,
+)
 from amrkit.train.augment import check_frame_length, parse_augment
 from amrkit.train.checkpoint import (
     CHECKPOINT_FILE,
@@ -35,7 +49,7 @@ from amrkit.train.checkpoint import (
     state_from_checkpoint,
 )
 from amrkit.train.config import TrainConfig, resume_config
-from amrkit.train.data import load_split, steps_per_epoch
+from amrkit.train.data import SplitData, load_split, steps_per_epoch
 from amrkit.train.distill import Distiller, Teacher, load_teacher
 from amrkit.train.loop import Dist, EpochStats, TrainState, evaluate, fit
 from amrkit.train.weights import initialize, make_optimizer, start_weights
@@ -361,11 +375,15 @@ def _barrier(dist: Dist) -> None:
 def _prepare_out(job: _Job) -> None:
     """Rank 0: create the folder, drop stale files, write run.json."""
     job.runtime = {
+        **job.runtime,
         "device": job.dev.type,
         "threads": torch.get_num_threads(),
         "world_size": job.dist.world,
         "deterministic": job.dev.type == "cpu" or torch.backends.cudnn.deterministic,
         "torch_version": torch.__version__,
+        "cpu": cpu_info()["cpu"],
+        "gpu": torch.cuda.get_device_name(job.dev) if job.dev.type == "cuda" else None,
+        "amrkit_commit": source_commit(),
     }
     if job.lead:
         out = job.out
@@ -392,7 +410,6 @@ def _prepare_out(job: _Job) -> None:
 
 
 def _run(job: _Job) -> dict[str, Any]:
-    _prepare_out(job)
     cfg, dev, dist = job.cfg, job.dev, job.dist
     t_load = time.perf_counter()
     train = load_split(job.frames, "train", memory_mb=cfg.memory_mb, batch_size=cfg.batch_size)
@@ -403,13 +420,16 @@ def _run(job: _Job) -> dict[str, Any]:
 
     with torch.random.fork_rng(devices=[dev.index] if dev.type == "cuda" else []):
         net, optimizer, state = _build(job)
-        model: torch.nn.Module = net
+        per_rank = max(1, cfg.batch_size // dist.world)
+        steps = steps_per_epoch(len(train) // dist.world, per_rank)
+        model, plan = _step_model(job, net, train, per_rank, steps * (cfg.epochs - state.epoch))
+        _prepare_out(job)
         if dist.world > 1:
             model = torch.nn.parallel.DistributedDataParallel(
                 net, device_ids=[dev.index] if dev.type == "cuda" else None
             )
-        steps = steps_per_epoch(len(train) // dist.world, max(1, cfg.batch_size // dist.world))
         reporter = _Reporter(cfg, steps, enabled=job.progress and job.lead)
+        reporter.note(plan.note)
         hooks = _Hooks(job, net, optimizer, reporter)
         loss_fn = None
         if job.teacher is not None:
@@ -427,6 +447,7 @@ def _run(job: _Job) -> dict[str, Any]:
                 on_step=hooks.on_step,
                 on_epoch=hooks.on_epoch,
                 loss_fn=loss_fn,
+                precision=plan.precision,
             )
 
     metrics: dict[str, Any] = {}
@@ -435,6 +456,30 @@ def _run(job: _Job) -> dict[str, Any]:
         metrics = _finish(job, net, state, sizes, load_seconds)
     _barrier(dist)
     return metrics
+
+
+def _step_model(
+    job: _Job, net: AmrCNN, train: SplitData, per_rank: int, steps_left: int
+) -> tuple[torch.nn.Module, StepPlan]:
+    """What the training steps call (``net`` or its compiled form) and the plan, which
+    ``job.runtime`` records (run.json, metrics.json)."""
+    cfg, dev = job.cfg, job.dev
+    precision = resolve_precision(cfg.precision, dev)
+    on, note = resolve_compile(cfg.compile, dev, steps_left, job.dist.world)
+    model: torch.nn.Module = net
+    seconds = 0.0
+    if on:
+        length = cfg.crop if 0 < cfg.crop < train.frame_length else train.frame_length
+        example = torch.zeros((min(per_rank, len(train)), 2, length), device=dev)  # (b, 2, L)
+        model, seconds, note = compile_for_training(net, example, precision)
+    plan = StepPlan(model is not net, precision, note, seconds)
+    job.runtime.update(
+        compiled=plan.compiled,
+        precision=plan.precision,
+        compile_seconds=round(plan.compile_seconds, 3),
+        **({"compile_note": plan.note} if plan.note else {}),
+    )
+    return model, plan
 
 
 def _build(job: _Job) -> tuple[AmrCNN, torch.optim.Optimizer, TrainState]:
@@ -552,6 +597,7 @@ def _finish(
         "test_report_source": test.get("report_source"),
         **sizes,
         "train_frames_per_s": train_frames / train_seconds if train_seconds > 0 else None,
+        **_speed(hist),
         "epoch_seconds_total": train_seconds,
         "data_load_seconds": load_seconds,
         "test_seconds": test["seconds"],
@@ -562,6 +608,19 @@ def _finish(
     }
     write_json(job.out / METRICS_FILE, metrics)
     return metrics
+
+
+def _speed(hist: list[dict[str, Any]]) -> dict[str, Any]:
+    """The training steps' own speed: frames/s without validation, and the share of that
+    time spent waiting for batches (reading, augmenting, cropping), over all epochs."""
+    rows = [h for h in hist if h.get("train_seconds")]
+    secs = sum(h["train_seconds"] for h in rows)
+    if not rows or secs <= 0:
+        return {"step_frames_per_s": None, "data_share": None}
+    return {
+        "step_frames_per_s": sum(h["frames_per_s"] * h["train_seconds"] for h in rows) / secs,
+        "data_share": sum(h["data_share"] * h["train_seconds"] for h in rows) / secs,
+    }
 
 
 def write_history(path: Path, history: list[dict[str, Any]]) -> None:
@@ -626,8 +685,14 @@ class _Reporter:
             self.progress.update(
                 self.task,
                 completed=stats.steps,
-                info=f"loss {stats.loss:.3f} acc {100 * stats.accuracy:.1f}%",
+                info=f"loss {stats.loss:.3f} acc {100 * stats.accuracy:.1f}%  "
+                f"{stats.frames_per_second:,.0f} frames/s ({100 * stats.data_share:.0f}% data)",
             )
+
+    def note(self, text: str) -> None:
+        """A one-line note before training starts (e.g. why torch.compile is off)."""
+        if text and self.enabled:
+            self.console.print(f"note: {text}", highlight=False, soft_wrap=True)
 
     def epoch(self, state: TrainState) -> None:
         if not self.enabled:
@@ -641,7 +706,8 @@ class _Reporter:
             f"epoch {h['epoch']}/{self.cfg.epochs}  lr {h['lr']:.3g}  "
             f"train loss {h['train_loss']:.4f} acc {100 * h['train_acc']:.2f}%  "
             f"val loss {h['val_loss']:.4f} acc {100 * h['val_acc']:.2f}%  "
-            f"{h['seconds']:.1f} s{best}",
+            f"{h['seconds']:.1f} s  {h.get('frames_per_s', 0):,.0f} frames/s "
+            f"({100 * h.get('data_share', 0):.0f}% outside the step){best}",
             highlight=False,
             soft_wrap=True,
         )

@@ -76,5 +76,9 @@ def start_weights(
             f"--init-from {str(p)!r} has layers {run.spec.short()}, this run {spec.short()}; "
             f"pass --model {run.spec.short()} (the run's model, {run.spec.name!r})"
         )
-    info = {"path": str(p.resolve()), "spec": run.spec.to_dict(), "weights_sha256": weights_hash(p)}
+    info = {
+        "path": run.ref or str(run.path.resolve()),
+        "spec": run.spec.to_dict(),
+        "weights_sha256": weights_hash(p),
+    }
     return run.model.state_dict(), info
