@@ -19,8 +19,12 @@ Three parts, one JSON document:
   this / that. An older checkout that records no step time is timed from its epoch seconds
   (its validation split here has 11 frames, so they are the step's).
 
+- ``processes``: one process with 2 threads against ``torchrun`` with 2 processes of one
+  thread each (DDP, gloo all-reduce every step), on the same real epochs.
+
 bf16 settings are measured only where the CPU multiplies bf16 natively; compile settings only
-where a C++ compiler is found. ``--quick`` times fewer settings.
+where a C++ compiler is found. ``--quick`` times fewer settings; ``--parts`` picks the parts;
+``--out FILE`` also writes the JSON, after each part.
 
     .venv/bin/python benchmarks/bench_train.py [--against ../main-before] [--quick]
 """
@@ -160,7 +164,7 @@ def bench_steps(models: list[str], args: argparse.Namespace) -> dict:
 
 
 WORKER = r"""
-import json, os, sys, tempfile, time
+import json, os, sys, time
 import numpy as np
 from amrkit.data.frames import array_frameset
 from amrkit.fileio import read_json
@@ -168,7 +172,7 @@ from amrkit.train.config import TrainConfig
 from amrkit.train.runner import train_model
 
 name, crop, run_epochs, frames = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-cfg, threads = json.loads(sys.argv[5]), int(sys.argv[6])
+cfg, threads, out = json.loads(sys.argv[5]), int(sys.argv[6]), sys.argv[7]
 rng = np.random.default_rng(0)
 n_val = 11  # validation costs next to nothing: an epoch's seconds are its steps'
 iq = rng.standard_normal((frames + n_val, 2, 1024)).astype(np.float32)  # (n, 2, L)
@@ -182,26 +186,26 @@ class Stop(Exception):
     pass
 
 
-def on_epoch(state):
-    rows[:] = [dict(r) for r in state.history]
-    if state.epoch >= run_epochs:
-        raise Stop
-
-
-if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # no early stop under torchrun: a short run
+world = int(os.environ.get("WORLD_SIZE", "1"))
+if world > 1:  # no early stop under torchrun (the other rank waits in a collective)
     cfg["epochs"] = run_epochs
 
 
-with tempfile.TemporaryDirectory() as d:
-    t0 = time.perf_counter()
-    try:
-        train_model(
-            data, name, d + "/run", TrainConfig(crop=crop, **cfg), progress=False, threads=threads,
-            on_epoch=on_epoch,
-        )
-    except Stop:
-        pass
-    runtime = read_json(d + "/run/run.json").get("runtime", {})
+def on_epoch(state):
+    rows[:] = [dict(r) for r in state.history]
+    if world == 1 and state.epoch >= run_epochs:
+        raise Stop
+
+
+t0 = time.perf_counter()
+try:
+    train_model(
+        data, name, out, TrainConfig(crop=crop, **cfg), progress=False, threads=threads,
+        on_epoch=on_epoch,
+    )
+except Stop:
+    pass
+runtime = read_json(out + "/run.json").get("runtime", {}) if rows else {}
 print(json.dumps({"history": rows, "wall_s": time.perf_counter() - t0, "runtime": runtime}))
 """
 
@@ -221,12 +225,12 @@ def epoch_run(
             argv = [sys.executable, "-m", "torch.distributed.run"]
             argv += ["--nproc_per_node", str(processes), str(script)]
         argv += [name, str(crop), str(args.epochs), str(args.frames), json.dumps(RECIPE)]
-        argv.append("1" if processes > 1 else "2")
+        argv += ["1" if processes > 1 else "2", str(Path(tmp) / "run")]
         out = subprocess.run(
             argv, env=env, cwd=checkout, capture_output=True, text=True, check=False
         )
     if out.returncode != 0:
-        raise SystemExit(f"worker failed in {checkout}:\n{out.stderr[-2000:]}")
+        raise RuntimeError(f"worker failed in {checkout}:\n{out.stderr[-4000:]}")
     lines = [json.loads(t) for t in out.stdout.splitlines() if t.startswith("{")]
     res = next(r for r in lines if r["history"])  # rank 0's
     rows = res["history"][1:] or res["history"]  # epoch 1 holds the warm-up
@@ -250,7 +254,11 @@ def bench_processes(models: list[str], args: argparse.Namespace) -> list[dict]:
     rows = []
     for name in models:
         one = epoch_run(here, name, 512, args)
-        two = epoch_run(here, name, 512, args, processes=2)
+        try:
+            two = epoch_run(here, name, 512, args, processes=2)
+        except RuntimeError as e:  # say so, keep the rest of the measurements
+            rows.append({"model": name, "one_process": one, "torchrun_error": str(e)[-800:]})
+            continue
         ratio = round(two["frames_per_s"] / one["frames_per_s"], 3)
         rows.append({"model": name, "one_process": one, "torchrun_2x1": two, "ratio": ratio})
     return rows
@@ -300,8 +308,12 @@ def main() -> None:
     p.add_argument("--epoch-repeats", type=int, default=2, help="real runs per checkout")
     p.add_argument("--against", help="another amrkit checkout to compare epochs with")
     p.add_argument("--quick", action="store_true", help="fewer step settings")
-    p.add_argument("--skip-steps", action="store_true", help="only the real epochs")
-    p.add_argument("--torchrun", action="store_true", help="also time 2 processes x 1 thread")
+    p.add_argument(
+        "--parts",
+        default="steps,epochs,processes",
+        help="which parts: steps (settings), epochs (real runs, --against), processes "
+        "(one process x 2 threads against torchrun 2 x 1 thread)",
+    )
     p.add_argument("--out", help="also write the JSON here")
     args = p.parse_args()
     import torch._dynamo
@@ -317,11 +329,12 @@ def main() -> None:
         "native_bf16": native_bf16(),
         "load_avg_before": os.getloadavg()[0],
     }
-    if not args.skip_steps:
-        result["steps"] = bench_steps(models, args)
-    result["epochs"] = bench_epochs(models, args)
-    if args.torchrun:
-        result["processes"] = bench_processes(models, args)
+    parts = {"steps": bench_steps, "epochs": bench_epochs, "processes": bench_processes}
+    for part, run in parts.items():
+        if part in args.parts.split(","):
+            result[part] = run(models, args)
+            if args.out:  # what is measured so far survives a later failure
+                Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     result["load_avg_after"] = os.getloadavg()[0]
     text = json.dumps(result, indent=2)
     if args.out:

@@ -39,7 +39,7 @@ def reproduce(
         "paper,recipe.",
     ),
     epochs: int = typer.Option(
-        None, "--epochs", help="Epochs of amrkit's recipe (quick 12, --full 36)."
+        None, "--epochs", help="Epochs of amrkit's recipe (quick 24, --full 36)."
     ),
     lr_drop_epoch: int = typer.Option(
         None,
