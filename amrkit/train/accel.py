@@ -128,14 +128,15 @@ def compile_for_training(
     # one graph per architecture: a search compiles many in one process (default limit 8)
     torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
     compiled = torch.compile(model, dynamic=False)
-    buffers = copy.deepcopy({k: v for k, v in model.state_dict().items()})
+    buffers = copy.deepcopy(model.state_dict())  # BN statistics move in the probe
     t0 = time.perf_counter()
     try:
         with autocast(precision, example.device):
             out = compiled(torch.zeros_like(example))
         out.float().sum().backward()
     except Exception as e:  # noqa: BLE001 - inductor raises many kinds; eager still works
-        note = f"torch.compile failed ({type(e).__name__}: {str(e).splitlines()[0][:120]}); eager"
+        first = (str(e).splitlines() or [""])[0][:120]
+        note = f"torch.compile failed ({type(e).__name__}: {first}); eager"
         return model, 0.0, note
     finally:
         model.load_state_dict(buffers)
