@@ -268,16 +268,19 @@ def _print_summary(s: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from amrkit.stream.live import format_hz
+
     console = Console()
     rec, model, rs = s["recording"], s["model"], s["resampling"]
     console.print(
         f"[bold]{rec['path']}[/]: {rec['samples']} samples ({rec['datatype']}) at "
-        f"{_hz(rec['sample_rate_hz'])}; model {model['kind']} expects {model['frame_length']} "
-        f"samples at {_hz(model['sample_rate_hz'])} (runtime {model.get('runtime', '?')})"
+        f"{format_hz(rec['sample_rate_hz'])}; model {model['kind']} expects "
+        f"{model['frame_length']} samples at {format_hz(model['sample_rate_hz'])} "
+        f"(runtime {model.get('runtime', '?')})"
     )
     if rs["active"]:
         console.print(
-            f"resampled by {rs['up']}/{rs['down']} to {_hz(rs['effective_rate_hz'])} "
+            f"resampled by {rs['up']}/{rs['down']} to {format_hz(rs['effective_rate_hz'])} "
             f"({rs['rate_error_ppm']:+.3g} ppm)"
         )
     table = Table("class", "frames", "share")
@@ -294,15 +297,6 @@ def _print_summary(s: dict) -> None:
     )
     for kind, path in s["outputs"].items():
         console.print(f"{kind}: {path}")
-
-
-def _hz(value: float | None) -> str:
-    if value is None:
-        return "unknown rate"
-    for unit, scale in (("MHz", 1e6), ("kHz", 1e3)):
-        if abs(value) >= scale:
-            return f"{value / scale:g} {unit}"
-    return f"{value:g} Hz"
 
 
 COMMANDS = {"classify": classify}

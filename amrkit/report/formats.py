@@ -66,3 +66,16 @@ def short_value(value: Any) -> str:
     if isinstance(value, dict):
         return "{" + ",".join(f"{k}:{short_value(v)}" for k, v in value.items()) + "}"
     return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def paper_diff(
+    accuracy_pct: float | None, macs: int, memory_mb: float, paper: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """A Table III row's difference to the paper's row (None without both numbers)."""
+    if paper is None or accuracy_pct is None:
+        return None
+    return {
+        "accuracy_pt": round(accuracy_pct - paper["accuracy_pct"], 2) + 0.0,
+        "macs": int(macs - paper["macs"]),
+        "parameter_memory_mb": round(memory_mb - paper["parameter_memory_mb"], 4) + 0.0,
+    }

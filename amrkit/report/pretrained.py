@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from amrkit.report.config import PAPER
-from amrkit.report.formats import pct
+from amrkit.report.formats import paper_diff, pct
 
 GROUP = "pretrained"  # the protocol id of the row group in table3 / fig6
 LABEL = "amrkit pretrained, paper scale (shipped; evaluated in this run)"
@@ -128,14 +128,8 @@ def table3_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
                 if acc is None or base["fp32"]["test"]["accuracy_pct"] is None
                 else round(acc - base["fp32"]["test"]["accuracy_pct"], 2),
                 "paper": paper,
-                "diff_vs_paper": None,
+                "diff_vs_paper": paper_diff(acc, e["macs"], mem, paper),
             }
-            if paper is not None and acc is not None:
-                row["diff_vs_paper"] = {
-                    "accuracy_pt": round(acc - paper["accuracy_pct"], 2) + 0.0,
-                    "macs": int(e["macs"] - paper["macs"]),
-                    "parameter_memory_mb": round(mem - paper["parameter_memory_mb"], 4) + 0.0,
-                }
             rows.append(row)
     return rows
 

@@ -18,7 +18,7 @@ from amrkit.fileio import read_json
 from amrkit.report.beyond import FIGURE as BEYOND_FIGURE
 from amrkit.report.beyond import assemble_beyond
 from amrkit.report.config import PAPER
-from amrkit.report.formats import display_names, pct, snr_value
+from amrkit.report.formats import display_names, paper_diff, pct, snr_value
 from amrkit.report.pretrained import GROUP as PRETRAINED_GROUP
 from amrkit.report.pretrained import assemble as assemble_pretrained
 from amrkit.report.pretrained import fig6_series as pretrained_series
@@ -226,17 +226,8 @@ def _table3_row(results: dict[str, Any], proto: dict[str, Any], n: str, prec: st
         if acc is None or base["fp32_mean_pct"] is None
         else round(acc - base["fp32_mean_pct"], 2),
         "paper": paper,
-        "diff_vs_paper": None,
     }
-    if paper is not None and acc is not None:
-        row["diff_vs_paper"] = {
-            "accuracy_pt": round(acc - paper["accuracy_pct"], 2) + 0.0,
-            "macs": int(row["macs"] - paper["macs"]),
-            "parameter_memory_mb": round(
-                row["parameter_memory_mb"] - paper["parameter_memory_mb"], 4
-            )
-            + 0.0,
-        }
+    row["diff_vs_paper"] = paper_diff(acc, row["macs"], row["parameter_memory_mb"], paper)
     return row
 
 

@@ -16,7 +16,8 @@ def _bar(p: float) -> str:
     return "█" * full + "·" * (BAR - full)
 
 
-def _hz(value: float | None) -> str:
+def format_hz(value: float | None) -> str:
+    """A sample rate for people: 2.4 MHz, 200 kHz, 'unknown rate'."""
     if value is None:
         return "unknown rate"
     for unit, scale in (("MHz", 1e6), ("kHz", 1e3)):
@@ -59,7 +60,7 @@ def render_status(s: StreamStatus) -> Any:
     if s.mode == "block" and s.held_s >= 0.05:
         counters.add_row("source waited", f"{s.held_s:.1f} s", "", "")
     mode = f"drop beyond {s.max_delay_s:g} s" if s.mode == "drop" else "block the source"
-    title = f"{s.source} · {s.datatype} at {_hz(s.sample_rate_hz)}"
+    title = f"{s.source} · {s.datatype} at {format_hz(s.sample_rate_hz)}"
     subtitle = f"{s.model.get('kind', 'model')} ({s.model.get('runtime', '?')}) · {mode}"
     return Panel(Group(head, top, counters), title=title, subtitle=subtitle, expand=False)
 
