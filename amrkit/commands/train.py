@@ -8,9 +8,13 @@ from amrkit.commands import options
 
 
 def train(
-    data: str = typer.Argument(
-        ...,
-        help="Dataset file (amrkit HDF5, RadioML, .npz); a missing split is derived (--seed).",
+    data: str | None = typer.Argument(
+        None,
+        metavar="[DATA]",
+        help="Dataset file (amrkit HDF5, RadioML, .npz); a missing split is derived (--seed). "
+        "With --synth only its val/test splits are used; optional then (and on --resume "
+        "of a --synth run without one).",
+        show_default=False,
     ),
     model: str | None = typer.Option(
         None,
@@ -141,6 +145,34 @@ def train(
         help="The step's arithmetic: auto (bf16 autocast on CPUs with native bf16, else "
         "fp32), fp32, bf16 [auto].",
     ),
+    synth: str | None = typer.Option(
+        None,
+        "--synth",
+        help="Train on frames synthesized afresh every epoch: a preset (matlab, wide) or a "
+        "synth config file (YAML/JSON, or an .h5 made by generate); docs/training.md.",
+    ),
+    frames_per_class: int | None = typer.Option(
+        None,
+        "--frames-per-class",
+        help="--synth: training frames of each class per epoch [a config file's].",
+    ),
+    synth_seed: int | None = typer.Option(
+        None,
+        "--synth-seed",
+        help="--synth: seed of the synthesized frames; epoch e's frames and the val/test "
+        "frames get seeds derived from it [--seed].",
+    ),
+    eval_frames_per_class: int | None = typer.Option(
+        None,
+        "--eval-frames-per-class",
+        help="--synth without DATA: validation+test frames of each class, synthesized once "
+        "and split half/half [--frames-per-class].",
+    ),
+    synth_workers: int | None = typer.Option(
+        None,
+        "--synth-workers",
+        help="--synth: synthesis processes; the frames do not depend on it [1].",
+    ),
     device: options.DeviceOpt = "auto",
     drop_nonfinite: options.DropNonfiniteOpt = False,
     threads: int | None = typer.Option(
@@ -162,7 +194,9 @@ def train(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or epoch lines."),
     json_out: options.JsonOpt = False,
 ) -> None:
-    """Train a CNN on split 0, validate on split 1 each epoch, test the best weights on split 2."""
+    """Train a CNN on split 0, validate on split 1 each epoch, test the best weights on split 2.
+
+    With --synth, every epoch trains on fresh synthesized frames instead of split 0."""
     import contextlib
     import os
 
@@ -212,6 +246,18 @@ def train(
 
         raise AmrkitError("--kd-temperature/--kd-alpha need --teacher RUN; add it or drop them")
     open_kw = options.open_options(format, classes, classes_file, snr_min, snr_max)
+    from amrkit.train.synth import synth_request
+
+    synth_data = synth_request(
+        synth,
+        has_data=data is not None,
+        frames_per_class=frames_per_class,
+        synth_seed=synth_seed,
+        default_seed=cfg.seed,
+        eval_frames_per_class=eval_frames_per_class,
+        workers=synth_workers,
+        resume=resume,
+    )
     # one writer per run folder; under torchrun only rank 0 writes (and locks)
     lead = os.environ.get("RANK", "0") == "0"
     with output_lock(out) if lead else contextlib.nullcontext():
@@ -228,6 +274,8 @@ def train(
             deterministic=deterministic,
             data_options=DataOptions(**open_kw, drop_nonfinite=drop_nonfinite),
             progress=not quiet,
+            synth=synth_data,
+            synth_workers=1 if synth_workers is None else synth_workers,
         )
     if not metrics:  # not rank 0 under torchrun
         return

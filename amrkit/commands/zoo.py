@@ -271,7 +271,8 @@ def docs(
     out: Path = typer.Option(Path("docs/zoo"), "--out", help="Folder for the Markdown cards."),
     zoo: Path | None = ZooDirOpt,
 ) -> None:
-    """Write every entry's card as Markdown (and the list as README.md) into --out."""
+    """Write every entry's card as Markdown, the list as README.md and the figure pareto.png
+    into --out."""
     from amrkit.zoo.build import write_docs
 
     for p in write_docs(out, zoo):

@@ -77,3 +77,8 @@ def draw_figures(results: dict[str, Any], out: Path, study: Any) -> None:
     if study.search is not None:  # amrkit search's own plot (the paper's models on its axes)
         png = study.search.path / study.search.result["png"]
         shutil.copyfile(png, out / results["figures"]["beyond_pareto"])
+    if "beyond_zoo" in results["figures"]:  # the zoo's figure, drawn from this run's numbers
+        from amrkit.zoo.figure import ModelFigure, plot_models
+
+        data = ModelFigure.from_dict(results["beyond"]["shipped"]["figure"])
+        plot_models(data, out / results["figures"]["beyond_zoo"])

@@ -3,9 +3,9 @@ and SNR sweep, shown as their own row group of Table III and series of Fig. 6.
 
 Entries of the zoo (:mod:`amrkit.pretrained`) whose card puts them in the ``paper`` group
 (``amrkit zoo add --report paper``: the paper's networks trained at its scale) are shown
-there; ``beyond`` entries (search results) are evaluated too and left in results.json's
-``pretrained`` for "Beyond the paper". Only the quick run loads them: ``--full`` trains the
-same networks at the paper's scale itself, which is what rebuilding them means
+there; ``beyond`` entries (searched, pruned, distilled models) are evaluated too and shown in
+"Beyond the paper" (:mod:`amrkit.report.shipped`). Only the quick run loads them: ``--full``
+trains the same networks at the paper's scale itself, which is what rebuilding them means
 (``amrkit zoo rebuild`` reruns an entry's own card exactly).
 """
 
@@ -53,13 +53,17 @@ def assemble(study: Any, frame_length: int) -> dict[str, Any]:
     """results.json's ``pretrained``: each evaluated entry's numbers in this run, its card's
     headline, and its size (FP32 and INT8 parameter memory in the paper's MB)."""
     from amrkit import pretrained
+    from amrkit.artifacts import read_run_info
+    from amrkit.fileio import read_json
     from amrkit.metrics.network import network_metrics
     from amrkit.metrics.onnx_metrics import onnx_network_metrics
+    from amrkit.zoo.cards import origin
 
     entries = {}
     for name, rec in study.pretrained.items():
         e = pretrained.entry(name)
         spec = spec_of(e)
+        card = read_json(e.path / pretrained.CARD_FILE)
         fp32 = network_metrics(spec, frame_length)
         int8 = onnx_network_metrics(e.file("int8"))
         ev = rec.result
@@ -72,7 +76,9 @@ def assemble(study: Any, frame_length: int) -> dict[str, Any]:
             "card": e.record["metrics"],
             "recipe": e.record["recipe"],
             "stage": rec.key,
+            "source": origin(card, read_run_info(e.file("fp32"))),
             "macs": int(fp32["macs"]),
+            "int8_bytes": int(int8["parameter_bytes"]),
             "fp32_memory_mb": round(float(fp32["parameter_memory_mb"]), 4),
             "int8_memory_mb": round(float(int8["parameter_memory_mb"]), 4),
             "fp32": {t: _slim(ev["fp32"][t]) for t in ("test", "sweep")},

@@ -23,6 +23,8 @@ from amrkit.report.pretrained import GROUP as PRETRAINED_GROUP
 from amrkit.report.pretrained import assemble as assemble_pretrained
 from amrkit.report.pretrained import fig6_series as pretrained_series
 from amrkit.report.pretrained import table3_rows as pretrained_rows
+from amrkit.report.shipped import FIGURE as SHIPPED_FIGURE
+from amrkit.report.shipped import assemble_shipped
 
 SCHEMA = "amrkit-reproduce/2"
 FIGURES = "figures"
@@ -510,6 +512,9 @@ def assemble(study: Any, out: Path, records: list[Any], started: float) -> dict[
     results["beyond"] = assemble_beyond(study, results, frame_length)
     if results["beyond"]["ran"]:
         results["figures"]["beyond_pareto"] = f"{FIGURES}/{BEYOND_FIGURE}"
+    results["beyond"]["shipped"] = assemble_shipped(study, results, frame_length)
+    if results["beyond"]["shipped"]["shown"]:
+        results["figures"]["beyond_zoo"] = f"{FIGURES}/{SHIPPED_FIGURE}"
     return results
 
 

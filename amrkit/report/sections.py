@@ -597,7 +597,97 @@ def _beyond_comparison(b: dict[str, Any], results: Results) -> list[str]:
     return out
 
 
+def _shipped_rows(s: dict[str, Any]) -> list[list[str]]:
+    rows = [
+        [f"{m['row']} (this run)", s["protocol_label"], f_int(m["macs"]), f_int(m["int8_bytes"]),
+         f_pct(m["fp32_pct"]), f_pct(m["int8_pct"]), f_signed(m["vs_reference_pt"]), "–"]
+        for m in s["models"]
+    ]  # fmt: skip
+    rows += [
+        [f"`{e['ref']}`", e["source"]["text"], f_int(e["macs"]), f_int(e["int8_bytes"]),
+         f_pct(e["fp32_pct"]), f_pct(e["int8_pct"]), f_signed(e["vs_reference_pt"]),
+         f_pct(e["card"]["int8_test_pct"])]
+        for e in s["entries"]
+    ]  # fmt: skip
+    return rows
+
+
+def _shipped_notes(s: dict[str, Any], results: Results) -> list[str]:
+    """Per entry: its size and accuracy against the reference, and how it was trained."""
+    ref = next(m for m in s["models"] if m["name"] == s["reference"])
+    cfg = results["config"]
+    epochs = results["protocols"][-1]["train_config"]["epochs"]
+    out = []
+    for e in s["entries"]:
+        t = e["trained"]
+        out.append(
+            f"`{e['ref']}` ({', '.join(e['source']['kinds'])}): {f_pct(e['macs_share_pct'])} % of "
+            f"{ref['row']}'s MACs and {f_pct(e['int8_bytes_share_pct'])} % of its INT8 bytes, "
+            f"INT8 {f_signed(e['vs_reference_pt'])} pt against it on this test split; trained "
+            f"on {f_int(t['frames_per_class'])} frames per class for "
+            f"{prose.plural(t['epochs'] or 0, 'epoch')} (its card), this run's models on "
+            f"{f_int(cfg['frames_per_class'])} for {prose.plural(epochs, 'epoch')}, so a "
+            "difference is also the training's."
+        )
+    return out
+
+
+def shipped(results: Results) -> list[Block]:
+    """The zoo's ``beyond`` entries evaluated in this run (none shipped: nothing)."""
+    s = (results.get("beyond") or {}).get("shipped") or {}
+    head = Heading("Shipped models beyond the paper", 3)
+    names = ", ".join(f"`zoo:{n}`" for n in s.get("not_loaded", []))
+    if not s.get("shown"):
+        if not names:
+            return []
+        return [head, Paragraph(
+            f"The zoo ships {names} (`amrkit zoo add --report beyond`). A `--full` run trains "
+            "its own models at the paper's scale and loads no shipped model (as for Table "
+            "III's shipped group); a quick `amrkit reproduce` evaluates them on its test split "
+            "here. Their cards: docs/zoo/, with their figure docs/zoo/pareto.png."
+        )]  # fmt: skip
+    ref = next(m for m in s["models"] if m["name"] == s["reference"])
+    intro = (
+        f"The zoo's entries of the `beyond` group (`amrkit zoo add --report beyond`), evaluated "
+        f"in this run in FP32 and INT8 ({_kernel(results)}) on its test split at "
+        f"{results['config']['snr_db']:g} dB ({f_int(s['test_frames'])} frames; one frame is "
+        f"{f_pct(s['frame_pt'])} pt), beside this run's models ({s['protocol_label']}). MACs "
+        "and INT8 bytes are computed from each model's files; how each was made is what its "
+        "card says."
+    )
+    cards = "; ".join(
+        f"`{e['ref']}` {f_int(e['card']['test_frames'])} frames at "
+        f"{f_num(e['card']['test_snr_db'], 0)} dB"
+        for e in s["entries"]
+    )
+    return [
+        head,
+        Paragraph(intro),
+        Table(
+            ["Model", "Made by", "MACs", "INT8 bytes", "FP32 (%)", "INT8 (%)"]
+            + [f"Δ INT8 vs {ref['row']} (pt)", "Card INT8 (%)"],
+            _shipped_rows(s),
+            caption="INT8 bytes: weights 1 B, biases 4 B (int32). Card INT8: the entry's own "
+            f"independent test set (`amrkit zoo show NAME`; {cards}).",
+            align=["l", "l"] + ["r"] * 6,
+        ),
+        Figure(
+            results["figures"]["beyond_zoo"],
+            "Accuracy against MACs (FP32 open, INT8 filled) and INT8 accuracy against INT8 "
+            "parameter bytes: this run's models and every shipped model it evaluated, at this "
+            "run's numbers; the paper's at MATLAB's (Table III). The zoo's own figure, from "
+            "the cards: docs/zoo/pareto.png.",
+        ),
+        Paragraph(" ".join(_shipped_notes(s, results))),
+    ]
+
+
 def beyond(results: Results) -> list[Block]:
+    """Beyond the paper: amrkit's architecture search, then the zoo's shipped beyond models."""
+    return _search(results) + shipped(results)
+
+
+def _search(results: Results) -> list[Block]:
     """The architecture search of amrkit (not in the paper), next to the hand design."""
     b = results.get("beyond") or {}
     head = Heading("Beyond the paper: architecture search")

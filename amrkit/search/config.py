@@ -29,6 +29,9 @@ class SearchConfig:
     kernels: tuple[int, ...] = DEFAULT_KERNELS
     groups: tuple[int, ...] = (1,)  # grouped-conv choices, e.g. (1, 2, 4): a cheaper block
     objectives: tuple[str, ...] = OBJECTIVES
+    # known designs tried first (registry names or spec strings, e.g. "optimized"); each is
+    # fitted to the budget like any sample, so the sampler starts from the hand design
+    start_from: tuple[str, ...] = ()
     # ---- proxy trials: a subset of the frames, few epochs, successive halving ----------
     # (a proxy needs a few hundred SGD steps to rank models at all: 300 frames per class and
     # 3 epochs at batch 128 gave near-chance proxy accuracies on the 11-class matlab data)
@@ -75,6 +78,12 @@ class SearchConfig:
             if not values or any(not isinstance(v, int) or v < 1 for v in values):
                 raise AmrkitError(f"{name} {values!r} must be a non-empty list of integers >= 1")
         object.__setattr__(self, "objectives", tuple(self.objectives))
+        object.__setattr__(self, "start_from", tuple(self.start_from))
+        if any(not isinstance(s, str) or not s for s in self.start_from):
+            raise AmrkitError(
+                f"start_from {list(self.start_from)!r} must be a list of model names or spec "
+                "strings, e.g. [optimized, 16x4p,24x2p,32x2]"
+            )
         bad = [o for o in self.objectives if o not in OBJECTIVES]
         if bad or "accuracy" not in self.objectives or len(set(self.objectives)) < 2:
             raise AmrkitError(

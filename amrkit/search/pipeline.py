@@ -26,7 +26,7 @@ from amrkit.errors import AmrkitError
 from amrkit.fileio import check_writable, read_json, write_json
 from amrkit.search.config import SearchConfig
 from amrkit.search.final import SearchResult, finish, trial_table
-from amrkit.search.space import check_budget
+from amrkit.search.space import check_budget, start_trials
 from amrkit.search.study import (
     DEFAULT_STUDY,
     counted,
@@ -81,6 +81,7 @@ def run_search(
     frames = _open(job)
     try:
         check_budget(config, frames.frame_length, frames.num_classes)
+        start_trials(config)  # a known design outside the family: one line, before any trial
         if storage is not None:  # a bad URL or a clashing study fails before anything is written
             open_study(job.storage, study, config, worker or 0, frames.identity())
         _write_search_file(job, frames)

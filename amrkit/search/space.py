@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from amrkit.errors import AmrkitError
 from amrkit.metrics.network import network_metrics
 from amrkit.models import CNNSpec, ConvSpec
+from amrkit.models.registry import get_spec
 from amrkit.prune.channels import scaled_spec
 from amrkit.search.config import SearchConfig
 
@@ -72,6 +73,43 @@ def sample_spec(trial: Suggest, cfg: SearchConfig, frame_length: int, num_classe
         )
         cin = filters
     return CNNSpec(tuple(layers), name="search", num_classes=num_classes)
+
+
+def start_trials(cfg: SearchConfig) -> list[dict[str, Any]]:
+    """Trial parameters of ``cfg.start_from``, in order (checked before any data is read)."""
+    return [start_params(get_spec(name), cfg) for name in cfg.start_from]
+
+
+def start_params(spec: CNNSpec, cfg: SearchConfig) -> dict[str, Any]:
+    """The trial parameters that make :func:`sample_spec` return ``spec`` (before fitting):
+    what a known design is enqueued as. One-line error when it lies outside the family."""
+    layers = spec.layers
+    pools = sum(1 for c in layers if c.pool)
+    problems = []
+    if not cfg.min_layers <= len(layers) <= cfg.max_layers:
+        problems.append(f"{len(layers)} layers (allowed {cfg.min_layers}..{cfg.max_layers})")
+    if any(c.pool for c in layers[pools:]):
+        problems.append("a pool after an unpooled layer (the family pools the leading layers)")
+    for i, c in enumerate(layers, 1):
+        if c.filters not in cfg.filters:
+            problems.append(f"layer {i} has {c.filters} filters (allowed {list(cfg.filters)})")
+        if c.kernel not in cfg.kernels:
+            problems.append(f"layer {i} has kernel {c.kernel} (allowed {list(cfg.kernels)})")
+        if c.groups not in cfg.groups:
+            problems.append(f"layer {i} has groups {c.groups} (allowed {list(cfg.groups)})")
+    if problems:
+        raise AmrkitError(
+            f"start_from model {spec.short()!r} is outside the searched family: "
+            f"{problems[0]}; give a spec inside it or widen the family (filters, kernels, "
+            "groups, min_layers/max_layers)"
+        )
+    params: dict[str, Any] = {"depth": len(layers), "pools": pools}
+    for i, c in enumerate(layers, 1):
+        params[f"filters{i}"] = c.filters
+        params[f"kernel{i}"] = c.kernel
+        if len(cfg.groups) > 1:
+            params[f"groups{i}"] = c.groups
+    return params
 
 
 def fit_budget(spec: CNNSpec, frame_length: int, cfg: SearchConfig) -> CNNSpec | None:

@@ -17,6 +17,7 @@ from optuna.trial import TrialState
 
 from amrkit.errors import AmrkitError
 from amrkit.search.config import SearchConfig
+from amrkit.search.space import start_trials
 
 STUDY_DB = "study.db"
 DEFAULT_STUDY = "amrkit-search"
@@ -84,6 +85,8 @@ def open_study(
     stored = study.user_attrs.get("amrkit")
     if stored is None:
         study.set_user_attr("amrkit", mine)
+        for params in start_trials(cfg):  # known designs first, each once
+            study.enqueue_trial(params, skip_if_exists=True)
     elif stored != mine:
         what = "search settings" if stored["config"] != mine["config"] else "data"
         raise AmrkitError(

@@ -20,6 +20,7 @@ from amrkit.train.accel import autocast
 from amrkit.train.augment import EpochAugment, check_frame_length, parse_augment
 from amrkit.train.config import TrainConfig
 from amrkit.train.data import SplitData, epoch_order, shard_order, steps_per_epoch
+from amrkit.train.synth import SynthEpochs
 
 # the training loss of a batch: (logits (b, C), x (b, 2, L), y (b,)[, w (b,)]) -> scalar;
 # batches of (x, y, w) (the SNR curriculum) pass per-frame weights w as a fourth argument
@@ -316,10 +317,21 @@ def _end_epoch(state: TrainState, row: dict[str, Any], plain: nn.Module) -> None
         state.best_model = {k: v.detach().cpu().clone() for k, v in plain.state_dict().items()}
 
 
+def _synthesized(train: SplitData | SynthEpochs, epoch: int, stats: EpochStats) -> SplitData:
+    """The frames of epoch ``epoch`` (0-based): ``train`` itself, or the epoch's synthesized
+    ones, whose making is added to the epoch's training and data time in ``stats``."""
+    if not isinstance(train, SynthEpochs):
+        return train
+    data = train.for_epoch(epoch)
+    stats.seconds += train.seconds[epoch]
+    stats.data_seconds += train.seconds[epoch]
+    return data
+
+
 def fit(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
-    train: SplitData,
+    train: SplitData | SynthEpochs,
     val: SplitData,
     cfg: TrainConfig,
     state: TrainState,
@@ -338,6 +350,10 @@ def fit(
     ``model`` may be compiled (:func:`amrkit.train.accel.compile_for_training`): the steps
     call it, validation and the kept weights use the plain module; ``precision`` is the
     steps' (validation is fp32).
+
+    ``train`` may be a :class:`~amrkit.train.synth.SynthEpochs`: each epoch then trains on
+    its own fresh frames, synthesized when the epoch starts; that time counts as data time
+    (``data_seconds``, ``data_share``) and is recorded as the row's ``synth_seconds``.
     """
     dist = dist or Dist()
     plain = unwrap(model)
@@ -349,9 +365,10 @@ def fit(
     check_frame_length(augment, cfg.crop, cfg.time_scale, train.frame_length)
     for epoch in range(state.epoch, cfg.epochs):
         lr = cfg.lr_at(epoch + 1, state.step, steps)
-        order = epoch_order(cfg.seed, epoch, len(train), shuffle=cfg.shuffle, block=train.block)
+        data = _synthesized(train, epoch, state.partial)
+        order = epoch_order(cfg.seed, epoch, len(data), shuffle=cfg.shuffle, block=data.block)
         order = shard_order(order, dist.rank, dist.world)
-        batches = _epoch_batches(train, cfg, epoch, order, per_rank, state.step, steps, device)
+        batches = _epoch_batches(data, cfg, epoch, order, per_rank, state.step, steps, device)
         batches = _scheduled(batches, optimizer, cfg, epoch + 1, state.step, steps)
 
         def step_done(stats: EpochStats) -> None:
@@ -398,7 +415,10 @@ def fit(
             "frames_per_s": stats.frames_per_second * dist.world,
             "data_share": stats.data_share,
         }
+        if isinstance(train, SynthEpochs):
+            row["synth_seconds"] = train.seconds[epoch]  # this rank's, part of data_share
         _end_epoch(state, row, plain)
+        del data, batches  # a synthesized epoch's frames go before the next one's are made
         if on_epoch is not None:
             on_epoch(state)
     return state

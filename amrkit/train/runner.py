@@ -52,6 +52,14 @@ from amrkit.train.config import TrainConfig, resume_config
 from amrkit.train.data import SplitData, load_split, steps_per_epoch
 from amrkit.train.distill import Distiller, Teacher, load_teacher
 from amrkit.train.loop import Dist, EpochStats, TrainState, evaluate, fit
+from amrkit.train.synth import (
+    SynthData,
+    SynthEpochs,
+    check_disjoint,
+    check_eval_data,
+    check_memory,
+    eval_frames,
+)
 from amrkit.train.weights import initialize, make_optimizer, start_weights
 
 METRICS_FILE = "metrics.json"
@@ -161,6 +169,8 @@ class _Job:
     init_weights: dict[str, torch.Tensor] | None = None  # instead of cfg.init (fine-tuning)
     extra_info: dict[str, Any] = field(default_factory=dict)  # more run.json keys
     runtime: dict[str, Any] = field(default_factory=dict)
+    synth: SynthData | None = None  # --synth: fresh training frames every epoch
+    synth_workers: int = 1
 
     @property
     def lead(self) -> bool:
@@ -168,7 +178,7 @@ class _Job:
 
 
 def train_model(
-    data: str | Path | FrameSet,
+    data: str | Path | FrameSet | None,
     model: str | CNNSpec | None,
     out: str | Path,
     config: TrainConfig | None = None,
@@ -184,8 +194,16 @@ def train_model(
     on_epoch: Callable[[TrainState], None] | None = None,
     init_weights: dict[str, torch.Tensor] | None = None,
     extra_info: dict[str, Any] | None = None,
+    synth: SynthData | None = None,
+    synth_workers: int = 1,
 ) -> dict[str, Any]:
     """Train ``model`` on ``data`` into run folder ``out``; returns metrics.json's content.
+
+    ``synth``: train on frames synthesized afresh every epoch (:mod:`amrkit.train.synth`);
+    validation and test frames then come from ``data``'s val/test splits, or, with ``data``
+    None, are synthesized once (``synth.eval_frames_per_class``). On resume the run's
+    recorded ``synth`` is used (``synth`` may be None, or must equal it).
+    ``synth_workers``: synthesis processes (the frames do not depend on it).
 
     ``deterministic``: on CUDA, only bit-reproducible cuDNN kernels (same seed ⇒ same weights);
     False lets cuDNN pick the fastest (``original`` trained ~9× faster so on an H200).
@@ -211,19 +229,80 @@ def train_model(
     out = Path(out)
     stored: dict[str, Any] | None = read_json(out / RUN_FILE) if mode == "resume" else None
     cfg = _config_of(out, stored, config, given)
-    frames = (
-        data
-        if isinstance(data, FrameSet)
-        else open_frames(data, split_seed=cfg.seed, **to_dict(data_options))
-    )
+    synth = _synth_of(out, stored, synth)
+    frames = _frames_of(data, synth, cfg, data_options, synth_workers)
     job = _Job(frames, out, cfg, mode, stored, dist, dev, data_options, progress)
     job.on_epoch, job.init_weights = on_epoch, init_weights
     job.extra_info = dict(extra_info or {})
+    job.synth, job.synth_workers = synth, synth_workers
+    if synth is not None:
+        job.extra_info["synth"] = synth.to_dict()
     try:
         return _train(job, model)
     finally:
         if not isinstance(data, FrameSet):  # a FrameSet handed in stays the caller's
             frames.close()
+
+
+def _synth_of(
+    out: Path, stored: dict[str, Any] | None, synth: SynthData | None
+) -> SynthData | None:
+    """The run's synthesized training data: ``synth`` for a new run, the recorded on resume."""
+    if stored is None:
+        return synth
+    record = stored.get("synth")
+    if record is None:
+        if synth is not None:
+            raise AmrkitError(
+                f"--resume: the run in {str(out)!r} trains on DATA's train split, not on "
+                "synthesized frames; drop --synth and its options"
+            )
+        return None
+    recorded = SynthData.from_dict(record, where=f"{out / RUN_FILE} synth")
+    if synth is not None and synth != recorded:
+        raise AmrkitError(
+            f"--resume: the --synth options differ from the ones recorded in "
+            f"{str(out / RUN_FILE)!r}; drop --synth and its options (the record is used)"
+        )
+    return recorded
+
+
+def _frames_of(
+    data: str | Path | FrameSet | None,
+    synth: SynthData | None,
+    cfg: TrainConfig,
+    data_options: DataOptions,
+    workers: int,
+) -> FrameSet:
+    """The dataset (with ``synth``: only its val/test splits are used), or, for a ``synth``
+    run without one, the validation and test frames synthesized once."""
+    if data is None:
+        if synth is None:
+            raise AmrkitError("DATA is required: give a dataset file, or --synth PRESET")
+        if synth.eval_frames_per_class == 0:
+            raise AmrkitError(
+                "--synth without DATA needs --eval-frames-per-class > 0 (synthesized "
+                "validation and test frames); give it, or a DATA file for val/test"
+            )
+        if data_options != DataOptions():
+            raise AmrkitError(
+                "--format/--classes/--classes-file/--snr-min/--snr-max/--drop-nonfinite "
+                "apply to a DATA file; drop them (set classes or SNRs in a synth config file)"
+            )
+        return eval_frames(synth, workers)
+    frames = (
+        data
+        if isinstance(data, FrameSet)
+        else open_frames(data, split_seed=cfg.seed, **to_dict(data_options))
+    )
+    if synth is not None:
+        try:
+            check_eval_data(synth, frames)
+        except AmrkitError:
+            if not isinstance(data, FrameSet):
+                frames.close()
+            raise
+    return frames
 
 
 def _config_of(
@@ -279,6 +358,10 @@ def _check_splits(job: _Job) -> None:
     if frames.num_classes < 2:
         raise AmrkitError(f"{where!r} has {frames.num_classes} class(es); training needs >= 2")
     n_split = {s: len(frames.indices(s)) for s in ("train", "val", "test")}
+    if job.synth is not None:  # the training frames are synthesized, DATA's train unused
+        n_split["train"] = job.synth.config.num_frames
+        check_memory(job.synth, cfg.memory_mb)
+        check_disjoint(job.synth, cfg.epochs)
     for s, code in (("train", 0), ("val", 1)):
         if n_split[s] == 0:
             raise AmrkitError(
@@ -412,7 +495,11 @@ def _prepare_out(job: _Job) -> None:
 def _run(job: _Job) -> dict[str, Any]:
     cfg, dev, dist = job.cfg, job.dev, job.dist
     t_load = time.perf_counter()
-    train = load_split(job.frames, "train", memory_mb=cfg.memory_mb, batch_size=cfg.batch_size)
+    train: SplitData | SynthEpochs
+    if job.synth is not None:
+        train = SynthEpochs(job.synth, job.synth_workers)
+    else:
+        train = load_split(job.frames, "train", memory_mb=cfg.memory_mb, batch_size=cfg.batch_size)
     val = load_split(job.frames, "val", memory_mb=cfg.memory_mb, batch_size=cfg.eval_batch_size)
     if dev.type == "cuda":
         train, val = train.to(dev), val.to(dev)
@@ -459,7 +546,7 @@ def _run(job: _Job) -> dict[str, Any]:
 
 
 def _step_model(
-    job: _Job, net: AmrCNN, train: SplitData, per_rank: int, steps_left: int
+    job: _Job, net: AmrCNN, train: SplitData | SynthEpochs, per_rank: int, steps_left: int
 ) -> tuple[torch.nn.Module, StepPlan]:
     """What the training steps call (``net`` or its compiled form) and the plan, which
     ``job.runtime`` records (run.json, metrics.json)."""
@@ -606,8 +693,23 @@ def _finish(
         "resumed": job.ckpt is not None,
         **job.runtime,
     }
+    if job.synth is not None:
+        metrics["synth"] = _synth_metrics(hist, job.synth_workers)
     write_json(job.out / METRICS_FILE, metrics)
     return metrics
+
+
+def _synth_metrics(hist: list[dict[str, Any]], workers: int) -> dict[str, Any]:
+    """A --synth run's synthesis time: per epoch, in all, and its share of the training time
+    (this process's epochs; a resumed run re-makes the epoch it resumed in)."""
+    synth = [h.get("synth_seconds", 0.0) for h in hist]
+    train = sum(h.get("train_seconds", 0.0) for h in hist)
+    return {
+        "workers": workers,
+        "epoch_seconds": synth,
+        "seconds_total": sum(synth),
+        "share": sum(synth) / train if train > 0 else None,
+    }
 
 
 def _speed(hist: list[dict[str, Any]]) -> dict[str, Any]:

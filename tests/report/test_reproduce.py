@@ -562,6 +562,86 @@ def test_shipped_models_are_their_own_row_group(study, tmp_path, monkeypatch) ->
     assert plan.pretrained == {} and plan.runs
 
 
+def test_shipped_beyond_models_are_evaluated_in_beyond_the_paper(study, tmp_path, monkeypatch):
+    """With no ``beyond`` entry the section is as before (no sub-section, no figure); with one
+    (built here with a search section on its card, injected through AMRKIT_ZOO_DIR) a quick
+    run evaluates it on its own test split: a row with this run's FP32 and INT8 numbers, its
+    files' MACs and INT8 bytes and the card's source, and a figure whose data holds it beside
+    this run's models and the paper's; Table III and the search part are unchanged."""
+    import shutil
+    from types import SimpleNamespace
+
+    from amrkit.metrics.evaluate import evaluate_path
+    from amrkit.report import shipped
+    from amrkit.signals.catalog import CLASSES
+    from amrkit.zoo.check import load_card
+    from amrkit.zoo.figure import figure_data
+
+    out, results, _ = study
+    assert results["beyond"]["shipped"]["shown"] is False
+    assert results["beyond"]["shipped"]["entries"] == [] and "beyond_zoo" not in results["figures"]
+    before = _section((out / "report.md").read_text(), "Beyond the paper")
+    assert "Shipped models beyond the paper" not in before and "###" not in before
+
+    zoo, extra = tmp_path / "zoo", tmp_path / "extra.json"
+    extra.write_text(json.dumps({"sections": [
+        {"title": "Search settings", "text": "3 trials", "source": "amrkit search d.h5"},
+        {"title": "Pareto rank", "table": {"columns": ["rank"], "rows": [[1]]}},
+    ]}))  # fmt: skip
+    _zoo_fixtures().build_tiny_entry(
+        tmp_path / "work", zoo, "tinyb", classes=tuple(CLASSES), frames_per_class=20,
+        frame_length=1024, spec="4x8p,8x8p", epochs=1, test_frames_per_class=5,
+        sweep_snrs=(0.0, 30.0), sweep_frames_per_snr=2, report_group="beyond", extra=extra,
+    )  # fmt: skip
+    monkeypatch.setenv("AMRKIT_ZOO_DIR", str(zoo))
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    again = reproduce(tiny(), copy, log=lambda _m: None, progress=False)
+    ran = [s["stage"] for s in again["provenance"]["stages"] if not s["cached"]]
+    assert ran == ["pretrained-tinyb"]  # evaluated in this run; the study came from the cache
+    assert again["table3"] == results["table3"]  # not a Table III row (that is "paper")
+    s = again["beyond"]["shipped"]
+    assert s["shown"] and [e["name"] for e in s["entries"]] == ["tinyb"]
+    e, card = s["entries"][0], load_card("tinyb", zoo)
+    data = copy / again["data"]["main"]["path"]
+    for prec, ref in (("fp32", "zoo:tinyb"), ("int8", "zoo:tinyb:int8")):
+        direct = evaluate_path(ref, data, split="test", device="cpu")
+        assert e[f"{prec}_pct"] == round(100 * direct["accuracy"], 2)
+        assert e["test_frames"] == direct["num_frames"] == s["test_frames"]
+    assert (e["macs"], e["int8_bytes"]) == (card["model"]["macs"], card["model"]["int8_bytes"])
+    assert e["source"]["kinds"] == ["search"] and "Pareto rank" in e["source"]["text"]
+    opt = next(m for m in s["models"] if m["name"] == "optimized")
+    assert opt["int8_pct"] == again["runs"]["recipe"]["optimized"]["int8_mean_pct"]
+    assert e["vs_reference_pt"] == round(e["int8_pct"] - opt["int8_pct"], 2)
+
+    md = (copy / "report.md").read_text()
+    text = _section(md, "Beyond the paper")
+    assert text.split("\n### ")[0].rstrip() == before.rstrip()  # the search part as before
+    table = _find(_tables(text), "Model", "Made by")
+    row = next(r for r in table if r[0] == "`zoo:tinyb`")
+    assert row[1] == e["source"]["text"]
+    assert row[2:7] == [f_int(e["macs"]), f_int(e["int8_bytes"]), f_pct(e["fp32_pct"]),
+                        f_pct(e["int8_pct"]), f_signed(e["vs_reference_pt"])]  # fmt: skip
+    assert row[7] == f_pct(card["evaluation"]["test"]["int8"]["accuracy_pct"])
+    assert [r[0] for r in table[2:4]] == ["Original (this run)", "Optimized (this run)"]
+    assert assert_table_numbers_in_results(md, again) > 100
+    # the figure: drawn from this run's numbers, holding the entry, the run's models, the paper
+    png = copy / again["figures"]["beyond_zoo"]
+    assert f"]({again['figures']['beyond_zoo']})" in text and _png_size(png)[0] > 300
+    drawn = figure_data(png)
+    assert drawn == s["figure"]
+    points = {p["label"]: p for p in drawn["points"]}
+    keys = ("macs", "int8_bytes", "fp32_pct", "int8_pct")
+    assert points["zoo:tinyb"] == {"label": "zoo:tinyb", "group": "zoo-beyond"} | {
+        k: e[k] for k in keys
+    }
+    assert points["Optimized (this run)"]["int8_pct"] == opt["int8_pct"]
+    assert {"original (paper)", "optimized (paper)"} <= set(points)
+    # --full loads no shipped model (as for the paper group) and names the one it left out
+    full = SimpleNamespace(cfg=SimpleNamespace(quick=False))
+    assert shipped._not_loaded(full, again, again["frame_length"]) == ["tinyb"]
+
+
 def test_second_run_is_cached_and_a_change_reruns_what_depends_on_it(study) -> None:
     """Last in this file: it rewrites the fixture's report."""
     out, first, _ = study

@@ -96,3 +96,19 @@ def test_cli_refuses_a_foreign_folder(tiny_h5, tmp_path, capsys):
     (tmp_path / "x" / "notes.txt").write_text("mine")
     code, _, err = cli(capsys, "search", tiny_h5, "--out", tmp_path / "x")
     assert code == 1 and "search.json" in err
+
+
+def test_start_from_is_the_first_trial_fitted_to_the_budget(tiny_h5, tiny_config, tmp_path):
+    from amrkit.errors import AmrkitError
+    from amrkit.models.registry import get_spec
+    from amrkit.search.space import start_params
+
+    cfg = tiny_config(trials=2, start_from=("8x4p,8x2p,4x4",))
+    run_search(cfg, tiny_h5, tmp_path / "s", worker=1, progress=False)
+    first, second = _trials(tmp_path / "s")
+    assert first.params == start_params(get_spec("8x4p,8x2p,4x4"), cfg)
+    assert second.params != first.params  # the sampler goes on from there
+    with pytest.raises(AmrkitError, match="outside the searched family"):
+        run_search(tiny_config(start_from=("8x4p,6x4",)), tiny_h5, tmp_path / "t", worker=1,
+                   progress=False)  # fmt: skip
+    assert not (tmp_path / "t" / "study.db").exists()  # refused before anything is written

@@ -133,3 +133,20 @@ def test_grouped_layers_get_a_group_count_that_divides():
     full = sizes(spec, 64)["macs"]
     narrowed = fit_budget(spec, 64, SearchConfig(max_macs=full // 2))
     assert narrowed is not None and sizes(narrowed, 64)["macs"] <= full // 2  # still valid
+
+
+def test_start_params_rebuild_the_known_design_and_refuse_one_outside_the_family():
+    from amrkit.models.registry import get_spec
+    from amrkit.search.space import start_params, start_trials
+
+    cfg = SearchConfig(start_from=("optimized", "16x8p,24x8p,32x8"))
+    for name, params in zip(cfg.start_from, start_trials(cfg), strict=True):
+        spec = get_spec(name, 11)
+        rebuilt = sample_spec(optuna.trial.FixedTrial(params), cfg, 1024, 11)
+        assert rebuilt.layers == spec.layers
+    # outside: 20 filters are not among the choices; a pool after an unpooled layer
+    for bad, needle in (("16x4p,20x2,8x2", "20 filters"), ("16x4,24x2p,32x2", "unpooled")):
+        with pytest.raises(AmrkitError, match=needle):
+            start_params(get_spec(bad), cfg)
+    with pytest.raises(AmrkitError, match="start_from"):
+        SearchConfig(start_from=("",))

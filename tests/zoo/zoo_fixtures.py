@@ -28,6 +28,7 @@ def build_tiny_entry(
     sweep_snrs: tuple[float, ...] = (-10.0, 10.0, 30.0),
     sweep_frames_per_snr: int = 10,
     report_group: str | None = None,
+    extra: Path | None = None,
 ):
     """Synthesize training data, train ``spec`` on it, and add it to ``zoo`` as ``name``."""
     from amrkit.data.synth import preset_config, synthesize
@@ -52,7 +53,7 @@ def build_tiny_entry(
     )  # fmt: skip
     return add_entry(
         root / "run", data, name, card_config=card, ptq=PTQConfig(calib_frames=64),
-        summary=f"tiny test model {spec}", report_group=report_group, zoo_dir=zoo,
+        summary=f"tiny test model {spec}", report_group=report_group, extra=extra, zoo_dir=zoo,
         source_commands=[f"amrkit train train.h5 --model {spec} --epochs {epochs}"],
         workers=1, threads=1,
     )  # fmt: skip
