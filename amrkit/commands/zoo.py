@@ -56,6 +56,12 @@ def add(
         help="Where 'amrkit reproduce' shows the entry: paper (Table III, Fig. 6) or beyond "
         "(Beyond the paper); default: nowhere.",
     ),
+    search: Path | None = typer.Option(
+        None,
+        "--search",
+        help="The 'amrkit search' folder that found the model: its settings, trial count and "
+        "the model's Pareto rank become a card section.",
+    ),
     extra: Path | None = typer.Option(
         None, "--extra", help="JSON with extra card sections: {'sections': [{title, ...}]}."
     ),
@@ -92,8 +98,8 @@ def add(
     log = (lambda m: None) if as_json else (lambda m: typer.echo(m, err=True))
     entry = add_entry(
         run, train_data, name, card_config=card_cfg, ptq=ptq, summary=summary,
-        source_commands=source_command, report_group=report, extra=extra, zoo_dir=zoo,
-        force=force, workers=workers, threads=threads, log=log,
+        source_commands=source_command, report_group=report, extra=extra, search=search,
+        zoo_dir=zoo, force=force, workers=workers, threads=threads, log=log,
     )  # fmt: skip
     if docs is not None:
         write_docs(docs, zoo)

@@ -216,6 +216,7 @@ def add_entry(
     source_commands: Iterable[str] = (),
     report_group: str | None = None,
     extra: str | Path | None = None,
+    search: str | Path | None = None,
     zoo_dir: str | Path | None = None,
     force: bool = False,
     workers: int = 1,
@@ -240,6 +241,10 @@ def add_entry(
         )
     loaded = load_run(run)
     sections = _read_extra(extra) if extra is not None else []
+    if search is not None:
+        from amrkit.search.card import search_section
+
+        sections.append(search_section(search, loaded.spec.short()))
     ptq = ptq if ptq is not None else PTQConfig()
     frames = _open_training_data(loaded, train_data)
     stage: Path | None = None
