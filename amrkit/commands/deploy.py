@@ -42,6 +42,13 @@ def deploy(
         "mps3-an547), x86-avx2 or x86-avx512vnni (SIMD kernels, compiled with that instruction "
         "set), native (this machine's fastest exact path).",
     ),
+    pack: str = typer.Option(
+        "auto",
+        "--pack",
+        help="Weight storage: auto (layers whose weights fit 4 bits, e.g. QAT --bits 4 or mixed "
+        "precision, two weights per byte; generic/Cortex-M builds) or off (one per byte). With "
+        "--report, auto also states the flash of the --pack off build and the saving.",
+    ),
     json_out: options.JsonOpt = False,
 ) -> None:
     """Generate a self-contained C99 library (no malloc, one static arena) from an INT8 model,
@@ -53,6 +60,7 @@ def deploy(
         load_model,
         measure_library,
         noise_frames,
+        packing_report,
         variants,
     )
     from amrkit.fileio import dumps_json
@@ -70,7 +78,7 @@ def deploy(
             )
         cpu = cpu if cpu in mcu.CPUS else "cortex-m4"
         mcu.require_toolchain()
-    result = deploy_c(model, out, name=name, rounding=rounding, cpu=host)
+    result = deploy_c(model, out, name=name, rounding=rounding, cpu=host, pack=pack)
     if report:
         integer_model = load_model(model, rounding)
         xq = noise_frames(integer_model, 2)
@@ -88,6 +96,10 @@ def deploy(
                 )  # fmt: skip
                 for dsp, mve in variants(cpu)
             ]
+            if result["weight_packing"]["packed_layers"]:
+                result["packing"] = packing_report(
+                    integer_model, result["mcu"], Path(work) / "pack", name=name, cpu=cpu
+                )
     if json_out:
         typer.echo(dumps_json(result))
         return
@@ -103,6 +115,12 @@ def _print(result: dict) -> None:
         f"wrote {result['out']}/ ({', '.join(result['files'])}): {result['macs_per_frame']:,} MACs"
         f"/frame, parameters {result['parameter_bytes']:,} B, arena {result['arena_bytes']:,} B"
     )
+    wp = result["weight_packing"]
+    if wp["packed_layers"]:
+        console.print(
+            f"4-bit weights two per byte in {', '.join(wp['packed_layers'])}: weights "
+            f"{wp['weight_bytes']:,} B instead of {wp['weight_bytes_unpacked']:,} B (--pack off)"
+        )
     if result["cpu"] != "generic":
         console.print(
             f"kernels for {result['cpu']}: compile with {' '.join(result['compile_flags'])} "
@@ -121,6 +139,11 @@ def _print(result: dict) -> None:
             f"{r['instructions_per_mac']:.2f}", "yes" if r["bit_exact"] else "NO",
         )  # fmt: skip
     console.print(table)
+    for r in result.get("packing", {}).get("variants", []):
+        console.print(
+            f"{r['variant']}: flash {r['flash_bytes_packed']:,} B with 4-bit weights packed, "
+            f"{r['flash_bytes_unpacked']:,} B with --pack off ({r['saving_pct']:.1f} % smaller)"
+        )
 
 
 COMMANDS = {"deploy": deploy}

@@ -97,10 +97,12 @@ KERNELS = r"""
 #define AMR_ALIGNED __attribute__((aligned(4)))
 #define AMR_MAYBE_UNUSED __attribute__((unused)) /* kernels this network does not call */
 #define AMR_ALWAYS_INLINE static inline __attribute__((always_inline))
+#define AMR_NOINLINE static __attribute__((noinline)) /* keeps the int8 path's inlining */
 #else
 #define AMR_ALIGNED
 #define AMR_MAYBE_UNUSED
 #define AMR_ALWAYS_INLINE static inline
+#define AMR_NOINLINE static
 #endif
 
 #ifdef AMR_DEBUG
@@ -220,8 +222,11 @@ AMR_ALWAYS_INLINE int32_t amr_requant(int32_t acc, int32_t m0, int32_t n, int32_
 typedef struct {
     int32_t cin, lin, cout, k, stride, dil, pad_l, lconv, kc, kc_pad;
     int32_t pk, ps, ppad, pdil, lout, raw, relu, fused;
-    int32_t in_zp, out_zp, lo, hi, scratch, fpreq;
-    const int8_t *w;            /* [cout][kc_pad]: [C_out][K][C_in], rows zero-padded */
+    int32_t in_zp, out_zp, lo, hi, scratch, fpreq, packed;
+    const int8_t *w;            /* [cout][kc_pad]: [C_out][K][C_in], rows zero-padded
+                                 * (null where packed) */
+    const uint8_t *wp;          /* packed: [cout][kc_pad / 2], two 4-bit weights per byte
+                                 * (amr_unpack4); null where not packed */
     const int32_t *bias;        /* [cout] accumulator units */
     const int32_t *bias_folded; /* bias - in_zp * sum(w): interior windows sum x * w
                                  * (portable kernel only; null in DSP builds) */
@@ -240,6 +245,20 @@ AMR_MAYBE_UNUSED static int amr_interior(const amr_conv_t *p, int32_t t)
 static inline int32_t amr_pick(int32_t a, int32_t b, int up)
 {
     return up ? (a > b ? a : b) : (a < b ? a : b);
+}
+
+/* Packed 4-bit weights: in each group of 8 taps of a row (4 bytes), byte j (0..3) holds tap j
+ * in its low nibble and tap j + 4 in its high nibble, excess-8 (nibble = w + 8, w = -8..7).
+ * The order lets the DSP kernel turn one word into the int8 weight words of taps 0..3 and
+ * 4..7. amr_unpack4: a row of n (a multiple of 8) int8 weights from n / 2 packed bytes. */
+AMR_MAYBE_UNUSED static void amr_unpack4(const uint8_t *src, int8_t *dst, int32_t n)
+{
+    int32_t i, j;
+    for (i = 0; i < n; i += 8, src += 4, dst += 8)
+        for (j = 0; j < 4; ++j) {
+            dst[j] = (int8_t)((int32_t)(src[j] & 15u) - 8);
+            dst[j + 4] = (int8_t)((int32_t)(src[j] >> 4) - 8);
+        }
 }
 
 static inline void amr_store(const amr_conv_t *p, void *out, int32_t idx, int32_t o, int32_t acc)
@@ -370,12 +389,53 @@ static inline void amr_dot_1x2(const uint32_t *col, const int8_t *w, int32_t n, 
     *b = sb;
 }
 
-AMR_MAYBE_UNUSED static void amr_conv(const amr_conv_t *p, const int8_t *x, void *out,
-                                      uint8_t *arena)
+/* amr_dot_1x2 with packed 4-bit weights (amr_unpack4's order): one word holds 8 taps; its low
+ * nibbles (AND 0x0F0F0F0F, then SSUB8 8 per byte: excess-8 to signed) are the int8 weight
+ * word of taps 0..3, its high nibbles that of taps 4..7, each used as in amr_dot_1x2. */
+AMR_NOINLINE void amr_dot_1x2_p4(const uint32_t *col, const uint8_t *w, int32_t n, int32_t *a,
+                                 int32_t *b)
+{
+    int32_t sa = *a, sb = *b;
+    const uint8_t *const end = w + (n >> 1);
+    const uint32_t k8 = 0x08080808u, m4 = 0x0F0F0F0Fu;
+    while (w < end) {
+        const uint32_t u = amr_read32(w);
+        const uint32_t lo = __ssub8(u & m4, k8), hi = __ssub8((u >> 4) & m4, k8);
+        uint32_t u02 = __sxtb16(lo), u13 = amr_sxtb16_ror8(lo);
+        sa = __smlad(col[0], u02, sa);
+        sa = __smlad(col[1], u13, sa);
+        sb = __smlad(col[2], u02, sb);
+        sb = __smlad(col[3], u13, sb);
+        u02 = __sxtb16(hi);
+        u13 = amr_sxtb16_ror8(hi);
+        sa = __smlad(col[4], u02, sa);
+        sa = __smlad(col[5], u13, sa);
+        sb = __smlad(col[6], u02, sb);
+        sb = __smlad(col[7], u13, sb);
+        w += 4;
+        col += 8;
+    }
+    *a = sa;
+    *b = sb;
+}
+
+/* row o of int8 weights w, or (packed) of packed weights wp, against the column pair */
+AMR_ALWAYS_INLINE void amr_dot_row(const uint32_t *col, const int8_t *w, const uint8_t *wp,
+                                   int packed, int32_t o, int32_t kcp, int32_t *a, int32_t *b)
+{
+    if (packed) amr_dot_1x2_p4(col, wp + o * (kcp >> 1), kcp, a, b);
+    else amr_dot_1x2(col, w + o * kcp, kcp, a, b);
+}
+
+/* the layer; packed: its weights are packed (a constant where the network's layers are all
+ * int8 or all packed, so the inlined kernel has no per-row test) */
+AMR_ALWAYS_INLINE void amr_conv_dsp(const amr_conv_t *p, const int8_t *x, void *out,
+                                    uint8_t *arena, const int packed)
 {
     /* locals: int8 stores may alias the struct, so its fields are read once */
     const int32_t cout = p->cout, kcp = p->kc_pad, pk = p->pk, raw = p->raw, lout = p->lout;
     const int8_t *const w = p->w;
+    const uint8_t *const wp = p->wp;
     const int32_t *const mult = p->mult, *const bias = p->bias;
     uint32_t *const cols = (uint32_t *)(void *)(arena + p->scratch);
     int32_t q, o, j, ts[8];
@@ -388,7 +448,7 @@ AMR_MAYBE_UNUSED static void amr_conv(const amr_conv_t *p, const int8_t *x, void
             amr_im2col(p, x, q, qb, cols);
             for (o = 0; o < cout; ++o) {
                 int32_t a = bias[o], b = bias[o];
-                amr_dot_1x2(cols, w + o * kcp, kcp, &a, &b);
+                amr_dot_row(cols, w, wp, packed, o, kcp, &a, &b);
 #ifdef AMR_DEBUG
                 amr_debug_put(p, q, o, a);
                 if (qb != q) amr_debug_put(p, qb, o, b);
@@ -415,12 +475,11 @@ AMR_MAYBE_UNUSED static void amr_conv(const amr_conv_t *p, const int8_t *x, void
             const int32_t zp = p->out_zp, lo = p->lo, hi = p->hi;
             const int8_t *const shift = p->shift;
             int8_t *const dst = (int8_t *)out + q * cout;
-            const int8_t *wo = w;
             amr_im2col(p, x, ts[0], ts[1], cols);
-            for (o = 0; o < cout; ++o, wo += kcp) {
+            for (o = 0; o < cout; ++o) {
                 const int32_t m0 = mult[o];
                 int32_t a = bias[o], b = a;
-                amr_dot_1x2(cols, wo, kcp, &a, &b);
+                amr_dot_row(cols, w, wp, packed, o, kcp, &a, &b);
 #ifdef AMR_DEBUG
                 amr_debug_put(p, ts[0], o, a);
                 amr_debug_put(p, ts[1], o, b);
@@ -437,7 +496,7 @@ AMR_MAYBE_UNUSED static void amr_conv(const amr_conv_t *p, const int8_t *x, void
             int32_t best = 0;
             for (j = 0; j < nt; j += 2) {
                 int32_t a = bias[o], b = bias[o];
-                amr_dot_1x2(cols + j * kcp / 2, w + o * kcp, kcp, &a, &b);
+                amr_dot_row(cols + j * kcp / 2, w, wp, packed, o, kcp, &a, &b);
 #ifdef AMR_DEBUG
                 amr_debug_put(p, ts[j], o, a);
                 if (j + 1 < nt) amr_debug_put(p, ts[j + 1], o, b);
@@ -449,12 +508,23 @@ AMR_MAYBE_UNUSED static void amr_conv(const amr_conv_t *p, const int8_t *x, void
         }
     }
 }
+
+AMR_MAYBE_UNUSED static void amr_conv(const amr_conv_t *p, const int8_t *x, void *out,
+                                      uint8_t *arena)
+{
+#if !AMR_PACKED_LAYERS
+    amr_conv_dsp(p, x, out, arena, 0);
+#elif !AMR_INT8_LAYERS
+    amr_conv_dsp(p, x, out, arena, 1);
+#else
+    amr_conv_dsp(p, x, out, arena, p->packed); /* mixed storage: a test per row */
+#endif
+}
 #else
 /* sum over the valid taps of (x - in_zp) * w, + bias: windows that touch the padding */
 AMR_MAYBE_UNUSED static int32_t amr_dot_edge(const amr_conv_t *p, const int8_t *x, int32_t t,
-                                             int32_t o)
+                                             int32_t o, const int8_t *w) /* w: row o */
 {
-    const int8_t *w = p->w + o * p->kc_pad;
     int32_t acc = p->bias[o], k, c;
     for (k = 0; k < p->k; ++k) {
         const int32_t pos = t * p->stride - p->pad_l + k * p->dil;
@@ -515,19 +585,20 @@ AMR_MAYBE_UNUSED static void amr_dot_2x2(const int8_t *xa, const int8_t *xb, con
 }
 #endif
 
-/* accumulators of position t for rows o, o2 (acc[0], acc[1]) */
+/* accumulators of position t for rows o, o2 (acc[0], acc[1]; their weights wa, wb) */
 AMR_MAYBE_UNUSED static void amr_conv_col(const amr_conv_t *p, const int8_t *x, int32_t t,
-                                          int32_t o, int32_t o2, int32_t *acc)
+                                          int32_t o, int32_t o2, const int8_t *wa,
+                                          const int8_t *wb, int32_t *acc)
 {
     if (amr_interior(p, t)) {
         const int8_t *s = x + (t * p->stride - p->pad_l) * p->cin;
         int32_t tmp[4] = {0, 0, 0, 0};
-        amr_dot_2x2(s, s, p->w + o * p->kc_pad, p->w + o2 * p->kc_pad, p->kc, tmp);
+        amr_dot_2x2(s, s, wa, wb, p->kc, tmp);
         acc[0] = tmp[0] + p->bias_folded[o];
         acc[1] = tmp[1] + p->bias_folded[o2];
     } else {
-        acc[0] = amr_dot_edge(p, x, t, o);
-        acc[1] = amr_dot_edge(p, x, t, o2);
+        acc[0] = amr_dot_edge(p, x, t, o, wa);
+        acc[1] = amr_dot_edge(p, x, t, o2, wb);
     }
 }
 
@@ -587,10 +658,10 @@ static const int8_t *amr_mve_window(const amr_conv_t *p, const int8_t *x, int32_
  * products: rint and the clamp are monotone, also where M < 0) into da, else a -> da, b -> db */
 AMR_ALWAYS_INLINE void amr_mve_block(const amr_conv_t *p, const int8_t *xa, const int8_t *xb,
                                      int32_t ta, int32_t tb, int8_t *da, int8_t *db,
+                                     const int8_t *w, int32_t o0, int32_t cout,
                                      int32_t n16, int tailed, mve_pred16_t pr, int pooled)
-{
-    const int32_t cout = p->cout, kcp = p->kc_pad;
-    const int8_t *const w = p->w;
+{ /* channels o0..cout-1; row o at w + (o - o0) * kc_pad */
+    const int32_t kcp = p->kc_pad;
     const int32_t *const bias = p->bias_folded;
     const float *const mf = p->mf;
     const float32x4_t lo = vdupq_n_f32((float)(p->lo - p->out_zp));
@@ -600,15 +671,15 @@ AMR_ALWAYS_INLINE void amr_mve_block(const amr_conv_t *p, const int8_t *xa, cons
     int32_t o;
     (void)ta;
     (void)tb;
-    for (o = 0; o < cout; o += 4) {
+    for (o = o0; o < cout; o += 4) {
         const mve_pred16_t pc = vctp32q((uint32_t)(cout - o));
         const int32_t o1 = o + 1 < cout ? o + 1 : o, o2 = o + 2 < cout ? o + 2 : o;
         const int32_t o3 = o + 3 < cout ? o + 3 : o;
         int32_t acc[8];
         int32x4_t a, b, bv;
         float32x4_t fa, fb, m;
-        amr_mve_dot(xa, xb, w + o * kcp, w + o1 * kcp, n16, tailed, pr, acc);
-        amr_mve_dot(xa, xb, w + o2 * kcp, w + o3 * kcp, n16, tailed, pr, acc + 4);
+        amr_mve_dot(xa, xb, w + (o - o0) * kcp, w + (o1 - o0) * kcp, n16, tailed, pr, acc);
+        amr_mve_dot(xa, xb, w + (o2 - o0) * kcp, w + (o3 - o0) * kcp, n16, tailed, pr, acc + 4);
         bv = vldrwq_z_s32(bias + o, pc);
         a = vaddq_s32(vldrwq_gather_shifted_offset_s32(acc, gather_a), bv);
         b = vaddq_s32(vldrwq_gather_shifted_offset_s32(acc, gather_b), bv);
@@ -647,37 +718,102 @@ static int amr_mve_ok(const amr_conv_t *p)
 }
 
 /* a layer on Helium: windows pairwise (the two conv positions of a pool window, or two output
- * rows), edge windows through a padded copy in the layer's scratch */
+ * rows), edge windows through a padded copy in the layer's scratch. Packed weights: blocks of
+ * 4 output channels outer, their rows unpacked once per frame into the scratch (after the two
+ * window copies) */
 static void amr_mve_conv(const amr_conv_t *p, const int8_t *x, int8_t *out, uint8_t *arena)
 {
-    const int32_t kc = p->kc, n16 = kc >> 4, cout = p->cout, pooled = p->pk == 2;
+    const int32_t kc = p->kc, kcp = p->kc_pad, n16 = kc >> 4, cout = p->cout;
+    const int32_t pooled = p->pk == 2, packed = AMR_PACKED_LAYERS && p->packed;
+    const int32_t step = packed ? 4 : cout;
     const mve_pred16_t pr = vctp8q((uint32_t)(kc & 15));
     int8_t *const bufa = (int8_t *)(arena + p->scratch), *const bufb = bufa + kc;
-    int32_t q;
-    for (q = 0; q < p->lout; q += pooled ? 1 : 2) {
-        const int32_t ta = pooled ? q * p->ps : q;
-        const int32_t tb = pooled ? ta + 1 : (q + 1 < p->lout ? q + 1 : q);
-        const int8_t *xa = amr_mve_window(p, x, ta, bufa), *xb = amr_mve_window(p, x, tb, bufb);
-        int8_t *const da = out + q * cout, *const db = out + tb * cout;
-        if (kc & 15) {
-            if (pooled) amr_mve_block(p, xa, xb, ta, tb, da, db, n16, 1, pr, 1);
-            else amr_mve_block(p, xa, xb, ta, tb, da, db, n16, 1, pr, 0);
-        } else {
-            if (pooled) amr_mve_block(p, xa, xb, ta, tb, da, db, n16, 0, pr, 1);
-            else amr_mve_block(p, xa, xb, ta, tb, da, db, n16, 0, pr, 0);
+    int8_t *const rows = bufb + kc;
+    int32_t q, o0, o;
+    for (o0 = 0; o0 < cout; o0 += step) {
+        const int32_t oe = o0 + step < cout ? o0 + step : cout;
+        const int8_t *w = p->w;
+        if (packed) {
+            for (o = o0; o < oe; ++o)
+                amr_unpack4(p->wp + o * (kcp >> 1), rows + (o - o0) * kcp, kcp);
+            w = rows;
+        }
+        for (q = 0; q < p->lout; q += pooled ? 1 : 2) {
+            const int32_t ta = pooled ? q * p->ps : q;
+            const int32_t tb = pooled ? ta + 1 : (q + 1 < p->lout ? q + 1 : q);
+            const int8_t *xa = amr_mve_window(p, x, ta, bufa), *xb = amr_mve_window(p, x, tb, bufb);
+            int8_t *const da = out + q * cout, *const db = out + tb * cout;
+            if (kc & 15) {
+                if (pooled) amr_mve_block(p, xa, xb, ta, tb, da, db, w, o0, oe, n16, 1, pr, 1);
+                else amr_mve_block(p, xa, xb, ta, tb, da, db, w, o0, oe, n16, 1, pr, 0);
+            } else {
+                if (pooled) amr_mve_block(p, xa, xb, ta, tb, da, db, w, o0, oe, n16, 0, pr, 1);
+                else amr_mve_block(p, xa, xb, ta, tb, da, db, w, o0, oe, n16, 0, pr, 0);
+            }
         }
     }
 }
 #endif
 
+/* the conv positions of pool window q (ts), their number; *interior: all of them interior */
+static inline int32_t amr_window_taps(const amr_conv_t *p, int32_t q, int32_t *ts, int *interior)
+{
+    int32_t j, nt = 0;
+    *interior = 1;
+    for (j = 0; j < p->pk; ++j) {
+        const int32_t t = q * p->ps - p->ppad + j * p->pdil;
+        if (t >= 0 && t < p->lconv) {
+            ts[nt++] = t;
+            *interior &= amr_interior(p, t);
+        }
+    }
+    return nt;
+}
+
+/* output q of channels o, o2 (rows wa, wb), pooled over the conv positions ts[0..nt) */
+AMR_ALWAYS_INLINE void amr_conv_out(const amr_conv_t *p, const int8_t *x, void *out, int32_t q,
+                                    int32_t o, int32_t o2, const int8_t *wa, const int8_t *wb,
+                                    const int32_t *ts, int32_t nt, int interior)
+{
+    const int32_t raw = p->raw, cout = p->cout;
+    const int32_t *const bias = p->bias_folded;
+    const int up0 = raw || p->mult[o] >= 0, up1 = raw || p->mult[o2] >= 0;
+    int32_t best0 = 0, best1 = 0, j;
+    for (j = 0; j < nt; j += 2) {
+        const int32_t jb = j + 1 < nt ? j + 1 : j;
+        int32_t acc[4];
+        if (interior) {
+            acc[0] = acc[2] = bias[o];
+            acc[1] = acc[3] = bias[o2];
+            amr_dot_2x2(x + (ts[j] * p->stride - p->pad_l) * p->cin,
+                        x + (ts[jb] * p->stride - p->pad_l) * p->cin, wa, wb, p->kc, acc);
+        } else {
+            amr_conv_col(p, x, ts[j], o, o2, wa, wb, acc);
+            amr_conv_col(p, x, ts[jb], o, o2, wa, wb, acc + 2);
+        }
+#ifdef AMR_DEBUG
+        amr_debug_put(p, ts[j], o, acc[0]);
+        amr_debug_put(p, ts[j], o2, acc[1]);
+        amr_debug_put(p, ts[jb], o, acc[2]);
+        amr_debug_put(p, ts[jb], o2, acc[3]);
+#endif
+        acc[0] = amr_pick(acc[0], acc[2], up0);
+        acc[1] = amr_pick(acc[1], acc[3], up1);
+        best0 = j == 0 ? acc[0] : amr_pick(best0, acc[0], up0);
+        best1 = j == 0 ? acc[1] : amr_pick(best1, acc[1], up1);
+    }
+    amr_store(p, out, q * cout + o, o, best0);
+    if (o2 != o) amr_store(p, out, q * cout + o2, o2, best1);
+}
+
 AMR_MAYBE_UNUSED static void amr_conv(const amr_conv_t *p, const int8_t *x, void *out,
                                       uint8_t *arena)
 {
     /* locals: int8 stores may alias the struct, so its fields are read once */
-    const int32_t cout = p->cout, kc = p->kc, kcp = p->kc_pad, pk = p->pk, raw = p->raw;
+    const int32_t cout = p->cout, kcp = p->kc_pad, lout = p->lout;
     const int8_t *const w = p->w;
-    const int32_t *const mult = p->mult, *const bias = p->bias_folded;
-    int32_t q, o, j, ts[8];
+    int32_t q, o, nt, ts[8];
+    int interior;
     (void)arena;
 #if AMR_MVE_FP
     if (amr_mve_ok(p)) {
@@ -685,45 +821,26 @@ AMR_MAYBE_UNUSED static void amr_conv(const amr_conv_t *p, const int8_t *x, void
         return;
     }
 #endif
-    for (q = 0; q < p->lout; ++q) {
-        int32_t nt = 0, interior = 1;
-        for (j = 0; j < pk; ++j) { /* conv positions of pool window q */
-            const int32_t t = q * p->ps - p->ppad + j * p->pdil;
-            if (t >= 0 && t < p->lconv) {
-                ts[nt++] = t;
-                interior &= amr_interior(p, t);
-            }
-        }
+    if (AMR_PACKED_LAYERS && p->packed) {
+        /* channel pairs outer: each packed row is unpacked once per frame, into the layer's
+         * scratch (2 rows of kc_pad bytes) */
+        int8_t *const ra = (int8_t *)(arena + p->scratch), *const rb = ra + kcp;
         for (o = 0; o < cout; o += 2) {
             const int32_t o2 = o + 1 < cout ? o + 1 : o; /* odd count: compute o twice */
-            const int up0 = raw || mult[o] >= 0, up1 = raw || mult[o2] >= 0;
-            int32_t best0 = 0, best1 = 0;
-            for (j = 0; j < nt; j += 2) {
-                const int32_t jb = j + 1 < nt ? j + 1 : j;
-                int32_t acc[4];
-                if (interior) {
-                    acc[0] = acc[2] = bias[o];
-                    acc[1] = acc[3] = bias[o2];
-                    amr_dot_2x2(x + (ts[j] * p->stride - p->pad_l) * p->cin,
-                                x + (ts[jb] * p->stride - p->pad_l) * p->cin, w + o * kcp,
-                                w + o2 * kcp, kc, acc);
-                } else {
-                    amr_conv_col(p, x, ts[j], o, o2, acc);
-                    amr_conv_col(p, x, ts[jb], o, o2, acc + 2);
-                }
-#ifdef AMR_DEBUG
-                amr_debug_put(p, ts[j], o, acc[0]);
-                amr_debug_put(p, ts[j], o2, acc[1]);
-                amr_debug_put(p, ts[jb], o, acc[2]);
-                amr_debug_put(p, ts[jb], o2, acc[3]);
-#endif
-                acc[0] = amr_pick(acc[0], acc[2], up0);
-                acc[1] = amr_pick(acc[1], acc[3], up1);
-                best0 = j == 0 ? acc[0] : amr_pick(best0, acc[0], up0);
-                best1 = j == 0 ? acc[1] : amr_pick(best1, acc[1], up1);
+            amr_unpack4(p->wp + o * (kcp >> 1), ra, kcp);
+            amr_unpack4(p->wp + o2 * (kcp >> 1), rb, kcp);
+            for (q = 0; q < lout; ++q) {
+                nt = amr_window_taps(p, q, ts, &interior);
+                amr_conv_out(p, x, out, q, o, o2, ra, rb, ts, nt, interior);
             }
-            amr_store(p, out, q * cout + o, o, best0);
-            if (o2 != o) amr_store(p, out, q * cout + o2, o2, best1);
+        }
+        return;
+    }
+    for (q = 0; q < lout; ++q) {
+        nt = amr_window_taps(p, q, ts, &interior);
+        for (o = 0; o < cout; o += 2) {
+            const int32_t o2 = o + 1 < cout ? o + 1 : o; /* odd count: compute o twice */
+            amr_conv_out(p, x, out, q, o, o2, w + o * kcp, w + o2 * kcp, ts, nt, interior);
         }
     }
 }

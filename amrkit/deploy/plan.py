@@ -9,7 +9,8 @@ Conventions of the generated C (see ``docs/deploy.md``):
   (its zero point, clamp and pad values too): all arithmetic uses ``x − zp``, max and
   ReLU commute with the shift, so the integers are the same up to that offset;
 - conv weights are ``[C_out][K][C_in]`` (CMSIS-NN's ``[C_OUT, H, W, C_IN]``) with each row
-  padded with zeros to a multiple of 4 bytes (word loads in the DSP kernel);
+  padded with zeros to a multiple of 8 taps (word loads in the DSP kernel); layers whose
+  weights fit 4 bits may be packed two per byte (:mod:`amrkit.deploy.pack`);
 - per output channel: int32 bias (accumulator units), int32 multiplier ``M0``, shift ``n``;
 - a conv directly followed by a max-pool is fused: the pool takes the max (the min where
   ``M0 < 0``) of the *accumulators*, then requantizes once. Requantization is monotone, so
@@ -99,6 +100,7 @@ class Plan:
     peak_live_bytes: int = 0
     scratch_offset: int = 0
     metadata: dict[str, Any] = field(default_factory=dict)
+    packing: list[dict[str, Any]] = field(default_factory=list)  # per conv: weight storage
 
     @property
     def macs(self) -> int:
@@ -205,7 +207,7 @@ def _conv_layer(op: Conv1d | Dense, tensors: dict[str, Tensor]) -> Layer:
     params = dict(
         cin=cin, lin=lin, cout=cout, k=k, stride=stride, dil=dil, pad_l=pads[0], lconv=lout,
         kc=kc, kc_pad=kc_pad, in_zp=in_zp, pk=1, ps=1, ppad=0, pdil=1, lout=lout, raw=0, relu=0,
-        fpreq=0,
+        fpreq=0, packed=0,
     )  # fmt: skip
     arrays = {"w": rows, "bias": bias.astype(np.int32), "bias_folded": folded.astype(np.int32)}
     if op.requant is None:

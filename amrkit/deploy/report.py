@@ -41,10 +41,48 @@ def load_model(path: str | Path, rounding: str | None = None) -> IntegerModel:
 
 def deploy_c(
     model_path: str | Path, out: str | Path, *, name: str = "amr", rounding: str | None = None,
-    cpu: str = "generic",
+    cpu: str = "generic", pack: str = "auto",
 ) -> dict[str, Any]:  # fmt: skip
-    """Generate the C library of ``model_path`` for ``cpu`` into ``out``; returns its summary."""
-    return write_library(load_model(model_path, rounding), out, name, cpu)
+    """Generate the C library of ``model_path`` for ``cpu`` into ``out``; returns its summary.
+    ``pack``: ``auto`` (4-bit layers two weights per byte) or ``off``."""
+    return write_library(load_model(model_path, rounding), out, name, cpu, pack)
+
+
+def library_flash(
+    lib_dir: str | Path, work: str | Path, *, name: str = "amr", cpu: str = "cortex-m4",
+    dsp: bool = True, mve: bool = False,
+) -> int:  # fmt: skip
+    """Flash (text + rodata + data) that the library adds to the Cortex-M image: built, not run."""
+    work = Path(work)
+    work.mkdir(parents=True, exist_ok=True)
+    frames = work / "frames.i8"
+    frames.write_bytes(b"")
+    kw = {"name": name, "cpu": cpu, "dsp": dsp, "mve": mve}
+    full = mcu.elf_size(mcu.build_image(lib_dir, work, frames, **kw))
+    base = mcu.elf_size(mcu.build_image(lib_dir, work, frames, stub=True, **kw))
+    return (full["text"] - base["text"]) + (full["data"] - base["data"])
+
+
+def packing_report(
+    model: IntegerModel, packed: list[dict[str, Any]], work: str | Path, *, name: str = "amr",
+    cpu: str = "cortex-m4",
+) -> dict[str, Any]:  # fmt: skip
+    """The packed library's flash (``packed``: its :func:`measure_library` rows) against the
+    same model generated with ``--pack off``, per kernel variant: bytes and the saving in %."""
+    unpacked_lib = Path(work) / "unpacked"
+    write_library(model, unpacked_lib, name, "generic", "off")
+    rows = []
+    for r in packed:
+        dsp, mve = r["variant"] == "dsp", r["variant"] == "mve"
+        off = library_flash(unpacked_lib, Path(work) / f"off-{r['variant']}", name=name, cpu=cpu,
+                            dsp=dsp, mve=mve)  # fmt: skip
+        rows.append({
+            "variant": r["variant"],
+            "flash_bytes_packed": r["flash_bytes"],
+            "flash_bytes_unpacked": off,
+            "saving_pct": round(100.0 * (off - r["flash_bytes"]) / off, 2),
+        })  # fmt: skip
+    return {"cpu": cpu, "variants": rows}
 
 
 def noise_frames(model: IntegerModel, n: int, seed: int = 0) -> np.ndarray:

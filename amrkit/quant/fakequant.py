@@ -97,23 +97,21 @@ def weight_scales(w: torch.Tensor, bits: int, per_channel: bool) -> torch.Tensor
     return scale.float().expand(w.shape[0]).contiguous()
 
 
-def fake_quant_weight(
-    w: torch.Tensor, bits: int, per_channel: bool, export: bool = False
-) -> torch.Tensor:
-    """Weights on the ``bits`` grid with straight-through gradients.
+def snap_weight(w: torch.Tensor, bits: int, per_channel: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Constant weights on the ``bits`` grid and their scales (cout,), no gradient: the
+    export form of :func:`fake_quant_weight` (``q·s`` with ``|q| <= 2^(bits−1) − 1``)."""
+    qmax = 2 ** (bits - 1) - 1
+    with torch.no_grad():
+        scale = weight_scales(w, bits, per_channel)
+        s = scale.view(-1, *[1] * (w.dim() - 1))
+        return (torch.clamp(torch.round(w / s), -qmax, qmax) * s).detach().clone(), scale.clone()
 
-    ``export=True`` gives the graph ONNX can express: the weights are first snapped to the
-    ``bits`` grid (a constant), then fake-quantized with the int8 range, which leaves them
-    unchanged and exports as QuantizeLinear/DequantizeLinear with int8 storage.
-    """
+
+def fake_quant_weight(w: torch.Tensor, bits: int, per_channel: bool) -> torch.Tensor:
+    """Weights on the ``bits`` grid with straight-through gradients."""
     qmax = 2 ** (bits - 1) - 1
     scale = weight_scales(w, bits, per_channel)
     zp = torch.zeros(w.shape[0], dtype=torch.int32)
-    if export:
-        with torch.no_grad():
-            w = torch.clamp(torch.round(w / scale.view(-1, *[1] * (w.dim() - 1))), -qmax, qmax)
-            w = w * scale.view(-1, *[1] * (w.dim() - 1))
-        return torch.fake_quantize_per_channel_affine(w, scale, zp, 0, -128, 127)
     return torch.fake_quantize_per_channel_affine(w, scale, zp, 0, -qmax, qmax)
 
 
@@ -140,6 +138,7 @@ class FakeQuantCNN(nn.Module):
         self.per_channel = per_channel
         self.quantized = tuple(n for n in deploy.layer_names() if n not in exclude)
         self.export_mode = False
+        self._export_weights: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         n = deploy.num_convs
 
         def aq() -> ActQuant:
@@ -161,10 +160,23 @@ class FakeQuantCNN(nn.Module):
     def bits_of(self, name: str) -> int:
         return self.layer_bits.get(name, self.weight_bits)
 
+    def weights(self) -> dict[str, torch.Tensor]:
+        """Layer name → its (BN-folded) weight parameter."""
+        net = self.net
+        out = {f"conv{i + 1}": net.conv(i).weight for i in range(net.num_convs)}
+        out["fc"] = net.fc.weight
+        return out
+
     def _w(self, name: str, w: torch.Tensor) -> torch.Tensor:
         if name not in self.quantized:
             return w
-        return fake_quant_weight(w, self.bits_of(name), self.per_channel, self.export_mode)
+        if self.export_mode:
+            # constants: snapped weights (int8-range fake quant leaves them unchanged and
+            # exports as QuantizeLinear/DequantizeLinear with int8 storage) and their scales
+            snapped, scale = self._export_weights[name]
+            zp = torch.zeros(w.shape[0], dtype=torch.int32)
+            return torch.fake_quantize_per_channel_affine(snapped, scale, zp, 0, -128, 127)
+        return fake_quant_weight(w, self.bits_of(name), self.per_channel)
 
     def forward(self, iq: torch.Tensor) -> torch.Tensor:  # (n, 2, L) → (n, classes)
         net = self.net
@@ -175,7 +187,8 @@ class FakeQuantCNN(nn.Module):
             conv = net.conv(i)
             if name in self.quantized and not quantized_input:
                 x = self.act_in[name](x)
-            x = F.relu(F.conv1d(F.pad(x, net.pads[i]), self._w(name, conv.weight), conv.bias))
+            w = self._w(name, conv.weight)
+            x = F.relu(F.conv1d(F.pad(x, net.pads[i]), w, conv.bias, groups=conv.groups))
             quantized_input = name in self.quantized
             if quantized_input:
                 x = self.act_out[name](x)
@@ -201,10 +214,22 @@ class FakeQuantCNN(nn.Module):
         ]
 
     def set_export(self, flag: bool) -> None:
-        """Export form: weights pre-snapped to their grid, activation qparams as constants."""
+        """Export form: weights pre-snapped to their grid, activation qparams as constants.
+
+        The snapped weights and their scales are computed here, outside the traced graph: a
+        scale computed in the graph (``abs → max → div``) is a constant only where the
+        exporter's constant folding reaches it, and onnxscript skips inputs above 8192
+        elements (e.g. a 64→96 conv of kernel 2), leaving QuantizeLinear with a computed
+        scale that no QDQ consumer accepts (issue 26).
+        """
         self.export_mode = flag
         for q in self.act_quantizers():
             q.export_mode = (float(q.scale), int(q.zero_point)) if flag else None
+        self._export_weights = {
+            name: snap_weight(w, self.bits_of(name), self.per_channel)
+            for name, w in self.weights().items()
+            if flag and name in self.quantized
+        }
 
     def set_observing(self, flag: bool) -> None:
         for q in self.act_quantizers():

@@ -20,7 +20,12 @@ from amrkit.export.onnx_export import export_run, ort_logits
 from amrkit.models.deploy import DeployCNN
 from amrkit.quant import QATConfig, quantize
 from amrkit.quant.calibrate import calibrate, select_calibration, tensor_ranges
-from amrkit.quant.fakequant import FakeQuantCNN, affine_params, fake_quant_weight
+from amrkit.quant.fakequant import (
+    FakeQuantCNN,
+    affine_params,
+    fake_quant_weight,
+    snap_weight,
+)
 from amrkit.quant.qat import (
     build_fake_quant,
     export_qat,
@@ -49,8 +54,10 @@ def test_fake_quant_weights_lie_on_the_grid_with_straight_through_gradient(bits,
     assert torch.all((q.detach() - w.detach()).abs() <= scale / 2 + 1e-6)
     q.sum().backward()
     assert torch.equal(w.grad, torch.ones_like(w))  # straight through inside the range
-    # the export form stores the same values with the int8 range
-    assert torch.allclose(fake_quant_weight(w, bits, per_channel, export=True), q, atol=1e-6)
+    # the export form: the same values and scales as constants (computed outside the graph)
+    snapped, s = snap_weight(w, bits, per_channel)
+    assert not snapped.requires_grad and not s.requires_grad
+    assert torch.allclose(snapped, q.detach(), atol=1e-6)
 
 
 @settings(max_examples=60, deadline=None)
