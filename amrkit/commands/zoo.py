@@ -33,6 +33,12 @@ def add(
     calib_frames: int | None = typer.Option(
         None, "--calib-frames", min=1, help="Calibration frames (default 512)."
     ),
+    int8: Path | None = typer.Option(
+        None,
+        "--int8",
+        help="Use this 'amrkit quantize RUN --qat' output folder's INT8 file (QAT, mixed "
+        "precision, 4-bit layers) instead of PTQ; checked against RUN and --train-data.",
+    ),
     test_frames_per_class: int | None = typer.Option(
         None, "--test-frames-per-class", min=1, help="Independent test frames per class [1000]."
     ),
@@ -74,9 +80,11 @@ def add(
     threads: options.InferThreadsOpt = None,
     as_json: options.JsonOpt = False,
 ) -> None:
-    """Quantize a trained run, measure it on independent test sets and add it to the zoo."""
+    """Quantize a trained run (or take its QAT file, --int8), measure it on independent test
+    sets and add it to the zoo."""
     from amrkit.config import from_file, replace
     from amrkit.data.synth import parse_snrs
+    from amrkit.errors import AmrkitError
     from amrkit.fileio import dumps_json
     from amrkit.quant import PTQConfig
     from amrkit.zoo.build import add_entry, write_docs
@@ -95,9 +103,16 @@ def add(
     )
     ptq = from_file(PTQConfig, quant_config) if quant_config is not None else PTQConfig()
     ptq = replace(ptq, calib_frames=calib_frames)
+    if int8 is not None:
+        if quant_config is not None or calib_frames is not None:
+            raise AmrkitError(
+                "--quant-config and --calib-frames set the builder's PTQ; --int8 takes a QAT "
+                "file already made: drop one or the other"
+            )
+        ptq = None
     log = (lambda m: None) if as_json else (lambda m: typer.echo(m, err=True))
     entry = add_entry(
-        run, train_data, name, card_config=card_cfg, ptq=ptq, summary=summary,
+        run, train_data, name, card_config=card_cfg, ptq=ptq, int8=int8, summary=summary,
         source_commands=source_command, report_group=report, extra=extra, search=search,
         zoo_dir=zoo, force=force, workers=workers, threads=threads, log=log,
     )  # fmt: skip

@@ -33,10 +33,12 @@ from amrkit.artifacts import (
     INT8_FILE,
     PLOT_FILE,
     QUANT_FILES,
+    WEIGHTS_FILE,
     Run,
     check_compatible,
     load_run,
     metadata_for,
+    weights_hash,
 )
 from amrkit.config import to_dict
 from amrkit.data.frames import FrameSet
@@ -315,6 +317,10 @@ def _details(job: _Job, q: _Quantized, checks: dict[str, Any], **parts: Any) -> 
         "config": to_dict(cfg),
         "source_run": {
             "path": str(run.path),
+            # None for an in-memory run (the search times untrained exports)
+            "weights_sha256": weights_hash(run.path)
+            if (Path(run.path) / WEIGHTS_FILE).is_file()
+            else None,
             "spec": run.spec.to_dict(),
             "classes": list(run.classes),
             "frame_length": run.frame_length,

@@ -4,6 +4,10 @@ The run is copied (weights, run.json, metrics.json, history.csv; no checkpoint),
 (portable PTQ by default) from the copy, measured (:mod:`amrkit.zoo.measure`), and the card
 is written; the complete folder is then moved into the zoo and the index updated
 (:func:`amrkit.pretrained.install_entry`). Nothing is left behind on an error.
+
+``--int8 QDIR`` (an ``amrkit quantize RUN --qat`` output) replaces the PTQ step: the entry's
+INT8 file and quantization.json are QDIR's, checked against the run and its data; the card
+records the QATConfig, and a rebuild reruns QAT with it (``qat=``).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import Any
 
 from amrkit import __version__, pretrained
 from amrkit.artifacts import load_run, source_commit
-from amrkit.config import to_dict
+from amrkit.config import from_dict, to_dict
 from amrkit.errors import AmrkitError
 from amrkit.fileio import read_json, staging_folder, write_json
 from amrkit.pretrained import CARD_FILE, INT8_FILE, QUANT_FILE, RUN_DIR
@@ -93,15 +97,111 @@ def _read_extra(path: str | Path) -> list[dict[str, Any]]:
     return sections
 
 
-def _quantize(stage: Path, ptq: Any, frames: Any, threads: int | None) -> dict[str, Any]:
-    """Portable INT8 of the staged run; keeps model_int8.onnx and quantization.json."""
+def _quantize(stage: Path, ptq: Any, frames: Any, threads: int | None,
+              log: Callable[[str], None] | None = None) -> dict[str, Any]:  # fmt: skip
+    """INT8 of the staged run (``ptq``: a PTQConfig, or a QATConfig for QAT); keeps
+    model_int8.onnx and quantization.json."""
     from amrkit.quant import quantize
 
-    result = quantize(stage / RUN_DIR, ptq, frames, stage / "quant", threads=threads)
+    def on_epoch(row: dict[str, Any]) -> None:  # QAT only
+        if log is not None:
+            log(f"QAT epoch {row['epoch']}: train loss {row['train_loss']:.4f}")
+
+    result = quantize(stage / RUN_DIR, ptq, frames, stage / "quant", threads=threads,
+                      on_epoch=on_epoch)  # fmt: skip
     for name in (INT8_FILE, QUANT_FILE):
         shutil.move(str(stage / "quant" / name), str(stage / name))
     shutil.rmtree(stage / "quant")
     return result.details
+
+
+def _int8_details(qdir: Path, loaded: Any, frames: Any) -> dict[str, Any]:
+    """quantization.json of ``--int8 QDIR``, checked: a QAT output of this run (path, spec,
+    classes, frame length, weights when recorded) on this training data."""
+    where = f"--int8 {str(qdir)!r}"
+    for f in (INT8_FILE, QUANT_FILE):
+        if not (qdir / f).is_file():
+            raise AmrkitError(
+                f"{where} lacks {f}; give the --out folder of 'amrkit quantize RUN --qat'"
+            )
+    details = read_json(qdir / QUANT_FILE)
+    if not isinstance(details, dict) or not isinstance(details.get("source_run"), dict):
+        raise AmrkitError(f"{where}: {QUANT_FILE} is not 'amrkit quantize' output; quantize again")
+    if details.get("mode") != "qat" or details.get("config_type") != "QATConfig":
+        raise AmrkitError(
+            f"{where} holds a {str(details.get('mode')).upper()} file; --int8 takes 'amrkit "
+            "quantize RUN --qat' output (for PTQ drop --int8: zoo add quantizes the run itself)"
+        )
+    src, run = details["source_run"], loaded
+    want = {"path": str(Path(run.path).resolve()), "spec": run.spec.to_dict(),
+            "classes": list(run.classes), "frame_length": run.frame_length}  # fmt: skip
+    got = {**{k: src.get(k) for k in want}, "path": str(Path(str(src.get("path"))).resolve())}
+    if src.get("weights_sha256") is not None:  # recorded by newer 'amrkit quantize'
+        from amrkit.artifacts import weights_hash
+
+        want["weights_sha256"] = weights_hash(run.path)
+        got["weights_sha256"] = src["weights_sha256"]
+    bad = [k for k in want if want[k] != got[k]]
+    if bad:
+        raise AmrkitError(
+            f"{where} was quantized from run {src.get('path')!r}, not {str(run.path)!r} ("
+            f"{', '.join(bad)} differ{'s' if len(bad) == 1 else ''}); run 'amrkit quantize "
+            f"{run.path} --qat ... --out DIR'"
+        )
+    _check_int8_data(where, details.get("data") or {}, frames)
+    from amrkit.quant import QATConfig
+
+    details["config"] = to_dict(from_dict(QATConfig, details.get("config") or {},
+                                          where=f"{where} QAT config"))  # fmt: skip
+    _check_int8_file(where, qdir / INT8_FILE, run, details)
+    return details
+
+
+def _check_int8_data(where: str, data: dict[str, Any], frames: Any) -> None:
+    """QAT fine-tuned and calibrated on the run's training data (what a rebuild reruns)."""
+    keys = ("config_hash", "num_frames", "classes", "frame_length")
+    want = {k: frames.identity().get(k) for k in keys}
+    got = {k: data.get(k) for k in keys}
+    if want != got:
+        raise AmrkitError(
+            f"{where} was quantized on other data (config hash {got['config_hash']}, "
+            f"{got['num_frames']} frames) than --train-data ({want['config_hash']}, "
+            f"{want['num_frames']}); quantize the run on its training data"
+        )
+
+
+def _check_int8_file(where: str, path: Path, run: Any, details: dict[str, Any]) -> None:
+    """The INT8 file passes the model checks, describes the run's network and is the QAT
+    file its quantization.json describes (mode and per-layer bits in its metadata)."""
+    from amrkit.artifacts import check_onnx_model, read_model_info
+
+    check_onnx_model(path)
+    info = read_model_info(path)
+    spec = json.loads(info.metadata.get("amrkit.spec", "null"))
+    try:
+        quant = json.loads(info.metadata.get("amrkit.quantization", "{}"))
+    except ValueError:
+        quant = {}
+    found = {"precision": info.precision, "classes": list(info.classes),
+             "frame_length": info.frame_length, "spec": spec, "mode": quant.get("mode"),
+             "layer_bits": quant.get("layer_bits")}  # fmt: skip
+    want = {"precision": "int8", "classes": list(run.classes),
+            "frame_length": run.frame_length, "spec": run.spec.to_dict(), "mode": "qat",
+            "layer_bits": details.get("layer_bits")}  # fmt: skip
+    bad = [k for k in want if want[k] != found[k]]
+    if bad:
+        raise AmrkitError(
+            f"{where}: {INT8_FILE}'s {', '.join(bad)} differ from run {str(run.path)!r}'s "
+            f"and its {QUANT_FILE}'s; quantize the run again"
+        )
+
+
+def _take_int8(stage: Path, qdir: Path, details: dict[str, Any]) -> dict[str, Any]:
+    """``--int8 QDIR``: its INT8 file and quantization.json (checked by
+    :func:`_int8_details`), byte for byte."""
+    for name in (INT8_FILE, QUANT_FILE):
+        shutil.copyfile(qdir / name, stage / name)
+    return details
 
 
 def _model_arg(spec: Any) -> str:
@@ -113,7 +213,11 @@ def _model_arg(spec: Any) -> str:
     return "{out}/spec.json"
 
 
-def rebuild_commands(name: str, spec: Any, data_options: dict[str, Any] | None) -> list[str]:
+def rebuild_commands(
+    name: str, spec: Any, data_options: dict[str, Any] | None, qat: bool = False
+) -> list[str]:
+    """The commands a rebuild runs (``qat``: ``amrkit quantize --qat`` with the card's
+    qat.json, then ``zoo add --int8``, instead of the builder's PTQ)."""
     out = f"rebuild-{name}"
     flags = "".join(
         f" --{k.replace('_', '-')} {v}"
@@ -121,13 +225,23 @@ def rebuild_commands(name: str, spec: Any, data_options: dict[str, Any] | None) 
         if v is not None and k in ("format", "classes", "snr_min", "snr_max")
     )
     model = _model_arg(spec).format(out=out)
+    add = (
+        f"amrkit zoo add {out}/run --name {name} --train-data {out}/data.h5 --config "
+        f"{out}/card.json"
+    )
+    quant = [f"{add} --quant-config {out}/ptq.json --zoo {out}/zoo"]
+    if qat:
+        quant = [
+            f"amrkit quantize {out}/run --data {out}/data.h5 --qat --config {out}/qat.json "
+            f"--out {out}/qat{flags}",
+            f"{add} --int8 {out}/qat --zoo {out}/zoo",
+        ]
     return [
         f"amrkit zoo rebuild {name} --out {out}  # runs:",
         f"amrkit generate {out}/data.h5 --config {out}/data.json",
         f"amrkit train {out}/data.h5 --model {model} --config {out}/train.json --out "
         f"{out}/run{flags}",
-        f"amrkit zoo add {out}/run --name {name} --train-data {out}/data.h5 --config "
-        f"{out}/card.json --quant-config {out}/ptq.json --zoo {out}/zoo",
+        *quant,
     ]
 
 
@@ -170,13 +284,20 @@ def _training(run: Any, frames: Any, data_cfg: Any) -> dict[str, Any]:
 
 
 def _quantization(details: dict[str, Any]) -> dict[str, Any]:
-    acc = details.get("accuracy", {})
     cfg = details.get("config", {})
     summary = (
         f"{details.get('mode', 'ptq').upper()} target {details.get('target')}, "
         f"{details.get('weight_bits')}-bit weights, {cfg.get('activation_type')} activations, "
         f"{cfg.get('method')} calibration on {cfg.get('calib_frames')} training frames"
     )
+    if details.get("mode") == "qat":
+        return _qat_quantization(details, _quantization_common(details, summary))
+    return _quantization_common(details, summary)
+
+
+def _quantization_common(details: dict[str, Any], summary: str) -> dict[str, Any]:
+    acc = details.get("accuracy", {})
+    cfg = details.get("config", {})
     return {
         "config": cfg,
         "summary": summary,
@@ -187,6 +308,35 @@ def _quantization(details: dict[str, Any]) -> dict[str, Any]:
         "val_int8_pct": None if acc.get("int8") is None else round(100 * acc["int8"], 2),
         "val_frames": acc.get("frames"),
         "integer_kernels": details.get("onnxruntime", {}).get("integer_kernels"),
+    }
+
+
+def _qat_quantization(details: dict[str, Any], common: dict[str, Any]) -> dict[str, Any]:
+    """The card's quantization section of a QAT / mixed-precision file: the PTQ keys, plus
+    the mode, each layer's weight bits and the 4-bit layers (two per byte in ``deploy``)."""
+    qcfg, bits = details.get("config", {}), details.get("layer_bits") or {}
+    low = [n for n, b in bits.items() if b <= 4]
+    per_layer = ", ".join(f"{n} {b}" for n, b in bits.items())
+    summary = (
+        f"QAT target {details.get('target')}, {qcfg.get('epochs')} "
+        f"epoch{'' if qcfg.get('epochs') == 1 else 's'} of fine-tuning (lr "
+        f"{qcfg.get('lr')}, seed {qcfg.get('seed')}), "
+        + ("mixed-precision " if details.get("mixed") else "")
+        + f"weight bits {per_layer or details.get('weight_bits')}"
+        + (f" (4-bit {', '.join(low)}: two weights per byte in the C library)" if low else "")
+        + f", {qcfg.get('activation_type')} activations, {qcfg.get('method')} calibration on "
+        f"{qcfg.get('calib_frames')} training frames"
+    )
+    return {
+        **common,
+        "mode": "qat",
+        "summary": summary,
+        "layer_bits": dict(bits),
+        "mixed": bool(details.get("mixed")),
+        "four_bit_layers": low,
+        "parameter_bytes": details.get("bytes"),
+        "packed_parameter_bytes": details.get("packed_bytes"),
+        "mixed_precision": details.get("mixed_precision"),
     }
 
 
@@ -212,6 +362,8 @@ def add_entry(
     *,
     card_config: CardConfig = CardConfig(),
     ptq: Any = None,
+    int8: str | Path | None = None,
+    qat: Any = None,
     summary: str = "",
     source_commands: Iterable[str] = (),
     report_group: str | None = None,
@@ -223,7 +375,11 @@ def add_entry(
     threads: int | None = None,
     log: Callable[[str], None] | None = None,
 ) -> pretrained.Entry:
-    """Quantize, measure and install ``run`` (trained on ``train_data``) as entry ``name``."""
+    """Quantize, measure and install ``run`` (trained on ``train_data``) as entry ``name``.
+
+    The INT8 file: portable PTQ (``ptq``, default :class:`PTQConfig`), or ``int8``, the
+    checked output folder of ``amrkit quantize RUN --qat``, or ``qat``, a QATConfig run here
+    (what a rebuild of a QAT entry does). At most one of the three."""
     from amrkit.data.synth import config_to_json
     from amrkit.quant import PTQConfig
 
@@ -245,19 +401,30 @@ def add_entry(
         from amrkit.search.card import search_section
 
         sections.append(search_section(search, loaded.spec.short()))
-    ptq = ptq if ptq is not None else PTQConfig()
+    if sum(x is not None for x in (ptq, int8, qat)) > 1:
+        raise AmrkitError("give one of --quant-config (PTQ) and --int8 (a QAT folder), not both")
+    ptq = ptq if ptq is not None or int8 is not None or qat is not None else PTQConfig()
     frames = _open_training_data(loaded, train_data)
     stage: Path | None = None
     try:
         data_cfg = _synth_config(frames, train_data)
         test_configs(data_cfg, card_config)  # independent seeds, before any work
+        given = _int8_details(Path(int8), loaded, frames) if int8 is not None else None
         stage = staging_folder(base / name)
         (stage / RUN_DIR).mkdir()
         for f in RUN_COPY:
             if (loaded.path / f).is_file():
                 shutil.copyfile(loaded.path / f, stage / RUN_DIR / f)
-        say(f"quantizing {str(loaded.path)!r} ({ptq.target})")
-        details = _quantize(stage, ptq, frames, threads)
+        if given is not None:
+            say(f"taking the QAT INT8 file of {str(int8)!r} (checked against the run)")
+            details = _take_int8(stage, Path(int8), given)
+        elif qat is not None:
+            say(f"quantization-aware training of {str(loaded.path)!r} (QAT epochs {qat.epochs})")
+            details = _quantize(stage, qat, frames, threads, say)
+        else:
+            say(f"quantizing {str(loaded.path)!r} ({ptq.target})")
+            details = _quantize(stage, ptq, frames, threads)
+        quant_cfg = {"ptq": to_dict(ptq)} if ptq is not None else {"qat": details["config"]}
         with tempfile.TemporaryDirectory(prefix="amrkit-zoo-") as work:
             measured = measure(stage / RUN_DIR, stage / INT8_FILE, loaded.spec, data_cfg,
                                card_config, Path(work), workers=workers, threads=threads,
@@ -275,11 +442,13 @@ def add_entry(
             "mcu": measured["mcu"],
             "commands": {
                 "source": list(source_commands),
-                "rebuild": rebuild_commands(name, loaded.spec, loaded.info.get("data_options")),
+                "rebuild": rebuild_commands(
+                    name, loaded.spec, loaded.info.get("data_options"), qat="qat" in quant_cfg
+                ),  # fmt: skip
                 "configs": {
                     "data": json.loads(config_to_json(data_cfg)),
                     "train": loaded.info.get("train_config") or {},
-                    "ptq": to_dict(ptq),
+                    **quant_cfg,
                     "card": to_dict(card_config),
                     "spec": loaded.spec.to_dict(),
                 },

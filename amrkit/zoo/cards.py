@@ -177,8 +177,14 @@ def _cost_part(card: dict[str, Any]) -> list[str]:
     else:
         rows.append(["golden model", f"not measured: {gold.get('reason')}"])
     if mcu.get("measured"):
+        rows.append([f"{mcu['cpu']} flash bytes", mcu["flash_bytes"]])
+        if mcu.get("flash_bytes_unpacked") is not None:
+            packed = ", ".join(mcu.get("weight_packing", {}).get("packed_layers", []))
+            rows[-1][0] += f" (4-bit {packed}: two weights per byte)"
+            rows.append([f"{mcu['cpu']} flash bytes with --pack off",
+                         f"{mcu['flash_bytes_unpacked']:,} (packing saves "
+                         f"{mcu['flash_saving_pct']:.1f} %)"])  # fmt: skip
         rows += [
-            [f"{mcu['cpu']} flash bytes", mcu["flash_bytes"]],
             [f"{mcu['cpu']} RAM bytes", mcu["ram_bytes"]],
             [f"{mcu['cpu']} instructions per frame", mcu["instructions_per_frame"]],
             ["C library = golden model (QEMU)", mcu.get("bit_exact")],

@@ -5,7 +5,9 @@ another seed, so the test frames come from the same generator as the training fr
 are independent of them: a test set at one SNR (``test_snr_db``; accuracy overall and per
 class) and a sweep over −10…30 dB (accuracy per SNR), each for the FP32 run and its INT8
 file; the golden model against ONNX Runtime on test frames; the network's size; the INT8
-file's Cortex-M cost when the toolchain is installed. Every number is measured here.
+file's Cortex-M cost when the toolchain is installed (with 4-bit layers packed two weights
+per byte, as ``amrkit deploy`` stores them, and the unpacked flash beside it). Every number
+is measured here.
 """
 
 from __future__ import annotations
@@ -178,7 +180,28 @@ def mcu(int8: Path, work: Path, wanted: bool) -> dict[str, Any]:
     res = mcu_report(int8, work)
     if not res.get("toolchain_available"):
         return {"measured": False, "reason": res.get("reason") or "toolchain not installed"}
-    return {"measured": True, **{k: res.get(k) for k in MCU_KEYS}}
+    return {"measured": True, **{k: res.get(k) for k in MCU_KEYS}, **packing(int8, res, work)}
+
+
+def packing(int8: Path, res: dict[str, Any], work: Path) -> dict[str, Any]:
+    """When ``deploy`` stores 4-bit layers two weights per byte (``flash_bytes`` of ``res``,
+    the :func:`~amrkit.deploy.mcu_report` row, is then the packed library's): the same
+    library's flash with ``--pack off`` and the saving; ``{}`` when nothing is packed."""
+    from amrkit.deploy.codegen import write_library
+    from amrkit.deploy.report import load_model, packing_report
+
+    model = load_model(int8)
+    wp = write_library(model, work / "plan", "amr", "generic", "auto")["weight_packing"]
+    if not wp["packed_layers"]:
+        return {}
+    row = packing_report(model, [res], work / "pack", cpu=res["cpu"])["variants"][0]
+    return {
+        "weight_packing": {
+            k: wp[k] for k in ("packed_layers", "weight_bytes", "weight_bytes_unpacked")
+        },  # fmt: skip
+        "flash_bytes_unpacked": row["flash_bytes_unpacked"],
+        "flash_saving_pct": row["saving_pct"],
+    }
 
 
 def measure(

@@ -1,8 +1,10 @@
 """``amrkit zoo rebuild NAME --out DIR``: rerun an entry's card — generate its training data,
 train, quantize, measure — and compare the new card with the shipped one.
 
-``DIR`` receives the configs the card records (``data.json``, ``train.json``, ``ptq.json``,
-``card.json``, ``spec.json``: the rebuild commands of the card read them), ``data.h5``,
+``DIR`` receives the configs the card records (``data.json``, ``train.json``, ``ptq.json``
+— or ``qat.json`` for an entry whose INT8 file came from ``amrkit quantize --qat``: the
+rebuild reruns QAT with it —, ``card.json``, ``spec.json``: the rebuild commands of the card
+read them), ``data.h5``,
 ``run/`` (resumable: a rebuild that was interrupted continues from its checkpoint),
 ``zoo/<NAME>/`` (the rebuilt entry with its card) and ``comparison.json``.
 """
@@ -85,6 +87,17 @@ def _train(card: dict[str, Any], h5: Path, out: Path, **kw: Any) -> Path:
     return run
 
 
+def quant_step(configs: dict[str, Any]) -> dict[str, Any]:
+    """The rebuild's quantization step, as :func:`~amrkit.zoo.build.add_entry` keywords:
+    ``{"qat": QATConfig}`` when the card records a QAT config (its INT8 file came from
+    ``amrkit quantize --qat``), else ``{"ptq": PTQConfig}``."""
+    from amrkit.quant import PTQConfig, QATConfig
+
+    if "qat" in configs:
+        return {"qat": from_dict(QATConfig, configs["qat"], where="card qat config")}
+    return {"ptq": from_dict(PTQConfig, configs["ptq"], where="card ptq config")}
+
+
 def _new_defaults(recorded: dict[str, Any]) -> dict[str, Any]:
     """TrainConfig fields this amrkit has that the card's config lacks: the rebuild used
     their defaults (a newer amrkit's option can explain a difference)."""
@@ -139,7 +152,6 @@ def rebuild(
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Rebuild entry ``name`` into ``out`` from its card; returns (and writes) the comparison."""
-    from amrkit.quant import PTQConfig
     from amrkit.zoo.build import add_entry
 
     say = log or (lambda _m: None)
@@ -153,16 +165,15 @@ def rebuild(
         card_cfg = from_dict(CardConfig, configs["card"], where="card config")
         if mcu is not None:
             card_cfg = from_dict(CardConfig, {**configs["card"], "mcu": mcu})
-        for file, key in (("data", "data"), ("train", "train"), ("ptq", "ptq"),
-                          ("card", "card"), ("spec", "spec")):  # fmt: skip
-            write_json(out / f"{file}.json", configs[key])
+        quant = quant_step(configs)
+        for key in ("data", "train", *quant, "card", "spec"):
+            write_json(out / f"{key}.json", configs[key])
         write_text(out / "commands.txt", "\n".join(card["commands"]["rebuild"]) + "\n")
         h5 = _data(card, out, workers, say)
         say(f"training {card['model']['spec_short']} ({configs['train'].get('epochs')} epochs)")
         run = _train(card, h5, out, device=device, threads=threads, progress=progress)
         add_entry(
-            run, h5, card["name"], card_config=card_cfg,
-            ptq=from_dict(PTQConfig, configs["ptq"], where="card ptq config"),
+            run, h5, card["name"], card_config=card_cfg, **quant,
             summary=card.get("summary", ""),
             source_commands=[f"amrkit zoo rebuild {card['name']} --out {out}"],
             report_group=card.get("report_group"), zoo_dir=out / "zoo", force=True,

@@ -124,7 +124,11 @@ def test_list_show_verify_docs_and_models(zoo_env, tmp_path, capsys):
     code, out, err = invoke(capsys, "zoo", "verify")
     assert code == 0 and "zoo:tiny: files ok" in out, err
     code, out, _ = invoke(capsys, "zoo", "docs", "--out", tmp_path / "docs")
-    assert sorted(p.name for p in (tmp_path / "docs").iterdir()) == ["README.md", "tiny.md"]
+    assert sorted(p.name for p in (tmp_path / "docs").iterdir()) == [
+        "README.md",
+        "pareto.png",
+        "tiny.md",
+    ]
     code, out, _ = invoke(capsys, "models", "--json")
     zoo_rows = [r for r in json.loads(out) if r["source"] == "zoo"]
     assert [r["name"] for r in zoo_rows] == ["zoo:tiny"]
