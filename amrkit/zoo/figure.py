@@ -105,16 +105,18 @@ def paper_points() -> list[ModelPoint]:
 
 
 def card_points(cards: list[dict[str, Any]]) -> list[ModelPoint]:
-    """Each card's headline: its independent test set's accuracies, its MACs and bytes."""
+    """Each card's headline: its independent test set's accuracies, its MACs and bytes (the
+    packed bytes where the INT8 file has sub-byte layers: what the device stores)."""
     out = []
     for c in cards:
         test, net, group = c["evaluation"]["test"], c["model"], c.get("report_group")
+        packed = (c.get("quantization") or {}).get("packed_parameter_bytes")
         out.append(
             ModelPoint(
                 label=f"zoo:{c['name']}",
                 group=f"zoo-{group}" if group else "zoo",
                 macs=int(net["macs"]),
-                int8_bytes=int(net["int8_bytes"]),
+                int8_bytes=int(packed if packed is not None else net["int8_bytes"]),
                 fp32_pct=test["fp32"]["accuracy_pct"],
                 int8_pct=test["int8"]["accuracy_pct"],
             )

@@ -53,6 +53,9 @@ def test_figure_holds_every_card_and_the_paper(tiny_zoo, tmp_path):
         "int8_pct": test["int8"]["accuracy_pct"],
     }  # fmt: skip
     assert points["zoo:tinyb"]["group"] == "zoo-beyond"
+    packed = copy.deepcopy(card)  # a QAT card with 4-bit layers: the bytes the device stores
+    packed["quantization"] = {**packed.get("quantization", {}), "packed_parameter_bytes": 123}
+    assert card_points([packed])[0].int8_bytes == 123
     paper = {p.label: p for p in paper_points()}
     assert set(paper) == {"original (paper)", "optimized (paper)"}  # INT8 joined to its net
     assert paper["optimized (paper)"].int8_pct == 97.05
