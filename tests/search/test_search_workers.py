@@ -71,10 +71,13 @@ def test_killed_worker_loses_only_its_trial_and_a_restart_continues(tiny_h5, tin
     proc = _worker(tiny_h5, out, config, 1)
     deadline = time.time() + 180
     frozen = False
-    while time.time() < deadline and not frozen:  # kill it inside its second trial
-        time.sleep(0.1)
+    while time.time() < deadline and not frozen and proc.poll() is None:
+        time.sleep(0.1)  # kill it inside its second trial
         frozen = _second_trial_running(url, out) and _freeze_inside_a_trial(proc, url)
-    assert frozen, "the worker never reached a second trial"
+    if not frozen:
+        proc.kill()
+        _, err = proc.communicate()
+        pytest.fail(f"the worker never reached a second trial (exit {proc.returncode}): {err}")
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     after_kill = _study(url).get_trials()
