@@ -107,6 +107,25 @@ def _train(preset: str, recipe: str, args: argparse.Namespace, out: Path) -> Pat
     return run
 
 
+def _synth_own(run: Path, synth: dict[str, Any], args: argparse.Namespace) -> Path:
+    """A file of the run's own distribution for a ``--synth`` run (which has no data file):
+    its synthesizer config at a seed no epoch used (the evaluation seed + 1), 200 frames per
+    class; calibration uses its training split, the "own test split" row its test split."""
+    from dataclasses import replace
+
+    from amrkit.data.synth import synthesize
+    from amrkit.data.synth.config import config_from_mapping
+    from amrkit.train.synth import eval_seed
+
+    cfg = config_from_mapping(synth["config"], where=str(run / "run.json"))
+    cfg = replace(cfg, seed=eval_seed(cfg.seed) + 1, frames_per_class=200)
+    path = args.out_dir / "data" / f"own-{run.name}.h5"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        synthesize(cfg, path, workers=args.workers)
+    return path
+
+
 def _ensure_int8(run: Path, data: Path, args: argparse.Namespace) -> Path:
     """The run's INT8 model (PTQ calibrated on its training data), made if missing or older
     than the run's weights."""
@@ -191,6 +210,8 @@ def _evaluate_run(
 
     info = load_run(run)
     own = Path(info.info.get("dataset", {}).get("path", ""))  # the training data's test split
+    if "synth" in info.info and not own.is_file():  # `train --synth` without a DATA file
+        own = _synth_own(run, info.info["synth"], args)
     models = {"fp32": run, "int8": _ensure_int8(run, own, args)}
     sets = dict(tests)
     if own.is_file():
