@@ -78,7 +78,8 @@ def assemble(study: Any, frame_length: int) -> dict[str, Any]:
             "stage": rec.key,
             "source": origin(card, read_run_info(e.file("fp32"))),
             "macs": int(fp32["macs"]),
-            "int8_bytes": int(int8["parameter_bytes"]),
+            # sub-byte (QAT 4-bit) layers: the packed bytes the C library stores, from the card
+            "int8_bytes": int(_packed(card) or int8["parameter_bytes"]),
             "fp32_memory_mb": round(float(fp32["parameter_memory_mb"]), 4),
             "int8_memory_mb": round(float(int8["parameter_memory_mb"]), 4),
             "fp32": {t: _slim(ev["fp32"][t]) for t in ("test", "sweep")},
@@ -158,3 +159,7 @@ def fig6_series(results: dict[str, Any]) -> tuple[dict[str, Any], dict[str, floa
              if snr_value(k) >= 0 and fp[k] is not None and q.get(k) is not None]  # fmt: skip
         drops[n] = round(max(d), 2) if d else None
     return series, drops
+
+
+def _packed(card: dict[str, Any]) -> int | None:
+    return (card.get("quantization") or {}).get("packed_parameter_bytes")

@@ -68,7 +68,8 @@ def origin(card: dict[str, Any], run_info: dict[str, Any] | None = None) -> dict
     search: an extra section or source command names ``amrkit search``/a search; prune: the
     run (or the card's training) records ``pruned_from`` or a source command is ``amrkit
     prune``; distillation: the
-    training had a teacher; fine-tuning: it started from another run's weights."""
+    training had a teacher; fine-tuning: it started from another run's weights; qat: the INT8
+    file comes from quantization-aware training (``zoo add --int8``)."""
     tr = card.get("training", {})
     cfg, info = tr.get("train_config") or {}, run_info or {}
     cmds = " ".join(card.get("commands", {}).get("source", []))
@@ -91,6 +92,11 @@ def origin(card: dict[str, Any], run_info: dict[str, Any] | None = None) -> dict
         parts.append(("fine-tuning", f"fine-tuned from `{_short(path)}`"))
     if not parts:
         parts.append(("training", "trained from scratch"))
+    quant = card.get("quantization") or {}
+    if quant.get("mode") == "qat":
+        low = quant.get("four_bit_layers") or []
+        parts.append(("qat", "quantization-aware training"
+                      + (f" ({', '.join(low)} at 4 bits, packed)" if low else "")))  # fmt: skip
     text = " + ".join(t for _, t in parts)
     if extra:
         text += " (card: " + ", ".join(s["title"] for s in extra) + ")"

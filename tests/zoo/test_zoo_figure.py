@@ -125,3 +125,8 @@ def test_origin_is_what_the_card_says(tiny_zoo):
     assert origin(tuned)["kinds"] == ["fine-tuning"] and "`base`" in origin(tuned)["text"]
     by_command = {**card, "commands": {**card["commands"], "source": ["amrkit search d.h5"]}}
     assert origin(by_command)["kinds"] == ["search"]
+    qat = copy.deepcopy(card)  # an --int8 entry: QAT with 4-bit layers
+    qat["quantization"] = {**qat.get("quantization", {}), "mode": "qat",
+                           "four_bit_layers": ["conv2"]}  # fmt: skip
+    assert origin(qat) == {"kinds": ["training", "qat"], "text": "trained from scratch + "
+                           "quantization-aware training (conv2 at 4 bits, packed)"}  # fmt: skip
