@@ -264,11 +264,16 @@ def test_ctrl_c_leaves_no_file_and_no_workers(tmp_path):
     def written() -> int:  # bytes of the temp file so far (blocks are being written)
         return sum(p.stat().st_size for p in tmp_path.iterdir() if p.name.startswith(".big.h5."))
 
-    while written() < 8 << 20:  # mid-run: past start-up, well before the end (1.8 GB)
-        assert proc.poll() is None and time.monotonic() < deadline
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGINT)
-    proc.communicate(timeout=60)
+    try:
+        while written() < 8 << 20:  # mid-run: past start-up, well before the end (1.8 GB)
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.communicate(timeout=60)
+    finally:  # a failed wait must not leave a 1.8 GB generate running
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
     assert proc.returncode == 130
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(ProcessLookupError):  # the group (parent and workers) is gone
