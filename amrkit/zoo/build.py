@@ -355,6 +355,70 @@ def _use(name: str, run: Any, data_cfg: Any) -> dict[str, Any]:
     }
 
 
+def _check_target(
+    name: str, report_group: str | None, zoo_dir: str | Path | None, force: bool
+) -> Path:
+    """The zoo folder the entry goes to, after checking its name, group and clash."""
+    pretrained.check_name(name)
+    if report_group not in (None, *REPORT_GROUPS):
+        raise AmrkitError(
+            f"--report {report_group!r} is not one of {', '.join(REPORT_GROUPS)} or none"
+        )
+    base = Path(zoo_dir) if zoo_dir is not None else pretrained.root()
+    if name in pretrained.names(base) and not force:
+        raise AmrkitError(
+            f"the zoo at {str(base)!r} already has entry {name!r}; pass --force to replace it "
+            "or choose another --name"
+        )
+    return base
+
+
+def _int8_file(
+    stage: Path, loaded: Any, frames: Any, ptq: Any, int8: str | Path | None,
+    given: dict[str, Any] | None, qat: Any, threads: int | None, say: Callable[[str], None],
+) -> dict[str, Any]:  # fmt: skip
+    """The staged entry's INT8 file and quantization.json: a checked QAT folder, QAT run
+    here, or PTQ; their details."""
+    if given is not None:
+        say(f"taking the QAT INT8 file of {str(int8)!r} (checked against the run)")
+        return _take_int8(stage, Path(str(int8)), given)
+    if qat is not None:
+        say(f"quantization-aware training of {str(loaded.path)!r} (QAT epochs {qat.epochs})")
+        return _quantize(stage, qat, frames, threads, say)
+    say(f"quantizing {str(loaded.path)!r} ({ptq.target})")
+    return _quantize(stage, ptq, frames, threads)
+
+
+def _build_info(started: float, workers: int, threads: int | None) -> dict[str, Any]:
+    return {
+        "amrkit_version": __version__,
+        "amrkit_commit": source_commit(),
+        "machine": machine(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "wall_time_s": round(time.time() - started, 1),
+        "workers": workers,
+        "threads": threads,
+    }
+
+
+def _index_record(card: dict[str, Any], loaded: Any) -> dict[str, Any]:
+    """The entry's line in index.json: what listing and loading need without the card."""
+    name, source = card["name"], card["commands"]["source"]
+    return {
+        "summary": card["summary"],
+        "spec_short": loaded.spec.short(),
+        "classes": list(loaded.classes),
+        "frame_length": loaded.frame_length,
+        "recipe": recipe(card),
+        "metrics": headline(card),
+        "commands": {"source": list(source),
+                     "rebuild": f"amrkit zoo rebuild {name} --out rebuild-{name}"},
+        "report_group": card["report_group"],
+        "card_schema": SCHEMA,
+        "created": card["build"]["created"],
+    }  # fmt: skip
+
+
 def add_entry(
     run: str | Path,
     train_data: str | Path,
@@ -384,17 +448,7 @@ def add_entry(
     from amrkit.quant import PTQConfig
 
     started, say = time.time(), log or (lambda _m: None)
-    pretrained.check_name(name)
-    if report_group not in (None, *REPORT_GROUPS):
-        raise AmrkitError(
-            f"--report {report_group!r} is not one of {', '.join(REPORT_GROUPS)} or none"
-        )
-    base = Path(zoo_dir) if zoo_dir is not None else pretrained.root()
-    if name in pretrained.names(base) and not force:
-        raise AmrkitError(
-            f"the zoo at {str(base)!r} already has entry {name!r}; pass --force to replace it "
-            "or choose another --name"
-        )
+    base = _check_target(name, report_group, zoo_dir, force)
     loaded = load_run(run)
     sections = _read_extra(extra) if extra is not None else []
     if search is not None:
@@ -415,15 +469,7 @@ def add_entry(
         for f in RUN_COPY:
             if (loaded.path / f).is_file():
                 shutil.copyfile(loaded.path / f, stage / RUN_DIR / f)
-        if given is not None:
-            say(f"taking the QAT INT8 file of {str(int8)!r} (checked against the run)")
-            details = _take_int8(stage, Path(int8), given)
-        elif qat is not None:
-            say(f"quantization-aware training of {str(loaded.path)!r} (QAT epochs {qat.epochs})")
-            details = _quantize(stage, qat, frames, threads, say)
-        else:
-            say(f"quantizing {str(loaded.path)!r} ({ptq.target})")
-            details = _quantize(stage, ptq, frames, threads)
+        details = _int8_file(stage, loaded, frames, ptq, int8, given, qat, threads, say)
         quant_cfg = {"ptq": to_dict(ptq)} if ptq is not None else {"qat": details["config"]}
         with tempfile.TemporaryDirectory(prefix="amrkit-zoo-") as work:
             measured = measure(stage / RUN_DIR, stage / INT8_FILE, loaded.spec, data_cfg,
@@ -455,31 +501,11 @@ def add_entry(
             },
             "report_group": report_group,
             "extra_sections": sections,
-            "build": {
-                "amrkit_version": __version__,
-                "amrkit_commit": source_commit(),
-                "machine": machine(),
-                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "wall_time_s": round(time.time() - started, 1),
-                "workers": workers,
-                "threads": threads,
-            },
+            "build": _build_info(started, workers, threads),
             "files": pretrained.hash_files(stage),
         }
         write_json(stage / CARD_FILE, card)
-        record = {
-            "summary": summary,
-            "spec_short": loaded.spec.short(),
-            "classes": list(loaded.classes),
-            "frame_length": loaded.frame_length,
-            "recipe": recipe(card),
-            "metrics": headline(card),
-            "commands": {"source": list(source_commands),
-                         "rebuild": f"amrkit zoo rebuild {name} --out rebuild-{name}"},
-            "report_group": report_group,
-            "card_schema": SCHEMA,
-            "created": card["build"]["created"],
-        }  # fmt: skip
+        record = _index_record(card, loaded)
         entry = pretrained.install_entry(stage, name, record, base, force)
         stage = None
         return entry
