@@ -17,8 +17,11 @@ ZooDirOpt = typer.Option(
 def add(
     run: str = typer.Argument(..., help="Trained run folder (the --out of 'amrkit train')."),
     name: str = typer.Option(..., "--name", help="Entry name: zoo:NAME, e.g. optimized."),
-    train_data: Path = typer.Option(
-        ..., "--train-data", help="The synthesized dataset the run was trained on (checked)."
+    train_data: Path | None = typer.Option(
+        None,
+        "--train-data",
+        help="The synthesized dataset the run was trained on (checked); none for a run "
+        "trained with 'amrkit train --synth' (its frames are synthesized again).",
     ),
     summary: str = typer.Option("", "--summary", help="One line describing the entry."),
     source_command: list[str] = typer.Option(
@@ -38,6 +41,12 @@ def add(
         "--int8",
         help="Use this 'amrkit quantize RUN --qat' output folder's INT8 file (QAT, mixed "
         "precision, 4-bit layers) instead of PTQ; checked against RUN and --train-data.",
+    ),
+    qat_config: Path | None = typer.Option(
+        None,
+        "--qat-config",
+        help="YAML/JSON with a QATConfig: quantization-aware training here, on the run's "
+        "training data (a --synth run: its epoch-0 frames), instead of PTQ.",
     ),
     test_frames_per_class: int | None = typer.Option(
         None, "--test-frames-per-class", min=1, help="Independent test frames per class [1000]."
@@ -81,7 +90,7 @@ def add(
     as_json: options.JsonOpt = False,
 ) -> None:
     """Quantize a trained run (or take its QAT file, --int8), measure it on independent test
-    sets and add it to the zoo."""
+    sets and add it to the zoo. A run trained with --synth takes no --train-data."""
     from amrkit.config import from_file, replace
     from amrkit.data.synth import parse_snrs
     from amrkit.errors import AmrkitError
@@ -103,16 +112,25 @@ def add(
     )
     ptq = from_file(PTQConfig, quant_config) if quant_config is not None else PTQConfig()
     ptq = replace(ptq, calib_frames=calib_frames)
-    if int8 is not None:
-        if quant_config is not None or calib_frames is not None:
-            raise AmrkitError(
-                "--quant-config and --calib-frames set the builder's PTQ; --int8 takes a QAT "
-                "file already made: drop one or the other"
-            )
+    steps = {"--int8": int8, "--qat-config": qat_config,
+             "--quant-config/--calib-frames": quant_config or calib_frames}  # fmt: skip
+    chosen = [k for k, v in steps.items() if v is not None]
+    if len(chosen) > 1:
+        raise AmrkitError(
+            f"{chosen[0]} and {chosen[1]} both choose the INT8 file: --int8 takes a QAT file "
+            "already made, --qat-config runs QAT here, --quant-config/--calib-frames set the "
+            "builder's PTQ; give one"
+        )
+    qat = None
+    if int8 is not None or qat_config is not None:
+        from amrkit.quant import QATConfig
+
+        qat = from_file(QATConfig, qat_config) if qat_config is not None else None
         ptq = None
     log = (lambda m: None) if as_json else (lambda m: typer.echo(m, err=True))
     entry = add_entry(
-        run, train_data, name, card_config=card_cfg, ptq=ptq, int8=int8, summary=summary,
+        run, train_data, name, card_config=card_cfg, ptq=ptq, int8=int8, qat=qat,
+        summary=summary,
         source_commands=source_command, report_group=report, extra=extra, search=search,
         zoo_dir=zoo, force=force, workers=workers, threads=threads, log=log,
     )  # fmt: skip

@@ -8,6 +8,12 @@ is written; the complete folder is then moved into the zoo and the index updated
 ``--int8 QDIR`` (an ``amrkit quantize RUN --qat`` output) replaces the PTQ step: the entry's
 INT8 file and quantization.json are QDIR's, checked against the run and its data; the card
 records the QATConfig, and a rebuild reruns QAT with it (``qat=``).
+
+A run trained with ``amrkit train --synth`` (run.json's ``synth``) has no data file: its
+synthesizer config is the card's test generator, the card's test seeds must differ from the
+synth seed, every epoch's training seed and the validation seed, and the INT8 file is
+calibrated (and QAT fine-tuned) on epoch 0's training frames, synthesized again in memory
+(:func:`synth_quant_frames`), its accuracy measured on the run's validation frames.
 """
 
 from __future__ import annotations
@@ -61,6 +67,89 @@ def _open_training_data(run: Any, data: str | Path) -> Any:
             f"records {want.get('config_hash')}, {want.get('num_frames')}); give that file"
         )
     return frames
+
+
+def _synth_of(run: Any, train_data: str | Path | None, int8: str | Path | None) -> Any:
+    """The run's ``--synth`` data (a SynthData), or None for a run trained on a file; refuses
+    --train-data for a --synth run and a missing one for a file run."""
+    from amrkit.train.synth import SynthData
+
+    where, record = str(run.path), run.info.get("synth")
+    if record is None:
+        if train_data is None:
+            raise AmrkitError(
+                f"run {where!r} was trained on a data file; give --train-data FILE (that file)"
+            )
+        return None
+    if train_data is not None:
+        raise AmrkitError(
+            f"run {where!r} was trained with --synth on frames synthesized per epoch, not on "
+            f"--train-data {str(train_data)!r}; drop --train-data (run.json's synth config is used)"
+        )
+    synth = SynthData.from_dict(record, where=f"{where}/run.json synth")
+    if synth.eval_frames_per_class == 0:
+        raise AmrkitError(
+            f"run {where!r} validated on a DATA file's val/test splits (--synth with DATA); zoo "
+            "add takes --synth runs with synthesized validation frames: retrain without DATA"
+        )
+    if int8 is not None:
+        raise AmrkitError(
+            f"--int8 {str(int8)!r}: run {where!r} was trained with --synth, and an 'amrkit "
+            "quantize --qat' folder cannot be tied to its frames; give --qat-config FILE "
+            "instead (QAT here, on the run's epoch-0 frames)"
+        )
+    return synth
+
+
+def _synth_epochs(run: Any) -> int:
+    """Epochs of a --synth run: epoch e (0-based) trained on the seed ``train_seed(seed, e)``."""
+    return int((run.info.get("train_config") or {}).get("epochs", 0))
+
+
+def _check_synth_seeds(synth: Any, epochs: int, card: CardConfig) -> None:
+    """The card's test seeds differ from every seed of the run's frames: the synth seed, each
+    epoch's training seed and the validation/test seed."""
+    from amrkit.train.synth import eval_seed, train_seed
+
+    seed = synth.config.seed
+    used = {seed: "the synth seed", eval_seed(seed): "the validation/test frames' seed"}
+    used.update({train_seed(seed, e): f"epoch {e + 1}'s training seed" for e in range(epochs)})
+    for s in (card.test_seed, card.sweep_seed):
+        if s in used:
+            raise AmrkitError(
+                f"--test-seed {card.test_seed} (sweep: {card.sweep_seed}): {s} is {used[s]} of "
+                f"the --synth run (synth seed {seed}); choose another so the test frames are "
+                "independent"
+            )
+
+
+def synth_quant_frames(synth: Any, workers: int = 1) -> Any:
+    """The frames a --synth run's INT8 file is made with: epoch 0's training frames
+    (``synth.epoch_config(0)``, split 0: calibration, QAT fine-tuning) and the run's
+    validation frames (``synth.eval_config()``'s split 1: accuracy), synthesized in memory."""
+    import numpy as np
+
+    from amrkit.config import config_hash
+    from amrkit.data.frames import array_frameset
+    from amrkit.data.synth import synthesize_arrays
+
+    train_cfg, eval_cfg = synth.epoch_config(0), synth.eval_config()
+    train = synthesize_arrays(train_cfg, workers=workers)
+    ev = synthesize_arrays(eval_cfg, workers=workers)
+    val = ev["split"] == 1
+    n_train, n_val = len(train["label"]), int(val.sum())
+    cfg = synth.config
+    return array_frameset(
+        np.concatenate([train.pop("iq"), ev.pop("iq")[val]]),  # (n_train + n_val, 2, L)
+        np.concatenate([train["label"], ev["label"][val]]), cfg.classes,
+        np.concatenate([train["snr_db"], ev["snr_db"][val]]),
+        np.concatenate([np.zeros(n_train, np.uint8), np.ones(n_val, np.uint8)]),
+        sample_rate_hz=cfg.sample_rate_hz, samples_per_symbol=cfg.samples_per_symbol,
+        snr_convention=cfg.snr_convention,
+        source={"format": "synth", "frames": "epoch 0 (train) + validation",
+                "config_hash": config_hash({"train": train_cfg, "val": eval_cfg}),
+                "train_seed": train_cfg.seed, "eval_seed": eval_cfg.seed},
+    )  # fmt: skip
 
 
 def _synth_config(frames: Any, data: str | Path) -> Any:
@@ -214,11 +303,18 @@ def _model_arg(spec: Any) -> str:
 
 
 def rebuild_commands(
-    name: str, spec: Any, data_options: dict[str, Any] | None, qat: bool = False
+    name: str,
+    spec: Any,
+    data_options: dict[str, Any] | None,
+    qat: bool = False,
+    synth: Any = None,
 ) -> list[str]:
     """The commands a rebuild runs (``qat``: ``amrkit quantize --qat`` with the card's
-    qat.json, then ``zoo add --int8``, instead of the builder's PTQ)."""
+    qat.json, then ``zoo add --int8``, instead of the builder's PTQ; ``synth``: the
+    SynthData of a ``--synth`` run, retrained with ``amrkit train --synth``)."""
     out = f"rebuild-{name}"
+    if synth is not None:
+        return _synth_rebuild_commands(name, out, _model_arg(spec).format(out=out), synth, qat)
     flags = "".join(
         f" --{k.replace('_', '-')} {v}"
         for k, v in (data_options or {}).items()
@@ -245,31 +341,82 @@ def rebuild_commands(
     ]
 
 
-def _training(run: Any, frames: Any, data_cfg: Any) -> dict[str, Any]:
+def _synth_rebuild_commands(name: str, out: str, model: str, synth: Any, qat: bool) -> list[str]:
+    """A --synth entry's rebuild: ``amrkit train --synth`` with the card's synth.json and the
+    recorded frames per class, synth seed and evaluation frames, then ``zoo add``."""
+    cfg = synth.config
+    quant = f"--qat-config {out}/qat.json" if qat else f"--quant-config {out}/ptq.json"
+    return [
+        f"amrkit zoo rebuild {name} --out {out}  # runs:",
+        f"amrkit train --synth {out}/synth.json --frames-per-class {cfg.frames_per_class} "
+        f"--synth-seed {cfg.seed} --eval-frames-per-class {synth.eval_frames_per_class} "
+        f"--model {model} --config {out}/train.json --out {out}/run",
+        f"amrkit zoo add {out}/run --name {name} --config {out}/card.json {quant} --zoo {out}/zoo",
+    ]
+
+
+DATA_KEYS = ("preset", "seed", "frames_per_class", "snr_convention", "channel", "frame_length")
+
+
+def _data_keys(data_cfg: Any) -> dict[str, Any]:
+    """The card's training.data keys every entry has (a --synth run's ``seed`` is its synth
+    seed and ``frames_per_class`` per epoch)."""
     from amrkit.data.synth import config_to_json
 
+    return {
+        **{k: getattr(data_cfg, k) for k in DATA_KEYS},
+        "snrs": list(data_cfg.snrs),
+        "config": json.loads(config_to_json(data_cfg)),
+    }
+
+
+def _file_data(frames: Any, data_cfg: Any) -> dict[str, Any]:
+    """training.data of a run trained on a file: the generator config, the file's identity."""
+    keys = _data_keys(data_cfg)
+    config = keys.pop("config")
+    return {**keys, "config_hash": frames.source.get("config_hash"), "num_frames": len(frames),
+            "config": config}  # fmt: skip
+
+
+def _synth_data(synth: Any, epochs: int) -> dict[str, Any]:
+    """training.data of a --synth run: the synthesizer config, and in ``synth`` what the
+    seed means, the frames per epoch and in all, each epoch's seed and the evaluation frames.
+    ``config_hash`` identifies the frames (the SynthData and the epochs); ``num_frames``
+    counts every frame the run made (training frames of all epochs + validation/test)."""
+    from amrkit.config import config_hash
+    from amrkit.train.synth import train_seed
+
+    cfg, ev = synth.config, synth.eval_config()
+    keys = _data_keys(cfg)
+    config = keys.pop("config")
+    return {
+        **keys,
+        "config_hash": config_hash({"synth": synth.to_dict(), "epochs": epochs}),
+        "num_frames": epochs * cfg.num_frames + ev.num_frames,
+        "config": config,
+        "synth": {
+            "seed": cfg.seed,
+            "seed_is": "the synth seed, not a frame seed: epoch e (0-based) trains on the frames "
+            "of seed amrkit.train.synth.train_seed(seed, e), validation and test on eval_seed",
+            "frames_per_class_per_epoch": cfg.frames_per_class,
+            "frames_per_epoch": cfg.num_frames,
+            "epochs": epochs,
+            "training_frames": epochs * cfg.num_frames,
+            "epoch_seeds": [train_seed(cfg.seed, e) for e in range(epochs)],
+            "eval_frames_per_class": synth.eval_frames_per_class,
+            "eval_frames": ev.num_frames,
+            "eval_seed": ev.seed,
+        },
+    }
+
+
+def _training(run: Any, data: dict[str, Any]) -> dict[str, Any]:
     info = run.info
     metrics_file = run.path / "metrics.json"
     metrics = read_json(metrics_file) if metrics_file.is_file() else {}
     runtime = info.get("runtime") or {}
     return {
-        "data": {
-            **{
-                k: getattr(data_cfg, k)
-                for k in (
-                    "preset",
-                    "seed",
-                    "frames_per_class",
-                    "snr_convention",
-                    "channel",
-                    "frame_length",
-                )
-            },
-            "snrs": list(data_cfg.snrs),
-            "config_hash": frames.source.get("config_hash"),
-            "num_frames": len(frames),
-            "config": json.loads(config_to_json(data_cfg)),
-        },  # fmt: skip
+        "data": data,
         "data_options": info.get("data_options"),
         "train_config": info.get("train_config") or {},
         "metrics": {k: metrics.get(k) for k in TRAIN_METRICS},
@@ -283,7 +430,7 @@ def _training(run: Any, frames: Any, data_cfg: Any) -> dict[str, Any]:
     }
 
 
-def _quantization(details: dict[str, Any]) -> dict[str, Any]:
+def _quantization(details: dict[str, Any], synth: Any = None) -> dict[str, Any]:
     cfg = details.get("config", {})
     summary = (
         f"{details.get('mode', 'ptq').upper()} target {details.get('target')}, "
@@ -291,8 +438,29 @@ def _quantization(details: dict[str, Any]) -> dict[str, Any]:
         f"{cfg.get('method')} calibration on {cfg.get('calib_frames')} training frames"
     )
     if details.get("mode") == "qat":
-        return _qat_quantization(details, _quantization_common(details, summary))
-    return _quantization_common(details, summary)
+        out = _qat_quantization(details, _quantization_common(details, summary))
+    else:
+        out = _quantization_common(details, summary)
+    if synth is not None:
+        out["frames"] = _synth_quant_record(synth, details)
+    return out
+
+
+def _synth_quant_record(synth: Any, details: dict[str, Any]) -> dict[str, Any]:
+    """Which frames made a --synth run's INT8 file (:func:`synth_quant_frames`)."""
+    train, ev = synth.epoch_config(0), synth.eval_config()
+    n_cal, seed = (details.get("calibration") or {}).get("frames"), details["config"].get("seed")
+    n_val = (details.get("accuracy") or {}).get("frames")
+    qat = " and QAT fine-tuned on all of them" if details.get("mode") == "qat" else ""
+    return {
+        "train": {"epoch": 0, "seed": train.seed, "frames": train.num_frames},
+        "validation": {"seed": ev.seed, "frames": n_val},
+        "calibration_frames": n_cal,
+        "selection_seed": seed,
+        "text": f"calibrated on {n_cal} of epoch 0's {train.num_frames:,} training frames "
+        f"(synthesizer seed {train.seed}), chosen per class with seed {seed}{qat}; INT8 "
+        f"accuracy on the run's {n_val} validation frames (seed {ev.seed})",
+    }  # fmt: skip
 
 
 def _quantization_common(details: dict[str, Any], summary: str) -> dict[str, Any]:
@@ -419,9 +587,75 @@ def _index_record(card: dict[str, Any], loaded: Any) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _data_of(loaded: Any, train_data: str | Path | None, int8: str | Path | None,
+             card_config: CardConfig) -> tuple[Any, Any, Any, dict[str, Any]]:  # fmt: skip
+    """The run's training data, checked (nothing synthesized yet): (SynthData of a --synth
+    run or None, the opened --train-data or None, the generator config the card's test sets
+    reuse, the card's training.data)."""
+    synth = _synth_of(loaded, train_data, int8)
+    if synth is not None:
+        epochs = _synth_epochs(loaded)
+        _check_synth_seeds(synth, epochs, card_config)
+        test_configs(synth.config, card_config)
+        return synth, None, synth.config, _synth_data(synth, epochs)
+    frames = _open_training_data(loaded, train_data)
+    try:
+        data_cfg = _synth_config(frames, str(train_data))
+        test_configs(data_cfg, card_config)  # independent seeds, before any work
+    except BaseException:
+        frames.close()
+        raise
+    return None, frames, data_cfg, _file_data(frames, data_cfg)
+
+
+def _sections(extra: str | Path | None, search: str | Path | None, loaded: Any) -> list:
+    sections = _read_extra(extra) if extra is not None else []
+    if search is not None:
+        from amrkit.search.card import search_section
+
+        sections.append(search_section(search, loaded.spec.short()))
+    return sections
+
+
+def _card(name: str, loaded: Any, data_cfg: Any, data: dict[str, Any],
+          details: dict[str, Any], quant_cfg: dict[str, Any], measured: dict[str, Any],
+          synth: Any, **kw: Any) -> dict[str, Any]:  # fmt: skip
+    """The card, less ``build`` and ``files`` (``kw``: summary, source_commands,
+    report_group, sections, card_config)."""
+    from amrkit.data.synth import config_to_json
+
+    rebuild = rebuild_commands(name, loaded.spec, loaded.info.get("data_options"),
+                               qat="qat" in quant_cfg, synth=synth)  # fmt: skip
+    return {
+        "schema": SCHEMA,
+        "name": name,
+        "summary": kw["summary"],
+        "use": _use(name, loaded, data_cfg),
+        "model": measured["network"],
+        "training": _training(loaded, data),
+        "quantization": _quantization(details, synth),
+        "evaluation": measured["evaluation"],
+        "golden": measured["golden"],
+        "mcu": measured["mcu"],
+        "commands": {
+            "source": list(kw["source_commands"]),
+            "rebuild": rebuild,
+            "configs": {
+                "data": json.loads(config_to_json(data_cfg)),
+                "train": loaded.info.get("train_config") or {},
+                **quant_cfg,
+                "card": to_dict(kw["card_config"]),
+                "spec": loaded.spec.to_dict(),
+            },
+        },
+        "report_group": kw["report_group"],
+        "extra_sections": kw["sections"],
+    }
+
+
 def add_entry(
     run: str | Path,
-    train_data: str | Path,
+    train_data: str | Path | None,
     name: str,
     *,
     card_config: CardConfig = CardConfig(),
@@ -441,29 +675,30 @@ def add_entry(
 ) -> pretrained.Entry:
     """Quantize, measure and install ``run`` (trained on ``train_data``) as entry ``name``.
 
+    ``train_data``: the file the run was trained on; None for a ``--synth`` run (its frames
+    are synthesized again from run.json's ``synth``; a file is then refused).
     The INT8 file: portable PTQ (``ptq``, default :class:`PTQConfig`), or ``int8``, the
-    checked output folder of ``amrkit quantize RUN --qat``, or ``qat``, a QATConfig run here
-    (what a rebuild of a QAT entry does). At most one of the three."""
-    from amrkit.data.synth import config_to_json
+    checked output folder of ``amrkit quantize RUN --qat`` (not for a --synth run), or
+    ``qat``, a QATConfig run here. At most one of the three."""
     from amrkit.quant import PTQConfig
 
     started, say = time.time(), log or (lambda _m: None)
     base = _check_target(name, report_group, zoo_dir, force)
     loaded = load_run(run)
-    sections = _read_extra(extra) if extra is not None else []
-    if search is not None:
-        from amrkit.search.card import search_section
-
-        sections.append(search_section(search, loaded.spec.short()))
+    sections = _sections(extra, search, loaded)
     if sum(x is not None for x in (ptq, int8, qat)) > 1:
-        raise AmrkitError("give one of --quant-config (PTQ) and --int8 (a QAT folder), not both")
+        raise AmrkitError(
+            "give one of --quant-config (PTQ), --qat-config (QAT here) and --int8 (a QAT "
+            "folder), not two"
+        )
     ptq = ptq if ptq is not None or int8 is not None or qat is not None else PTQConfig()
-    frames = _open_training_data(loaded, train_data)
+    synth, frames, data_cfg, data = _data_of(loaded, train_data, int8, card_config)
     stage: Path | None = None
     try:
-        data_cfg = _synth_config(frames, train_data)
-        test_configs(data_cfg, card_config)  # independent seeds, before any work
         given = _int8_details(Path(int8), loaded, frames) if int8 is not None else None
+        if synth is not None:
+            say("synthesizing epoch 0's training frames and the run's validation frames")
+            frames = synth_quant_frames(synth, workers)
         stage = staging_folder(base / name)
         (stage / RUN_DIR).mkdir()
         for f in RUN_COPY:
@@ -475,42 +710,20 @@ def add_entry(
             measured = measure(stage / RUN_DIR, stage / INT8_FILE, loaded.spec, data_cfg,
                                card_config, Path(work), workers=workers, threads=threads,
                                log=say)  # fmt: skip
-        card = {
-            "schema": SCHEMA,
-            "name": name,
-            "summary": summary,
-            "use": _use(name, loaded, data_cfg),
-            "model": measured["network"],
-            "training": _training(loaded, frames, data_cfg),
-            "quantization": _quantization(details),
-            "evaluation": measured["evaluation"],
-            "golden": measured["golden"],
-            "mcu": measured["mcu"],
-            "commands": {
-                "source": list(source_commands),
-                "rebuild": rebuild_commands(
-                    name, loaded.spec, loaded.info.get("data_options"), qat="qat" in quant_cfg
-                ),  # fmt: skip
-                "configs": {
-                    "data": json.loads(config_to_json(data_cfg)),
-                    "train": loaded.info.get("train_config") or {},
-                    **quant_cfg,
-                    "card": to_dict(card_config),
-                    "spec": loaded.spec.to_dict(),
-                },
-            },
-            "report_group": report_group,
-            "extra_sections": sections,
-            "build": _build_info(started, workers, threads),
-            "files": pretrained.hash_files(stage),
-        }
+        card = _card(
+            name, loaded, data_cfg, data, details, quant_cfg, measured, synth, summary=summary,
+            source_commands=source_commands, report_group=report_group, sections=sections,
+            card_config=card_config,
+        )  # fmt: skip
+        card["build"] = _build_info(started, workers, threads)
+        card["files"] = pretrained.hash_files(stage)
         write_json(stage / CARD_FILE, card)
-        record = _index_record(card, loaded)
-        entry = pretrained.install_entry(stage, name, record, base, force)
+        entry = pretrained.install_entry(stage, name, _index_record(card, loaded), base, force)
         stage = None
         return entry
     finally:
-        frames.close()
+        if frames is not None:
+            frames.close()
         if stage is not None:
             shutil.rmtree(stage, ignore_errors=True)
 

@@ -51,11 +51,16 @@ def recipe(card: dict[str, Any]) -> dict[str, Any]:
     data, train = card["training"]["data"], card["training"]["train_config"]
     keys = ("recipe", "epochs", "batch_size", "lr", "optimizer", "schedule", "augment", "crop",
             "seed", "teacher", "init_from")  # fmt: skip
+    out = {
+        k: data.get(k)
+        for k in ("preset", "seed", "frames_per_class", "snrs", "snr_convention", "channel")
+    }
+    if data.get("synth"):  # a --synth run: seed = synth seed, frames_per_class per epoch
+        synth = data["synth"]
+        out["synth"] = {k: synth.get(k) for k in ("epochs", "training_frames",
+                                                  "eval_frames_per_class")}  # fmt: skip
     return {
-        "data": {
-            k: data.get(k)
-            for k in ("preset", "seed", "frames_per_class", "snrs", "snr_convention", "channel")
-        },
+        "data": out,
         "train": {k: train.get(k) for k in keys if k in train},
         "quantize": card["quantization"]["config"],
     }
@@ -203,13 +208,10 @@ def _cost_part(card: dict[str, Any]) -> list[str]:
 def _training_part(card: dict[str, Any]) -> list[str]:
     tr = card["training"]
     data, cfg, m = tr["data"], tr["train_config"], tr.get("metrics", {})
-    snrs = ", ".join(f"{s:g}" for s in data.get("snrs", []))
     lines = [
         "## How it was made",
         "",
-        f"- data: preset `{data.get('preset')}`, {data.get('frames_per_class', 0):,} frames per "
-        f"class at {snrs} dB (SNR convention `{data.get('snr_convention')}`), seed "
-        f"{data.get('seed')}, config hash `{data.get('config_hash')}`",
+        _data_line(data),
         f"- training: recipe `{cfg.get('recipe')}`, {cfg.get('epochs')} epochs, batch "
         f"{cfg.get('batch_size')}, {cfg.get('optimizer')} lr {cfg.get('lr')} "
         f"({cfg.get('schedule')}), augmentation `{cfg.get('augment')}`, seed {cfg.get('seed')}"
@@ -223,8 +225,10 @@ def _training_part(card: dict[str, Any]) -> list[str]:
         f"- amrkit {tr.get('amrkit_version')}, commit "
         f"`{tr.get('amrkit_commit') or 'not recorded'}`",
         f"- quantization: {card['quantization'].get('summary')}",
+        *([f"- INT8 frames: {card['quantization']['frames']['text']}"]
+          if card["quantization"].get("frames") else []),
         "",
-    ]
+    ]  # fmt: skip
     b = card.get("build", {})
     lines += [
         f"Card measured by amrkit {b.get('amrkit_version')} (commit "
@@ -233,6 +237,25 @@ def _training_part(card: dict[str, Any]) -> list[str]:
         "",
     ]
     return lines
+
+
+def _data_line(data: dict[str, Any]) -> str:
+    snrs = ", ".join(f"{s:g}" for s in data.get("snrs", []))
+    at = f"at {snrs} dB (SNR convention `{data.get('snr_convention')}`)"
+    synth = data.get("synth")
+    if synth is None:
+        return (
+            f"- data: preset `{data.get('preset')}`, {data.get('frames_per_class', 0):,} frames "
+            f"per class {at}, seed {data.get('seed')}, config hash `{data.get('config_hash')}`"
+        )
+    return (
+        f"- data: synthesized afresh every epoch (`amrkit train --synth`): preset "
+        f"`{data.get('preset')}`, {synth['frames_per_class_per_epoch']:,} frames per class and "
+        f"epoch {at} × {synth['epochs']} epochs = {synth['training_frames']:,} distinct "
+        f"training frames; synth seed {synth['seed']} (not a frame seed: epoch e's frames use "
+        f"`train_seed(seed, e)`); validation and test {synth['eval_frames_per_class']:,} frames "
+        f"per class, seed {synth['eval_seed']}; config hash `{data.get('config_hash')}`"
+    )
 
 
 def _commands_part(card: dict[str, Any]) -> list[str]:

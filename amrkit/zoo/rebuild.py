@@ -7,6 +7,12 @@ rebuild reruns QAT with it —, ``card.json``, ``spec.json``: the rebuild comman
 read them), ``data.h5``,
 ``run/`` (resumable: a rebuild that was interrupted continues from its checkpoint),
 ``zoo/<NAME>/`` (the rebuilt entry with its card) and ``comparison.json``.
+
+An entry of a run trained with ``amrkit train --synth`` (its card's training data has
+``synth``) has no data file: ``DIR`` gets ``synth.json`` (the synthesizer config, as
+``amrkit train --synth FILE`` reads it) instead of ``data.json`` and ``data.h5``, the run is
+retrained on frames synthesized per epoch with the recorded frames per class, synth seed and
+evaluation frames, and added without ``--train-data``.
 """
 
 from __future__ import annotations
@@ -55,7 +61,21 @@ def _data(card: dict[str, Any], out: Path, workers: int, log: Callable[[str], No
     return h5
 
 
-def _train(card: dict[str, Any], h5: Path, out: Path, **kw: Any) -> Path:
+def synth_of(card: dict[str, Any]) -> Any:
+    """The SynthData of a --synth entry's run (None for an entry trained on a file)."""
+    from amrkit.data.synth import config_from_mapping
+    from amrkit.train.synth import SynthData
+
+    synth = card["training"]["data"].get("synth")
+    if synth is None:
+        return None
+    cfg = config_from_mapping(card["commands"]["configs"]["data"], where="card")
+    return SynthData(cfg, int(synth["eval_frames_per_class"]))
+
+
+def _train(card: dict[str, Any], h5: Path | None, out: Path, synth: Any = None, **kw: Any) -> Path:
+    """Train (or resume) the card's run in ``out/run``: on ``h5``, or on frames synthesized
+    per epoch (``synth``, with ``h5`` None)."""
     from amrkit.models import CNNSpec
     from amrkit.train.config import TrainConfig
     from amrkit.train.runner import DataOptions, train_model
@@ -82,6 +102,7 @@ def _train(card: dict[str, Any], h5: Path, out: Path, **kw: Any) -> Path:
         resume=resume,
         force=not resume,
         data_options=DataOptions(**opts),
+        synth=synth,
         **kw,
     )
     return run
@@ -165,13 +186,16 @@ def rebuild(
         card_cfg = from_dict(CardConfig, configs["card"], where="card config")
         if mcu is not None:
             card_cfg = from_dict(CardConfig, {**configs["card"], "mcu": mcu})
-        quant = quant_step(configs)
+        quant, synth = quant_step(configs), synth_of(card)
         for key in ("data", "train", *quant, "card", "spec"):
-            write_json(out / f"{key}.json", configs[key])
+            file = "synth.json" if key == "data" and synth is not None else f"{key}.json"
+            write_json(out / file, configs[key])
         write_text(out / "commands.txt", "\n".join(card["commands"]["rebuild"]) + "\n")
-        h5 = _data(card, out, workers, say)
-        say(f"training {card['model']['spec_short']} ({configs['train'].get('epochs')} epochs)")
-        run = _train(card, h5, out, device=device, threads=threads, progress=progress)
+        h5 = _data(card, out, workers, say) if synth is None else None
+        say(f"training {card['model']['spec_short']} ({configs['train'].get('epochs')} epochs"
+            + (", frames synthesized per epoch)" if synth is not None else ")"))  # fmt: skip
+        run = _train(card, h5, out, synth, device=device, threads=threads, progress=progress,
+                     synth_workers=workers)  # fmt: skip
         add_entry(
             run, h5, card["name"], card_config=card_cfg, **quant,
             summary=card.get("summary", ""),
