@@ -17,19 +17,32 @@ The issue's scale (≈ 1 h of training per run on 2 CPU cores):
 
 A quick look (minutes): ``--frames-per-class 420 --epochs 2 --test-frames-per-class 90``.
 Already trained runs are evaluated without training: ``--runs wide=runs/robust``.
+
+generalization.json records the command and machine that measured it (``"measured"``).
+``--card-sections FILE`` also writes one run's results (``--card-run LABEL`` when several were
+measured) as zoo card sections, the ``--extra FILE`` of ``amrkit zoo add``
+(:mod:`generalization_card`); ``--from-json generalization.json`` writes them from an earlier
+measurement without measuring (``--source-command``/``--machine`` where the file, made before
+it recorded them, lacks them):
+
+    .venv/bin/python benchmarks/bench_generalization.py --from-json runs/gen/generalization.json \
+        --card-sections sections.json
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from generalization_card import OWN, RADIOML, card_sections, measured_by, pick_run
 
 BANDS = (0.0, 10.0, 20.0)  # band edges: < 0, 0-10, 10-20, >= 20 dB
 FLOOR_DB = 10.0  # the issue's floor: accuracy over the frames at >= 10 dB
@@ -61,7 +74,6 @@ TEST_SETS: dict[str, tuple[str, dict[str, Any]]] = {
     "FM 40 kHz": ("B-FM deviation 40 kHz", {"modulation": {"fm_deviation_hz": 40e3}}),
     "AM carrier": ("DSB-AM with a carrier, index ≥ 1", {"signal_ranges": {"am_carrier_max": 1.0}}),
 }
-OWN = "own test split"
 
 
 def _make_test_sets(args: argparse.Namespace, out: Path) -> dict[str, Path]:
@@ -217,10 +229,10 @@ def _evaluate_run(
     if own.is_file():
         sets[OWN] = own
     if args.radioml:
-        sets["RadioML"] = Path(args.radioml)
+        sets[RADIOML] = Path(args.radioml)
     results: dict[str, Any] = {}
     for name, path in sets.items():
-        split = "all" if name == "RadioML" else "test"
+        split = "all" if name == RADIOML else "test"
         key = {
             "run": str(run.resolve()),
             "mtime": [(run / WEIGHTS_FILE).stat().st_mtime_ns, models["int8"].stat().st_mtime_ns],
@@ -276,7 +288,7 @@ def _floors(runs: dict[str, dict[str, Any]], robust: str, reference: str | None)
     return out
 
 
-def main() -> None:
+def _parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--train", default="matlab,wide", help="PRESET[:RECIPE] comma list")
     ap.add_argument("--recipe", default="robust", help="recipe of --train entries without one")
@@ -291,14 +303,32 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", default=None, help="keep data, runs and results here")
+    ap.add_argument("--card-sections", default=None, help="write zoo card sections (--extra)")
+    ap.add_argument("--card-run", default=None, help="their run label (default: the only run)")
+    ap.add_argument("--from-json", default=None, help="a generalization.json: no measuring")
+    ap.add_argument("--source-command", default=None, help="its command, if it lacks one")
+    ap.add_argument("--machine", default=None, help="its machine, if it lacks one")
     args = ap.parse_args()
     if args.radioml and not args.radioml_map:
         ap.error("--radioml needs --radioml-map (JSON: RadioML class name -> amrkit class name)")
+    if args.from_json and not args.card_sections:
+        ap.error("--from-json only writes card sections; give --card-sections FILE")
+    if not args.from_json and (args.source_command or args.machine):
+        ap.error("--source-command and --machine describe a --from-json file; a measurement "
+                 "records its own")  # fmt: skip
+    return args
 
-    out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="amrkit-gen-"))
-    out = out.resolve()  # runs record their data's path
-    args.out_dir = out
-    tests = _make_test_sets(args, out)
+
+def _write_sections(doc: dict[str, Any], args: argparse.Namespace, where: str) -> None:
+    from amrkit.fileio import write_json
+
+    sections = card_sections(doc, args.card_run, args.source_command, args.machine, where)
+    write_json(args.card_sections, sections)
+    print(f"card sections: {args.card_sections}")
+
+
+def _runs(args: argparse.Namespace, out: Path) -> dict[str, Path]:
+    """LABEL -> run folder: ``--runs`` as given, else the ``--train`` runs (trained here)."""
     runs: dict[str, Path] = {}
     for item in filter(None, args.runs.split(",")):
         label, _, path = item.partition("=")
@@ -307,18 +337,50 @@ def main() -> None:
         for item in filter(None, args.train.split(",")):
             preset, _, recipe = item.partition(":")
             runs[preset] = _train(preset, recipe or args.recipe, args, out)
+    return runs
+
+
+def main() -> None:
+    from amrkit.fileio import check_writable, read_json, write_json
+
+    args = _parse_args()
+    if args.from_json:
+        _write_sections(read_json(args.from_json), args, args.from_json)
+        return
+    if args.card_sections:  # before the long work: the file can be written, the run chosen
+        check_writable(args.card_sections, create=False)
+        labels = [i.partition("=")[0] for i in filter(None, args.runs.split(","))] or [
+            i.partition(":")[0] for i in filter(None, args.train.split(","))
+        ]
+        pick_run({"results": dict.fromkeys(labels, {})}, args.card_run, "this measurement")
+    from amrkit.zoo.build import machine
+
+    measured = measured_by(sys.argv, f"{machine()}, {os.cpu_count()} CPUs")
+    out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="amrkit-gen-"))
+    out = out.resolve()  # runs record their data's path
+    args.out_dir = out
+    tests = _make_test_sets(args, out)
+    runs = _runs(args, out)
     results = {label: _evaluate_run(label, run, tests, args) for label, run in runs.items()}
     report: dict[str, Any] = {
         "test_sets": {k: v[0] for k, v in TEST_SETS.items()},
         "runs": {k: str(v) for k, v in runs.items()},
+        "measured": measured,
         "results": results,
     }
     if "wide" in results:
         report["floors"] = _floors(results, "wide", "matlab" if "matlab" in results else None)
-    (out / "generalization.json").write_text(json.dumps(report, indent=1))
+    write_json(out / "generalization.json", report)
     print(json.dumps(report.get("floors", {}), indent=1))
     print(f"results: {out / 'generalization.json'}")
+    if args.card_sections:
+        _write_sections(report, args, str(out / "generalization.json"))
 
 
 if __name__ == "__main__":
-    main()
+    from amrkit.errors import AmrkitError
+
+    try:
+        main()
+    except AmrkitError as exc:
+        raise SystemExit(f"error: {exc}") from None
