@@ -138,18 +138,29 @@ def _synth_own(run: Path, synth: dict[str, Any], args: argparse.Namespace) -> Pa
     return path
 
 
-def _ensure_int8(run: Path, data: Path, args: argparse.Namespace) -> Path:
-    """The run's INT8 model (PTQ calibrated on its training data), made if missing or older
-    than the run's weights."""
+def _ensure_int8(run: Path, data: Path, args: argparse.Namespace, synth: Any = None) -> Path:
+    """The run's INT8 model, made if missing or older than the run's weights: PTQ calibrated
+    on its training data; for a ``--synth`` run (``synth``: run.json's record) the very file
+    ``amrkit zoo add`` makes (default PTQConfig on epoch 0's frames), so the table measures
+    what a zoo entry of the run ships."""
     from amrkit.artifacts import WEIGHTS_FILE
     from amrkit.data.open import open_frames
     from amrkit.quant import PTQConfig, quantize
 
     onnx = run / "int8" / "model_int8.onnx"
     weights = (run / WEIGHTS_FILE).stat().st_mtime_ns
-    if not onnx.exists() or onnx.stat().st_mtime_ns < weights:  # missing or older than the run
-        with open_frames(data) as frames:
-            quantize(run, PTQConfig(seed=1), frames, run / "int8", threads=args.threads)
+    if onnx.exists() and onnx.stat().st_mtime_ns >= weights:
+        return onnx
+    if synth is not None:
+        from amrkit.train.synth import SynthData
+        from amrkit.zoo.build import synth_quant_frames
+
+        data_ = SynthData.from_dict(synth, where=str(run / "run.json"))
+        frames = synth_quant_frames(data_, workers=args.workers)
+        quantize(run, PTQConfig(), frames, run / "int8", threads=args.threads)
+        return onnx
+    with open_frames(data) as frames:
+        quantize(run, PTQConfig(seed=1), frames, run / "int8", threads=args.threads)
     return onnx
 
 
@@ -222,9 +233,12 @@ def _evaluate_run(
 
     info = load_run(run)
     own = Path(info.info.get("dataset", {}).get("path", ""))  # the training data's test split
-    if "synth" in info.info and not own.is_file():  # `train --synth` without a DATA file
-        own = _synth_own(run, info.info["synth"], args)
-    models = {"fp32": run, "int8": _ensure_int8(run, own, args)}
+    synth = info.info.get("synth")
+    if synth is not None and not own.is_file():  # `train --synth` without a DATA file
+        own = _synth_own(run, synth, args)
+    else:
+        synth = None
+    models = {"fp32": run, "int8": _ensure_int8(run, own, args, synth)}
     sets = dict(tests)
     if own.is_file():
         sets[OWN] = own

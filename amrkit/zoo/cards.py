@@ -280,11 +280,51 @@ def _extra_part(card: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _ranges(cfg: dict[str, Any]) -> list[str]:
+    """What a training config's per-frame ranges vary (its signal_ranges, multipath and
+    impairments; empty for the reference preset's fixed values)."""
+    sr, mp = cfg.get("signal_ranges") or {}, cfg.get("multipath") or {}
+    imp, rate = cfg.get("impairments") or {}, float(cfg.get("sample_rate_hz") or 0)
+    out = []
+    if sr.get("sps_max", 0) > 0:
+        out.append(f"{sr['sps_min']:g}–{sr['sps_max']:g} samples per symbol")
+    if sr.get("pulses"):
+        out.append(f"pulses {', '.join(sr['pulses'])} (roll-off {sr.get('rolloff_min', 0):g}–"
+                   f"{sr.get('rolloff_max', 0):g})")  # fmt: skip
+    if mp.get("delay_spread_max", 0) > 0:
+        out.append(f"multipath delay spread up to {mp['delay_spread_max']:g} samples (Rician K "
+                   f"{mp.get('k_factor_min', 0):g}–{mp.get('k_factor_max', 0):g})")  # fmt: skip
+    if imp.get("cfo_max", 0) > 0:
+        khz = f" = ±{imp['cfo_max'] * rate / 1e3:g} kHz" if rate else ""
+        out.append(f"frequency offset up to ±{imp['cfo_max']:g} fs{khz}")
+    if imp.get("phase_noise_hz", 0) > 0:
+        out.append(f"phase noise up to {imp['phase_noise_hz']:g} Hz linewidth")
+    if imp.get("iq_gain_db", 0) > 0 or imp.get("iq_phase_deg", 0) > 0:
+        out.append(f"I/Q imbalance up to {imp.get('iq_gain_db', 0):g} dB, "
+                   f"{imp.get('iq_phase_deg', 0):g}°")  # fmt: skip
+    return out
+
+
+def _input_line(card: dict[str, Any]) -> str:
+    """Classes, frame, rate and what the training data varied: what the model assumes."""
+    use = card["use"]
+    cfg = ((card.get("commands") or {}).get("configs") or {}).get("data") or {}
+    ranges, sps = _ranges(cfg), use.get("samples_per_symbol")
+    fixed_sps = sps and not any("samples per symbol" in r for r in ranges)
+    return (
+        f"Classes: {', '.join(use['classes'])}. Input: {use['frame_length']:,} I/Q samples "
+        f"per frame at {_f(use.get('sample_rate_hz'), 0)} Hz"
+        + (f", {sps} samples per symbol" if fixed_sps else "")
+        + f"; trained at {use['snr_range']}"
+        + (f", each training frame drawn from: {'; '.join(ranges)}" if ranges else "")
+        + "."
+    )
+
+
 def render_markdown(card: dict[str, Any]) -> str:
     """The card as a Markdown page."""
-    name, use = card["name"], card["use"]
+    name = card["name"]
     test = card["evaluation"]["test"]
-    sps = use.get("samples_per_symbol")
     lines = [
         f"# zoo:{name} — {card.get('summary') or card['model']['spec_short']}",
         "",
@@ -296,10 +336,7 @@ def render_markdown(card: dict[str, Any]) -> str:
         f"{test['fp32']['frames']:,} independent frames; {card['model']['macs']:,} MACs, "
         f"{card['model']['int8_bytes']:,} INT8 parameter bytes.",
         "",
-        f"Classes: {', '.join(use['classes'])}. Input: {use['frame_length']:,} I/Q samples "
-        f"per frame at {_f(use.get('sample_rate_hz'), 0)} Hz"
-        + (f", {sps} samples per symbol" if sps else "")
-        + f"; trained at {use['snr_range']}.",
+        _input_line(card),
         "",
         "```",
         f"amrkit classify zoo:{name} capture.sigmf-meta",

@@ -142,3 +142,20 @@ def test_size_budget_counts_real_bytes(tiny_zoo):
     size = sum(f["bytes"] for f in e.files.values())
     assert size == sum(p.stat().st_size for p in e.path.rglob("*") if p.is_file()) > 10_000
     assert json.loads((tiny_zoo / "index.json").read_text())["schema"] == pretrained.SCHEMA
+
+
+def test_card_states_the_ranges_its_training_frames_were_drawn_from():
+    """A card says what the model assumes: a domain-randomized training config's per-frame
+    ranges replace the fixed samples per symbol; the reference config's card (control) keeps
+    the fixed value and lists no ranges."""
+    from amrkit.config import to_dict
+    from amrkit.data.synth import preset_config
+
+    card = load_card(SHIPPED[0], SHIPPED_ZOO)
+    card["commands"]["configs"]["data"] = to_dict(preset_config("matlab"))
+    line = render_markdown(card).splitlines()[6]
+    assert "8 samples per symbol" in line and "drawn from" not in line
+    card["commands"]["configs"]["data"] = to_dict(preset_config("wide"))
+    line = render_markdown(card).splitlines()[6]
+    assert "2–16 samples per symbol" in line and "8 samples per symbol" not in line
+    assert "±6 kHz" in line and "delay spread up to 3 samples" in line, line

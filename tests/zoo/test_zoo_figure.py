@@ -130,3 +130,15 @@ def test_origin_is_what_the_card_says(tiny_zoo):
                            "four_bit_layers": ["conv2"]}  # fmt: skip
     assert origin(qat) == {"kinds": ["training", "qat"], "text": "trained from scratch + "
                            "quantization-aware training (conv2 at 4 bits, packed)"}  # fmt: skip
+
+
+def test_figure_leaves_out_cards_tested_on_other_frames(tiny_zoo):
+    """A card whose test sets come from another preset (``wide``) is not drawn beside the
+    paper's models; the same card on the reference preset (control) is."""
+    card = load_card("tiny", tiny_zoo)
+    wide = copy.deepcopy(card)
+    wide["name"] = "tinyw"
+    wide["commands"]["configs"]["data"]["preset"] = "wide"
+    labels = {p.label for p in zoo_figure([card, wide]).points}
+    assert "zoo:tiny" in labels and "zoo:tinyw" not in labels
+    assert card["commands"]["configs"]["data"]["preset"] == "matlab"
