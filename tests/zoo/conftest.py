@@ -4,6 +4,7 @@ the session; ``zoo_env`` points ``zoo:`` names at it."""
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ _spec = importlib.util.spec_from_file_location(
 )
 zf = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(zf)
+sys.modules["zoo_fixtures"] = zf  # the tests here import its helpers (conftest loads first)
 
 
 @pytest.fixture(scope="session")

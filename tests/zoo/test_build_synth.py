@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from zoo_fixtures import invoke, one_line_error
 
 from amrkit.cli import main
 
@@ -20,22 +21,6 @@ EPOCHS = 2
 CARD = {"test_frames_per_class": 20, "sweep_snrs": [10.0], "sweep_frames_per_snr": 5,
         "golden_frames": 16, "mcu": False}  # fmt: skip
 ADD = ["--calib-frames", "32", "--workers", "1", "--threads", "1"]
-
-
-def invoke(capsys, *args) -> tuple[int, str, str]:
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code or 0
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def one_line_error(code: int, err: str) -> str:
-    lines = err.strip().splitlines()
-    assert code == 1 and len(lines) == 1 and lines[0].startswith("error: "), err
-    return lines[0]
 
 
 def sha(path: Path) -> str:

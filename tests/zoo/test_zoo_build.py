@@ -9,26 +9,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from zoo_fixtures import invoke, one_line_error
 
 from amrkit import pretrained
-from amrkit.cli import main
 from amrkit.errors import AmrkitError
-
-
-def invoke(capsys, *args) -> tuple[int, str, str]:
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code or 0
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def one_line_error(code: int, err: str) -> str:
-    lines = err.strip().splitlines()
-    assert code == 1 and len(lines) == 1 and lines[0].startswith("error: "), err
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

@@ -85,3 +85,23 @@ def iq_recording(n: int, seed: int = 0) -> np.ndarray:
     return ((rng.standard_normal(n) + 1j * rng.standard_normal(n)) / np.sqrt(2)).astype(
         np.complex64
     )
+
+
+def invoke(capsys, *args) -> tuple[int, str, str]:
+    """``amrkit ARGS`` in-process: (exit code, stdout, stderr)."""
+    from amrkit.cli import main
+
+    try:
+        main([str(a) for a in args])
+        code = 0
+    except SystemExit as exc:
+        code = exc.code or 0
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def one_line_error(code: int, err: str) -> str:
+    """The single ``error:`` line of a failed command (exit 1, nothing else on stderr)."""
+    lines = err.strip().splitlines()
+    assert code == 1 and len(lines) == 1 and lines[0].startswith("error: "), err
+    return lines[0]
