@@ -91,42 +91,12 @@ def add(
 ) -> None:
     """Quantize a trained run (or take its QAT file, --int8), measure it on independent test
     sets and add it to the zoo. A run trained with --synth takes no --train-data."""
-    from amrkit.config import from_file, replace
-    from amrkit.data.synth import parse_snrs
-    from amrkit.errors import AmrkitError
     from amrkit.fileio import dumps_json
-    from amrkit.quant import PTQConfig
     from amrkit.zoo.build import add_entry, write_docs
-    from amrkit.zoo.measure import CardConfig
 
-    card_cfg = from_file(CardConfig, config) if config is not None else CardConfig()
-    card_cfg = replace(
-        card_cfg,
-        test_frames_per_class=test_frames_per_class,
-        test_snr_db=test_snr,
-        test_seed=test_seed,
-        sweep_snrs=None if sweep_snrs is None else parse_snrs(sweep_snrs),
-        sweep_frames_per_snr=sweep_frames_per_snr,
-        golden_frames=golden_frames,
-        mcu=False if no_mcu else None,
-    )
-    ptq = from_file(PTQConfig, quant_config) if quant_config is not None else PTQConfig()
-    ptq = replace(ptq, calib_frames=calib_frames)
-    steps = {"--int8": int8, "--qat-config": qat_config,
-             "--quant-config/--calib-frames": quant_config or calib_frames}  # fmt: skip
-    chosen = [k for k, v in steps.items() if v is not None]
-    if len(chosen) > 1:
-        raise AmrkitError(
-            f"{chosen[0]} and {chosen[1]} both choose the INT8 file: --int8 takes a QAT file "
-            "already made, --qat-config runs QAT here, --quant-config/--calib-frames set the "
-            "builder's PTQ; give one"
-        )
-    qat = None
-    if int8 is not None or qat_config is not None:
-        from amrkit.quant import QATConfig
-
-        qat = from_file(QATConfig, qat_config) if qat_config is not None else None
-        ptq = None
+    card_cfg = _card_config(config, test_frames_per_class, test_snr, test_seed, sweep_snrs,
+                            sweep_frames_per_snr, golden_frames, no_mcu)  # fmt: skip
+    ptq, qat = _int8_step(quant_config, calib_frames, int8, qat_config)
     log = (lambda m: None) if as_json else (lambda m: typer.echo(m, err=True))
     entry = add_entry(
         run, train_data, name, card_config=card_cfg, ptq=ptq, int8=int8, qat=qat,
@@ -344,3 +314,45 @@ SUBGROUPS = {
         },
     )
 }
+
+
+def _card_config(config, test_frames_per_class, test_snr, test_seed, sweep_snrs,
+                 sweep_frames_per_snr, golden_frames, no_mcu):  # fmt: skip
+    """The CardConfig of ``zoo add``: --config's (or the defaults), the flags given on top."""
+    from amrkit.config import from_file, replace
+    from amrkit.data.synth import parse_snrs
+    from amrkit.zoo.measure import CardConfig
+
+    card_cfg = from_file(CardConfig, config) if config is not None else CardConfig()
+    return replace(
+        card_cfg,
+        test_frames_per_class=test_frames_per_class,
+        test_snr_db=test_snr,
+        test_seed=test_seed,
+        sweep_snrs=None if sweep_snrs is None else parse_snrs(sweep_snrs),
+        sweep_frames_per_snr=sweep_frames_per_snr,
+        golden_frames=golden_frames,
+        mcu=False if no_mcu else None,
+    )
+
+
+def _int8_step(quant_config, calib_frames, int8, qat_config):
+    """(ptq, qat) for ``add_entry``: the builder's PTQ, or a QAT run here (--qat-config), or
+    neither (--int8: a QAT file already made); more than one choice is refused."""
+    from amrkit.config import from_file, replace
+    from amrkit.errors import AmrkitError
+    from amrkit.quant import PTQConfig, QATConfig
+
+    steps = {"--int8": int8, "--qat-config": qat_config,
+             "--quant-config/--calib-frames": quant_config or calib_frames}  # fmt: skip
+    chosen = [k for k, v in steps.items() if v is not None]
+    if len(chosen) > 1:
+        raise AmrkitError(
+            f"{chosen[0]} and {chosen[1]} both choose the INT8 file: --int8 takes a QAT file "
+            "already made, --qat-config runs QAT here, --quant-config/--calib-frames set the "
+            "builder's PTQ; give one"
+        )
+    if int8 is not None or qat_config is not None:
+        return None, (from_file(QATConfig, qat_config) if qat_config is not None else None)
+    ptq = from_file(PTQConfig, quant_config) if quant_config is not None else PTQConfig()
+    return replace(ptq, calib_frames=calib_frames), None
