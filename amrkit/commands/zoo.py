@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -12,6 +12,33 @@ from amrkit.commands import options
 ZooDirOpt = typer.Option(
     None, "--zoo", help="Zoo folder (default: the one shipped in amrkit, or $AMRKIT_ZOO_DIR)."
 )
+
+
+# the card's measurement settings (CardConfig fields; None: --config's or the default)
+TestFramesOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--test-frames-per-class", min=1, help="Independent test frames per class [1000]."
+    ),
+]
+TestSnrOpt = Annotated[float | None, typer.Option("--test-snr", help="Test set SNR in dB [30].")]
+TestSeedOpt = Annotated[
+    int | None,
+    typer.Option("--test-seed", min=0, help="Seed of the test set (the sweep: +1) [777]."),
+]
+SweepSnrsOpt = Annotated[
+    str | None,
+    typer.Option("--sweep-snrs", help="SNRs of the sweep, e.g. -10:30:2 (the default) or 0,10,20."),
+]
+SweepFramesOpt = Annotated[
+    int | None,
+    typer.Option("--sweep-frames-per-snr", min=1, help="Sweep frames per class and SNR [100]."),
+]
+GoldenFramesOpt = Annotated[
+    int | None,
+    typer.Option("--golden-frames", min=0, help="Test frames the golden model recomputes [1024]."),
+]
+NoMcuOpt = Annotated[bool, typer.Option("--no-mcu", help="Do not measure the Cortex-M cost.")]
 
 
 def add(
@@ -48,23 +75,13 @@ def add(
         help="YAML/JSON with a QATConfig: quantization-aware training here, on the run's "
         "training data (a --synth run: its epoch-0 frames), instead of PTQ.",
     ),
-    test_frames_per_class: int | None = typer.Option(
-        None, "--test-frames-per-class", min=1, help="Independent test frames per class [1000]."
-    ),
-    test_snr: float | None = typer.Option(None, "--test-snr", help="Test set SNR in dB [30]."),
-    test_seed: int | None = typer.Option(
-        None, "--test-seed", min=0, help="Seed of the test set (the sweep: +1) [777]."
-    ),
-    sweep_snrs: str | None = typer.Option(
-        None, "--sweep-snrs", help="SNRs of the sweep, e.g. -10:30:2 (the default) or 0,10,20."
-    ),
-    sweep_frames_per_snr: int | None = typer.Option(
-        None, "--sweep-frames-per-snr", min=1, help="Sweep frames per class and SNR [100]."
-    ),
-    golden_frames: int | None = typer.Option(
-        None, "--golden-frames", min=0, help="Test frames the golden model recomputes [1024]."
-    ),
-    no_mcu: bool = typer.Option(False, "--no-mcu", help="Do not measure the Cortex-M cost."),
+    test_frames_per_class: TestFramesOpt = None,
+    test_snr: TestSnrOpt = None,
+    test_seed: TestSeedOpt = None,
+    sweep_snrs: SweepSnrsOpt = None,
+    sweep_frames_per_snr: SweepFramesOpt = None,
+    golden_frames: GoldenFramesOpt = None,
+    no_mcu: NoMcuOpt = False,
     report: str | None = typer.Option(
         None,
         "--report",
