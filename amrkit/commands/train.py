@@ -149,12 +149,14 @@ def train(
         None,
         "--synth",
         help="Train on frames synthesized afresh every epoch: a preset (matlab, wide) or a "
-        "synth config file (YAML/JSON, or an .h5 made by generate); docs/training.md.",
+        "synth config file (YAML/JSON, or an .h5 made by generate); several comma-separated "
+        "(wide.json,matlab) train on their mixture, val/test from the first; docs/training.md.",
     ),
-    frames_per_class: int | None = typer.Option(
+    frames_per_class: str | None = typer.Option(
         None,
         "--frames-per-class",
-        help="--synth: training frames of each class per epoch [a config file's].",
+        help="--synth: training frames of each class per epoch, one integer for every source "
+        "or a comma list with one per source (3000,1500) [a config file's].",
     ),
     synth_seed: int | None = typer.Option(
         None,

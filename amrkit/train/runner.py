@@ -359,7 +359,7 @@ def _check_splits(job: _Job) -> None:
         raise AmrkitError(f"{where!r} has {frames.num_classes} class(es); training needs >= 2")
     n_split = {s: len(frames.indices(s)) for s in ("train", "val", "test")}
     if job.synth is not None:  # the training frames are synthesized, DATA's train unused
-        n_split["train"] = job.synth.config.num_frames
+        n_split["train"] = job.synth.num_frames
         check_memory(job.synth, cfg.memory_mb)
         check_disjoint(job.synth, cfg.epochs)
     for s, code in (("train", 0), ("val", 1)):

@@ -13,7 +13,11 @@ A run trained with ``amrkit train --synth`` (run.json's ``synth``) has no data f
 synthesizer config is the card's test generator, the card's test seeds must differ from the
 synth seed, every epoch's training seed and the validation seed, and the INT8 file is
 calibrated (and QAT fine-tuned) on epoch 0's training frames, synthesized again in memory
-(:func:`synth_quant_frames`), its accuracy measured on the run's validation frames.
+(:func:`synth_quant_frames`), its accuracy measured on the run's validation frames. A run
+on a mixture of sources (``--synth A,B``) records every source: the card's
+``commands.configs.data`` is the first source's config (the test generator), ``data_mix``
+the others', ``training.data.synth.mix`` their frames and epoch seeds; calibration uses
+epoch 0's frames of every source.
 """
 
 from __future__ import annotations
@@ -109,11 +113,13 @@ def _synth_epochs(run: Any) -> int:
 def _check_synth_seeds(synth: Any, epochs: int, card: CardConfig) -> None:
     """The card's test seeds differ from every seed of the run's frames: the synth seed, each
     epoch's training seed and the validation/test seed."""
-    from amrkit.train.synth import eval_seed, train_seed
+    from amrkit.train.synth import eval_seed
 
     seed = synth.config.seed
     used = {seed: "the synth seed", eval_seed(seed): "the validation/test frames' seed"}
-    used.update({train_seed(seed, e): f"epoch {e + 1}'s training seed" for e in range(epochs)})
+    for e in range(epochs):
+        for i, s in enumerate(synth.epoch_seeds(e)):
+            used[s] = f"epoch {e + 1}'s training seed" + (f" (source {i + 1})" if i else "")
     for s in (card.test_seed, card.sweep_seed):
         if s in used:
             raise AmrkitError(
@@ -124,18 +130,20 @@ def _check_synth_seeds(synth: Any, epochs: int, card: CardConfig) -> None:
 
 
 def synth_quant_frames(synth: Any, workers: int = 1) -> Any:
-    """The frames a --synth run's INT8 file is made with: epoch 0's training frames
-    (``synth.epoch_config(0)``, split 0: calibration, QAT fine-tuning) and the run's
+    """The frames a --synth run's INT8 file is made with: epoch 0's training frames of every
+    source (``synth.epoch_configs(0)``, split 0: calibration, QAT fine-tuning) and the run's
     validation frames (``synth.eval_config()``'s split 1: accuracy), synthesized in memory."""
     import numpy as np
 
     from amrkit.config import config_hash
     from amrkit.data.frames import array_frameset
     from amrkit.data.synth import synthesize_arrays
+    from amrkit.train.synth import epoch_arrays
 
-    train_cfg, eval_cfg = synth.epoch_config(0), synth.eval_config()
-    train = synthesize_arrays(train_cfg, workers=workers)
+    (train_cfg, *mix), eval_cfg = synth.epoch_configs(0), synth.eval_config()
+    train = epoch_arrays(synth, 0, workers)  # every source's, in source order
     ev = synthesize_arrays(eval_cfg, workers=workers)
+    hashed = {"train": train_cfg, "val": eval_cfg, **({"mix": mix} if mix else {})}
     val = ev["split"] == 1
     n_train, n_val = len(train["label"]), int(val.sum())
     cfg = synth.config
@@ -147,8 +155,9 @@ def synth_quant_frames(synth: Any, workers: int = 1) -> Any:
         sample_rate_hz=cfg.sample_rate_hz, samples_per_symbol=cfg.samples_per_symbol,
         snr_convention=cfg.snr_convention,
         source={"format": "synth", "frames": "epoch 0 (train) + validation",
-                "config_hash": config_hash({"train": train_cfg, "val": eval_cfg}),
-                "train_seed": train_cfg.seed, "eval_seed": eval_cfg.seed},
+                "config_hash": config_hash(hashed),
+                "train_seed": train_cfg.seed, "eval_seed": eval_cfg.seed,
+                **({"mix_seeds": [c.seed for c in mix]} if mix else {})},
     )  # fmt: skip
 
 
@@ -342,17 +351,25 @@ def rebuild_commands(
 
 
 def _synth_rebuild_commands(name: str, out: str, model: str, synth: Any, qat: bool) -> list[str]:
-    """A --synth entry's rebuild: ``amrkit train --synth`` with the card's synth.json and the
-    recorded frames per class, synth seed and evaluation frames, then ``zoo add``."""
+    """A --synth entry's rebuild: ``amrkit train --synth`` with the card's synth.json (and a
+    mixture's synth-mix1.json, ...) and the recorded frames per class, synth seed and
+    evaluation frames, then ``zoo add``."""
     cfg = synth.config
+    files = ",".join([f"{out}/synth.json", *mix_files(out, len(synth.mix))])
+    fpc = ",".join(str(c.frames_per_class) for c in synth.configs)
     quant = f"--qat-config {out}/qat.json" if qat else f"--quant-config {out}/ptq.json"
     return [
         f"amrkit zoo rebuild {name} --out {out}  # runs:",
-        f"amrkit train --synth {out}/synth.json --frames-per-class {cfg.frames_per_class} "
+        f"amrkit train --synth {files} --frames-per-class {fpc} "
         f"--synth-seed {cfg.seed} --eval-frames-per-class {synth.eval_frames_per_class} "
         f"--model {model} --config {out}/train.json --out {out}/run",
         f"amrkit zoo add {out}/run --name {name} --config {out}/card.json {quant} --zoo {out}/zoo",
     ]
+
+
+def mix_files(out: str | Path, n: int) -> list[str]:
+    """The config files of a rebuild's further synth sources: ``out/synth-mix1.json``, ..."""
+    return [f"{out}/synth-mix{i}.json" for i in range(1, n + 1)]
 
 
 DATA_KEYS = ("preset", "seed", "frames_per_class", "snr_convention", "channel", "frame_length")
@@ -386,28 +403,48 @@ def _synth_data(synth: Any, epochs: int) -> dict[str, Any]:
     from amrkit.config import config_hash
     from amrkit.train.synth import train_seed
 
-    cfg, ev = synth.config, synth.eval_config()
+    cfg, ev, n_epoch = synth.config, synth.eval_config(), synth.num_frames
     keys = _data_keys(cfg)
     config = keys.pop("config")
-    return {
+    out = {
         **keys,
         "config_hash": config_hash({"synth": synth.to_dict(), "epochs": epochs}),
-        "num_frames": epochs * cfg.num_frames + ev.num_frames,
+        "num_frames": epochs * n_epoch + ev.num_frames,
         "config": config,
         "synth": {
             "seed": cfg.seed,
             "seed_is": "the synth seed, not a frame seed: epoch e (0-based) trains on the frames "
             "of seed amrkit.train.synth.train_seed(seed, e), validation and test on eval_seed",
             "frames_per_class_per_epoch": cfg.frames_per_class,
-            "frames_per_epoch": cfg.num_frames,
+            "frames_per_epoch": n_epoch,
             "epochs": epochs,
-            "training_frames": epochs * cfg.num_frames,
+            "training_frames": epochs * n_epoch,
             "epoch_seeds": [train_seed(cfg.seed, e) for e in range(epochs)],
             "eval_frames_per_class": synth.eval_frames_per_class,
             "eval_frames": ev.num_frames,
             "eval_seed": ev.seed,
         },
     }
+    if synth.mix:  # frames_per_epoch above counts every source
+        out["synth"]["mix"] = _synth_mix(synth, epochs)
+    return out
+
+
+def _synth_mix(synth: Any, epochs: int) -> list[dict[str, Any]]:
+    """training.data.synth.mix: each further source's preset, frames and epoch seeds."""
+    seeds = [synth.epoch_seeds(e) for e in range(epochs)]
+    return [
+        {
+            "source": i + 1,
+            "preset": c.preset,
+            "frames_per_class_per_epoch": c.frames_per_class,
+            "frames_per_epoch": c.num_frames,
+            "seed_is": f"epoch e trains on the frames of seed "
+            f"amrkit.train.synth.mix_seed(seed, e, {i})",
+            "epoch_seeds": [s[i] for s in seeds],
+        }
+        for i, c in enumerate(synth.mix, 1)
+    ]
 
 
 def _training(run: Any, data: dict[str, Any]) -> dict[str, Any]:
@@ -449,16 +486,19 @@ def _quantization(details: dict[str, Any], synth: Any = None) -> dict[str, Any]:
 def _synth_quant_record(synth: Any, details: dict[str, Any]) -> dict[str, Any]:
     """Which frames made a --synth run's INT8 file (:func:`synth_quant_frames`)."""
     train, ev = synth.epoch_config(0), synth.eval_config()
+    n_train = synth.num_frames  # every source's
     n_cal, seed = (details.get("calibration") or {}).get("frames"), details["config"].get("seed")
     n_val = (details.get("accuracy") or {}).get("frames")
     qat = " and QAT fine-tuned on all of them" if details.get("mode") == "qat" else ""
+    mixed = f", {len(synth.mix)} more source(s) mixed in" if synth.mix else ""
     return {
-        "train": {"epoch": 0, "seed": train.seed, "frames": train.num_frames},
+        "train": {"epoch": 0, "seed": train.seed, "frames": n_train,
+                  **({"mix_seeds": list(synth.epoch_seeds(0)[1:])} if synth.mix else {})},
         "validation": {"seed": ev.seed, "frames": n_val},
         "calibration_frames": n_cal,
         "selection_seed": seed,
-        "text": f"calibrated on {n_cal} of epoch 0's {train.num_frames:,} training frames "
-        f"(synthesizer seed {train.seed}), chosen per class with seed {seed}{qat}; INT8 "
+        "text": f"calibrated on {n_cal} of epoch 0's {n_train:,} training frames "
+        f"(synthesizer seed {train.seed}{mixed}), chosen per class with seed {seed}{qat}; INT8 "
         f"accuracy on the run's {n_val} validation frames (seed {ev.seed})",
     }  # fmt: skip
 
@@ -508,9 +548,11 @@ def _qat_quantization(details: dict[str, Any], common: dict[str, Any]) -> dict[s
     }
 
 
-def _use(name: str, run: Any, data_cfg: Any) -> dict[str, Any]:
-    snrs = sorted(set(data_cfg.snrs))
+def _use(name: str, run: Any, data_cfg: Any, mix: tuple = ()) -> dict[str, Any]:
+    """How to use the entry; ``mix``: the further synth sources' configs (their SNRs count)."""
+    snrs = sorted({s for c in (data_cfg, *mix) for s in c.snrs})
     span = f"{snrs[0]:g} dB" if len(snrs) == 1 else f"{snrs[0]:g}…{snrs[-1]:g} dB"
+    preset = " + ".join(c.preset for c in (data_cfg, *mix))
     return {
         "ref": f"{pretrained.PREFIX}{name}",
         "int8_ref": f"{pretrained.PREFIX}{name}:int8",
@@ -519,7 +561,7 @@ def _use(name: str, run: Any, data_cfg: Any) -> dict[str, Any]:
         "sample_rate_hz": run.sample_rate_hz,
         "samples_per_symbol": data_cfg.samples_per_symbol,
         "snr_convention": data_cfg.snr_convention,
-        "snr_range": f"{span} ({data_cfg.snr_convention} SNR convention, preset {data_cfg.preset})",
+        "snr_range": f"{span} ({data_cfg.snr_convention} SNR convention, preset {preset})",
     }
 
 
@@ -630,7 +672,7 @@ def _card(name: str, loaded: Any, data_cfg: Any, data: dict[str, Any],
         "schema": SCHEMA,
         "name": name,
         "summary": kw["summary"],
-        "use": _use(name, loaded, data_cfg),
+        "use": _use(name, loaded, data_cfg, synth.mix if synth is not None else ()),
         "model": measured["network"],
         "training": _training(loaded, data),
         "quantization": _quantization(details, synth),
@@ -642,6 +684,7 @@ def _card(name: str, loaded: Any, data_cfg: Any, data: dict[str, Any],
             "rebuild": rebuild,
             "configs": {
                 "data": json.loads(config_to_json(data_cfg)),
+                **_data_mix(synth),
                 "train": loaded.info.get("train_config") or {},
                 **quant_cfg,
                 "card": to_dict(kw["card_config"]),
@@ -651,6 +694,15 @@ def _card(name: str, loaded: Any, data_cfg: Any, data: dict[str, Any],
         "report_group": kw["report_group"],
         "extra_sections": kw["sections"],
     }
+
+
+def _data_mix(synth: Any) -> dict[str, Any]:
+    """commands.configs' ``data_mix`` (a --synth mixture's further sources' configs), or {}."""
+    from amrkit.data.synth import config_to_json
+
+    if synth is None or not synth.mix:
+        return {}
+    return {"data_mix": [json.loads(config_to_json(c)) for c in synth.mix]}
 
 
 def add_entry(

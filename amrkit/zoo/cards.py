@@ -59,6 +59,9 @@ def recipe(card: dict[str, Any]) -> dict[str, Any]:
         synth = data["synth"]
         out["synth"] = {k: synth.get(k) for k in ("epochs", "training_frames",
                                                   "eval_frames_per_class")}  # fmt: skip
+        if synth.get("mix"):  # a mixture: the further sources
+            out["synth"]["mix"] = [{k: m.get(k) for k in ("preset", "frames_per_class_per_epoch")}
+                                   for m in synth["mix"]]  # fmt: skip
     return {
         "data": out,
         "train": {k: train.get(k) for k in keys if k in train},
@@ -255,6 +258,11 @@ def _data_line(data: dict[str, Any]) -> str:
         f"training frames; synth seed {synth['seed']} (not a frame seed: epoch e's frames use "
         f"`train_seed(seed, e)`); validation and test {synth['eval_frames_per_class']:,} frames "
         f"per class, seed {synth['eval_seed']}; config hash `{data.get('config_hash')}`"
+        + "".join(
+            f"; mixed in every epoch: {m['frames_per_class_per_epoch']:,} frames per class of "
+            f"preset `{m['preset']}` (seeds `mix_seed(seed, e, {m['source']})`)"
+            for m in synth.get("mix", [])
+        )
     )
 
 
@@ -309,15 +317,33 @@ def _input_line(card: dict[str, Any]) -> str:
     """Classes, frame, rate and what the training data varied: what the model assumes."""
     use = card["use"]
     cfg = ((card.get("commands") or {}).get("configs") or {}).get("data") or {}
+    mix = ((card.get("commands") or {}).get("configs") or {}).get("data_mix") or []
     ranges, sps = _ranges(cfg), use.get("samples_per_symbol")
-    fixed_sps = sps and not any("samples per symbol" in r for r in ranges)
+    varied = [*ranges, *(r for c in mix for r in _ranges(c))]
+    fixed_sps = sps and not any("samples per symbol" in r for r in varied)
     return (
         f"Classes: {', '.join(use['classes'])}. Input: {use['frame_length']:,} I/Q samples "
         f"per frame at {_f(use.get('sample_rate_hz'), 0)} Hz"
         + (f", {sps} samples per symbol" if fixed_sps else "")
         + f"; trained at {use['snr_range']}"
-        + (f", each training frame drawn from: {'; '.join(ranges)}" if ranges else "")
+        + (f", each training frame drawn from: {'; '.join(ranges)}" if ranges and not mix else "")
+        + (_mix_part(cfg, ranges, mix) if mix else "")
         + "."
+    )
+
+
+def _mix_part(cfg: dict[str, Any], ranges: list[str], mix: list[dict[str, Any]]) -> str:
+    """The training mixture of a --synth run on several sources, for the input line."""
+
+    def part(c: dict[str, Any], r: list[str]) -> str:
+        what = f" (drawn from: {'; '.join(r)})" if r else ""
+        return (
+            f"{c.get('frames_per_class', 0):,} per class per epoch of `{c.get('preset')}` "
+            f"preset frames{what}"
+        )
+
+    return f", a mixture: {part(cfg, ranges)}" + "".join(
+        f"; plus {part(c, _ranges(c))}" for c in mix
     )
 
 

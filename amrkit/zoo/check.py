@@ -32,10 +32,11 @@ def load_card(name: str | pretrained.Entry, zoo_dir: str | Path | None = None) -
 
 def used_seeds(card: dict[str, Any]) -> set[int]:
     """Seeds a fresh measurement must avoid: the data's, the card's, and for a ``--synth``
-    run every epoch's and the evaluation frames'."""
+    run every epoch's (of every source of a mixture) and the evaluation frames'."""
     ev, data = card["evaluation"], card["training"]["data"]
     synth = data.get("synth") or {}
     extra = [*synth.get("epoch_seeds", []), *([synth["eval_seed"]] if "eval_seed" in synth else [])]
+    extra += [s for mix in synth.get("mix", []) for s in mix.get("epoch_seeds", [])]
     seeds = {int(data["seed"]), int(ev["test"]["seed"]), int(ev["sweep"]["seed"])}
     return seeds | {int(s) for s in extra}
 

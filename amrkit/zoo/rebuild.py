@@ -10,7 +10,8 @@ read them), ``data.h5``,
 
 An entry of a run trained with ``amrkit train --synth`` (its card's training data has
 ``synth``) has no data file: ``DIR`` gets ``synth.json`` (the synthesizer config, as
-``amrkit train --synth FILE`` reads it) instead of ``data.json`` and ``data.h5``, the run is
+``amrkit train --synth FILE`` reads it; a mixture's further sources ``synth-mix1.json``, ...)
+instead of ``data.json`` and ``data.h5``, the run is
 retrained on frames synthesized per epoch with the recorded frames per class, synth seed and
 evaluation frames, and added without ``--train-data``.
 """
@@ -69,8 +70,13 @@ def synth_of(card: dict[str, Any]) -> Any:
     synth = card["training"]["data"].get("synth")
     if synth is None:
         return None
-    cfg = config_from_mapping(card["commands"]["configs"]["data"], where="card")
-    return SynthData(cfg, int(synth["eval_frames_per_class"]))
+    configs = card["commands"]["configs"]
+    cfg = config_from_mapping(configs["data"], where="card")
+    mix = tuple(
+        config_from_mapping(c, where=f"card data_mix[{i}]")
+        for i, c in enumerate(configs.get("data_mix") or [])
+    )
+    return SynthData(cfg, int(synth["eval_frames_per_class"]), mix)
 
 
 def _train(card: dict[str, Any], h5: Path | None, out: Path, synth: Any = None, **kw: Any) -> Path:
@@ -173,7 +179,7 @@ def rebuild(
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Rebuild entry ``name`` into ``out`` from its card; returns (and writes) the comparison."""
-    from amrkit.zoo.build import add_entry
+    from amrkit.zoo.build import add_entry, mix_files
 
     say = log or (lambda _m: None)
     card = load_card(name, zoo_dir)
@@ -190,6 +196,9 @@ def rebuild(
         for key in ("data", "train", *quant, "card", "spec"):
             file = "synth.json" if key == "data" and synth is not None else f"{key}.json"
             write_json(out / file, configs[key])
+        for file, cfg in zip(mix_files(out, len(synth.mix) if synth else 0),
+                             configs.get("data_mix") or [], strict=True):  # fmt: skip
+            write_json(Path(file), cfg)
         write_text(out / "commands.txt", "\n".join(card["commands"]["rebuild"]) + "\n")
         h5 = _data(card, out, workers, say) if synth is None else None
         say(f"training {card['model']['spec_short']} ({configs['train'].get('epochs')} epochs"

@@ -258,3 +258,105 @@ def test_qat_config_fine_tunes_a_synth_run_on_its_epoch_0_frames(synth_entry, tm
     assert details["data"]["num_frames"] == 160 + 40
     assert len(details["qat"]["history"]) == 1 and "val_acc" in details["qat"]["history"][0]
     assert any(" --qat-config rebuild-q/qat.json " in c for c in card["commands"]["rebuild"])
+
+
+def train_mix(out: Path, seed: int) -> Path:
+    """A tiny --synth run on a mixture: train_synth's matlab frames (40 per class) plus 21 per
+    class of the wide preset (one per SNR), 2 epochs."""
+    from amrkit.data.synth import preset_config
+    from amrkit.train.config import TrainConfig
+    from amrkit.train.runner import train_model
+    from amrkit.train.synth import SynthData
+
+    kw = {"classes": CLASSES, "frame_length": 128, "seed": seed}
+    synth = SynthData(preset_config("matlab", frames_per_class=40, **kw), 20,
+                      (preset_config("wide", frames_per_class=21, **kw),))  # fmt: skip
+    tcfg = TrainConfig(epochs=EPOCHS, batch_size=32, lr=0.05, lr_drop_epoch=EPOCHS, seed=0)
+    train_model(None, "4x4p,8x4p", out, tcfg, device="cpu", threads=1, progress=False,
+                synth=synth)  # fmt: skip
+    return out
+
+
+@pytest.fixture(scope="module")
+def mix_entry(synth_entry: dict) -> dict:
+    """A --synth run on a mixture of two sources, added to the synth entry's zoo as ``mixy``."""
+    root, seed = synth_entry["root"], synth_entry["seed"]
+    threads = torch.get_num_threads()
+    try:
+        run = train_mix(root / "mix-run", seed)
+        args = ("zoo", "add", run, "--name", "mixy", "--zoo", synth_entry["zoo"], "--config",
+                root / "card.json", *ADD, "--json")  # fmt: skip
+        with pytest.raises(SystemExit) as done:
+            main([str(a) for a in args])
+        assert done.value.code in (0, None)
+    finally:
+        torch.set_num_threads(threads)
+    return {**synth_entry, "run": run}
+
+
+def test_a_mixture_entry_records_every_source(mix_entry, monkeypatch):
+    from amrkit import zoo
+    from amrkit.train.synth import SynthData, mix_seed, train_seed
+    from amrkit.zoo.cards import render_markdown
+    from amrkit.zoo.check import used_seeds
+    from amrkit.zoo.rebuild import synth_of
+
+    seed = mix_entry["seed"]
+    monkeypatch.setenv("AMRKIT_ZOO_DIR", str(mix_entry["zoo"]))
+    card, single = zoo.card("mixy"), zoo.card("synthy")
+    synth = SynthData.from_dict(json.loads((mix_entry["run"] / "run.json").read_text())["synth"])
+    assert [c.preset for c in synth.configs] == ["matlab", "wide"]
+    assert synth_of(card) == synth  # the card holds every source's config
+    data = card["training"]["data"]
+    assert data["num_frames"] == EPOCHS * (160 + 84) + 80
+    assert data["synth"]["epoch_seeds"] == [train_seed(seed, e) for e in range(EPOCHS)]
+    mixed = [mix_seed(seed, e, 1) for e in range(EPOCHS)]
+    assert data["synth"]["mix"][0]["epoch_seeds"] == mixed
+    assert data["synth"]["mix"][0]["frames_per_class_per_epoch"] == 21
+    assert set(mixed) <= used_seeds(card) and not set(mixed) & used_seeds(single)  # control
+    assert "mix" not in single["training"]["data"]["synth"]
+    assert "data_mix" not in single["commands"]["configs"]
+    assert card["use"]["snr_range"].startswith("-10…30 dB")  # the wide source's SNRs count
+    page = render_markdown(card)
+    assert "a mixture: 40 per class per epoch of `matlab` preset frames; plus 21 per " in page
+    assert "of `wide` preset frames (drawn from: " in page
+    assert "mixed in every epoch: 21 frames per class of preset `wide`" in page
+    assert "each training frame drawn from" not in page
+    assert "a mixture" not in render_markdown(single)  # control
+    frames = card["quantization"]["frames"]
+    assert frames["train"]["frames"] == 160 + 84 and frames["train"]["mix_seeds"] == mixed[:1]
+
+
+def test_a_mixture_is_calibrated_on_every_source(mix_entry):
+    from amrkit.data.synth import synthesize_arrays
+    from amrkit.train.synth import SynthData
+    from amrkit.zoo.build import synth_quant_frames
+
+    synth = SynthData.from_dict(json.loads((mix_entry["run"] / "run.json").read_text())["synth"])
+    frames = synth_quant_frames(synth)
+    train = frames.indices("train")
+    assert len(train) == 160 + 84 and len(frames.indices("val")) == 40
+    main_cfg, wide_cfg = synth.epoch_configs(0)
+    got = frames.read(train)
+    assert np.array_equal(got[:160], synthesize_arrays(main_cfg)["iq"])
+    assert np.array_equal(got[160:], synthesize_arrays(wide_cfg)["iq"])
+    assert frames.source["mix_seeds"] == [wide_cfg.seed]
+
+
+def test_rebuild_of_a_mixture_entry(mix_entry, tmp_path, capsys, monkeypatch):
+    from amrkit.data.synth import load_config
+
+    monkeypatch.setenv("AMRKIT_ZOO_DIR", str(mix_entry["zoo"]))
+    monkeypatch.chdir(tmp_path)
+    card = json.loads((mix_entry["zoo"] / "mixy" / "card.json").read_text())
+    cmds = card["commands"]["rebuild"]
+    files = "rebuild-mixy/synth.json,rebuild-mixy/synth-mix1.json"
+    assert any(f" --synth {files} --frames-per-class 40,21 " in c for c in cmds)
+    args = ["--no-mcu", "--workers", "1", "--threads", "1", "--device", "cpu", "--json"]
+    code, stdout, err = invoke(capsys, "zoo", "rebuild", "mixy", "--out", "rebuild-mixy", *args)
+    assert code == 0, err
+    assert json.loads(stdout)["data_identical"]
+    out = tmp_path / "rebuild-mixy"
+    original = json.loads((mix_entry["run"] / "run.json").read_text())["synth"]
+    assert json.loads((out / "run" / "run.json").read_text())["synth"] == original
+    assert load_config(out / "synth-mix1.json").preset == "wide"
