@@ -45,6 +45,18 @@ def evaluate(
         help="Also summarize accuracy per SNR band: increasing dB edges, e.g. 0,10,20 for "
         "< 0, 0-10, 10-20 and >= 20 dB.",
     ),
+    by: str | None = typer.Option(
+        None,
+        "--by",
+        help="Also report accuracy per value of a per-frame field recorded in the file, e.g. "
+        "channel/delay_spread (amrkit HDF5 files).",
+    ),
+    bins: str | None = typer.Option(
+        None,
+        "--bins",
+        help="Bin edges for --by: increasing numbers, e.g. 0,1,2,3,4,5 for [0, 1) ... [4, 5]; "
+        "without it one row per distinct value (at most 20).",
+    ),
     out: Path | None = typer.Option(None, "--out", help="Also write the JSON report to this file."),
     as_json: options.JsonOpt = False,
 ) -> None:
@@ -54,11 +66,15 @@ def evaluate(
     from amrkit.errors import AmrkitError
     from amrkit.fileio import check_writable, dumps_json, write_json
     from amrkit.metrics.accuracy import parse_snr_bands
+    from amrkit.metrics.by_field import parse_bin_edges
     from amrkit.metrics.evaluate import SPLITS, evaluate_path
 
     if split not in SPLITS:
         raise AmrkitError(f"--split {split!r} is not one of {', '.join(SPLITS)}")
     edges = None if snr_bands is None else parse_snr_bands(snr_bands)
+    if bins is not None and by is None:
+        raise AmrkitError("--bins needs --by FIELD (e.g. --by channel/delay_spread)")
+    by_edges = None if bins is None else parse_bin_edges(bins)
     # fail before the (long) evaluation, without creating anything yet
     if out is not None:
         if out.is_dir():
@@ -108,6 +124,8 @@ def evaluate(
             drop_nonfinite=drop_nonfinite,
             runtime=runtime,
             snr_bands=edges,
+            by=by,
+            bins=by_edges,
             **options.open_options(format, classes, classes_file, snr_min, snr_max),
         )
     dropped = result["data"].get("dropped_nonfinite")
@@ -178,6 +196,8 @@ def print_report(r: dict[str, Any]) -> None:
         for e in r["snr_bands"]:
             bands.add_row(e["band"], f"{e['frames']:,}", _pct(e["accuracy"]))
         console.print(bands)
+    if r.get("by"):
+        console.print(by_table(r["by"]))
     console.print(cls)
     if r["most_confused"]:
         conf = Table(title="most confused (true -> predicted)")
@@ -188,6 +208,25 @@ def print_report(r: dict[str, Any]) -> None:
         console.print(conf)
     for p in r.get("plots", []):
         console.print(f"wrote {p}", highlight=False)
+
+
+def by_table(by: dict[str, Any]) -> Any:
+    """The ``--by`` section as a rich table: bin, frames, accuracy."""
+    from rich.table import Table
+
+    from amrkit.metrics.by_field import bin_name
+
+    rows = by["bins"]
+    caption = (
+        f"{by['outside']:,} of {by['frames']:,} frames outside the bins" if by["outside"] else None
+    )
+    table = Table(title=f"accuracy by {by['field']}", caption=caption)
+    for col in (by["field"], "frames", "accuracy"):
+        table.add_column(col, justify="right")
+    for k, e in enumerate(rows):
+        acc = "-" if e["accuracy_pct"] is None else f"{e['accuracy_pct']:.2f} %"
+        table.add_row(bin_name(e, k == len(rows) - 1), f"{e['frames']:,}", acc)
+    return table
 
 
 COMMANDS = {"evaluate": evaluate}

@@ -12,10 +12,12 @@ from typing import Any
 
 import numpy as np
 
+from amrkit.data.fields import field_key, read_frame_field
 from amrkit.data.frames import FrameSet
 from amrkit.errors import AmrkitError
 from amrkit.infer import Predictor, check_compatible
 from amrkit.metrics.accuracy import accuracy_report, snr_band_report
+from amrkit.metrics.by_field import accuracy_by, field_bins
 
 SPLITS = ("train", "val", "test", "all")
 
@@ -62,10 +64,15 @@ def evaluate_predictor(
     top_confused: int = 5,
     progress: Callable[[int, int], None] | None = None,
     snr_bands: Sequence[float] | None = None,
+    by: str | None = None,
+    bins: Sequence[float] | None = None,
 ) -> dict[str, Any]:
     """Accuracy report (see :func:`accuracy_report`) of ``predictor`` on ``frames[split]``.
 
     ``snr_bands``: band edges in dB; adds ``snr_bands`` (:func:`snr_band_report`).
+    ``by``: a per-frame field of the file (``channel/delay_spread``), ``bins`` its bin edges
+    (None: one row per distinct value); adds ``by`` (:func:`accuracy_by`), checked before
+    the model runs.
 
     Adds ``split``, ``loss`` (mean cross-entropy), ``model`` (kind, classes, frame_length)
     and ``data`` (the FrameSet's identity). Raises AmrkitError when model and data disagree
@@ -80,6 +87,13 @@ def evaluate_predictor(
             f"split {split!r} of {frames.source.get('path', 'the data')!r} has no frames; "
             "choose another --split or relax the filters"
         )
+    values = None
+    if by is not None:
+        by = field_key(by)
+        values = read_frame_field(frames, by)[positions]  # (n,)
+        field_bins(values, bins, by)  # refuse bad bins before the (long) predictions
+    elif bins is not None:
+        raise AmrkitError("--bins needs --by FIELD (e.g. --by channel/delay_spread)")
     pred, loss = predict(predictor, frames, positions, batch_size, progress)
     report = accuracy_report(
         frames.label[positions], pred, frames.snr_db[positions], frames.classes, top_confused
@@ -87,6 +101,8 @@ def evaluate_predictor(
     if snr_bands is not None:
         snr = frames.snr_db[positions]
         report["snr_bands"] = snr_band_report(frames.label[positions], pred, snr, snr_bands)
+    if values is not None:
+        report["by"] = accuracy_by(values, frames.label[positions], pred, bins, by)
     return {
         "split": split,
         **report,
@@ -112,6 +128,8 @@ def evaluate_path(
     split_seed: int | None = None,
     runtime: str = "auto",
     snr_bands: Sequence[float] | None = None,
+    by: str | None = None,
+    bins: Sequence[float] | None = None,
     **open_options: Any,
 ) -> dict[str, Any]:
     """Load ``model`` (run dir or .onnx; ``runtime``: :data:`amrkit.infer.RUNTIMES`) and
@@ -131,7 +149,7 @@ def evaluate_path(
     seed = resolve_split_seed(split_seed, getattr(predictor, "info", None), repr(str(model)))
     with open_frames(data, split_seed=seed, **open_options) as frames:
         result = evaluate_predictor(
-            predictor, frames, split, batch_size, top_confused, progress, snr_bands
+            predictor, frames, split, batch_size, top_confused, progress, snr_bands, by, bins
         )
     result["model"]["path"] = str(model)
     return result
