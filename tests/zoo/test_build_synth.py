@@ -53,6 +53,14 @@ def train_synth(out: Path, seed: int, data: Path | None = None, eval_fpc: int = 
     return out
 
 
+def _zoo_add(run: Path, name: str, zoo: Path, card: Path) -> None:
+    """``amrkit zoo add RUN --name NAME`` into ``zoo`` with the card config ``card``."""
+    args = ("zoo", "add", run, "--name", name, "--zoo", zoo, "--config", card, *ADD, "--json")
+    with pytest.raises(SystemExit) as done:
+        main([str(a) for a in args])
+    assert done.value.code in (0, None)
+
+
 @pytest.fixture(scope="module")
 def synth_entry(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """A --synth run added with the CLI (no --train-data) to a zoo of its own."""
@@ -62,11 +70,7 @@ def synth_entry(tmp_path_factory: pytest.TempPathFactory) -> dict:
         seed = pick_synth_seed()
         run = train_synth(root / "run", seed)
         (root / "card.json").write_text(json.dumps(CARD))
-        args = ("zoo", "add", run, "--name", "synthy", "--zoo", root / "zoo", "--config",
-                root / "card.json", *ADD, "--json")  # fmt: skip
-        with pytest.raises(SystemExit) as done:
-            main([str(a) for a in args])
-        assert done.value.code in (0, None)
+        _zoo_add(run, "synthy", root / "zoo", root / "card.json")
     finally:
         torch.set_num_threads(threads)
     return {"root": root, "run": run, "zoo": root / "zoo", "seed": seed}
@@ -284,11 +288,7 @@ def mix_entry(synth_entry: dict) -> dict:
     threads = torch.get_num_threads()
     try:
         run = train_mix(root / "mix-run", seed)
-        args = ("zoo", "add", run, "--name", "mixy", "--zoo", synth_entry["zoo"], "--config",
-                root / "card.json", *ADD, "--json")  # fmt: skip
-        with pytest.raises(SystemExit) as done:
-            main([str(a) for a in args])
-        assert done.value.code in (0, None)
+        _zoo_add(run, "mixy", synth_entry["zoo"], root / "card.json")
     finally:
         torch.set_num_threads(threads)
     return {**synth_entry, "run": run}
