@@ -109,16 +109,26 @@ def test_a_closed_output_ends_quietly(models, kit):
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_and_sigterm_end_a_live_stream_with_its_summary(models, kit, sig):
     data = kit.encode(kit.signal(1.0, 20, seed=25), "ci16")
-    proc = _amrkit(models["int8"], "-", "--format", "ci16", "--sample-rate", "1e6",
-                   "--chunk", 4096, "--timeout", 0)  # fmt: skip
-    _feed(proc, data, keep_open=True)  # a live source: more may come, nothing ends it
-    lines = [proc.stdout.readline() for _ in range(2)]
-    assert lines[1].count(b",") == 10  # decisions are flushed as they are made
-    time.sleep(0.2)
-    proc.send_signal(sig)
-    out = proc.stdout.read()  # to the end: the process stopped and closed it
-    text = proc.stderr.read().decode()
-    proc.wait(timeout=60)
+    # a terminal's Ctrl-C: the child must not inherit an ignored SIGINT (a shell's background
+    # job or nohup ignores it, and Python then leaves it ignored); a Python handler here
+    # becomes the default disposition across exec
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = _amrkit(models["int8"], "-", "--format", "ci16", "--sample-rate", "1e6",
+                       "--chunk", 4096, "--timeout", 0)  # fmt: skip
+    finally:
+        signal.signal(signal.SIGINT, old)
+    try:
+        _feed(proc, data, keep_open=True)  # a live source: more may come, nothing ends it
+        lines = [proc.stdout.readline() for _ in range(2)]
+        assert lines[1].count(b",") == 10  # decisions are flushed as they are made
+        time.sleep(0.2)
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=60)  # to the end: the process stopped
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    text = err.decode()
     assert proc.returncode == 0, text
     assert "Traceback" not in text and "KeyboardInterrupt" not in text
     assert text.strip().splitlines()[-1].endswith("[interrupted]")
