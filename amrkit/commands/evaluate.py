@@ -64,7 +64,7 @@ def evaluate(
     import sys
 
     from amrkit.errors import AmrkitError
-    from amrkit.fileio import check_writable, dumps_json, write_json
+    from amrkit.fileio import dumps_json, write_json
     from amrkit.metrics.accuracy import parse_snr_bands
     from amrkit.metrics.by_field import parse_bin_edges
     from amrkit.metrics.evaluate import SPLITS, evaluate_path
@@ -75,24 +75,7 @@ def evaluate(
     if bins is not None and by is None:
         raise AmrkitError("--bins needs --by FIELD (e.g. --by channel/delay_spread)")
     by_edges = None if bins is None else parse_bin_edges(bins)
-    # fail before the (long) evaluation, without creating anything yet
-    if out is not None:
-        if out.is_dir():
-            raise AmrkitError(
-                f"--out {str(out)!r} is a folder; give a file path such as report.json"
-            )
-        try:
-            check_writable(out, create=False)
-        except AmrkitError as exc:
-            raise AmrkitError(f"--out: {exc}") from None
-    if plot is not None:
-        if plot.exists() and not plot.is_dir():
-            raise AmrkitError(f"--plot {str(plot)!r} is a file; give a folder for the figures")
-        try:
-            for name in PLOT_FILES:
-                check_writable(plot / name, create=False)
-        except AmrkitError as exc:
-            raise AmrkitError(f"--plot: {exc}") from None
+    _check_outputs(out, plot)  # fail before the (long) evaluation, creating nothing yet
 
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -132,34 +115,51 @@ def evaluate(
     if dropped:
         err.print(f"skipped {dropped:,} frame(s) with NaN or inf samples", highlight=False)
     if plot is not None:
-        from amrkit.metrics.plots import plot_accuracy_vs_snr, plot_confusion
-
-        label = f"{Path(model).name} ({result['model']['kind']})"
-        result["plots"] = [
-            str(
-                plot_accuracy_vs_snr(
-                    {label: result},
-                    plot / PLOT_FILES[0],
-                    title=f"Top-1 accuracy vs SNR, {split} split",
-                )
-            ),
-            str(
-                plot_confusion(
-                    result,
-                    plot / PLOT_FILES[1],
-                    title=(
-                        f"{label}, {split} split: {result['num_frames']} frames, "
-                        f"accuracy {100 * result['accuracy']:.2f} %"
-                    ),
-                )
-            ),
-        ]
+        result["plots"] = _plots(result, model, split, plot)
     if out is not None:
         write_json(out, result)
     if as_json:
         typer.echo(dumps_json(result), nl=False)
         return
     print_report(result)
+
+
+def _check_outputs(out: Path | None, plot: Path | None) -> None:
+    """--out and --plot can be written (nothing is created yet)."""
+    from amrkit.errors import AmrkitError
+    from amrkit.fileio import check_writable
+
+    if out is not None:
+        if out.is_dir():
+            raise AmrkitError(
+                f"--out {str(out)!r} is a folder; give a file path such as report.json"
+            )
+        try:
+            check_writable(out, create=False)
+        except AmrkitError as exc:
+            raise AmrkitError(f"--out: {exc}") from None
+    if plot is not None:
+        if plot.exists() and not plot.is_dir():
+            raise AmrkitError(f"--plot {str(plot)!r} is a file; give a folder for the figures")
+        try:
+            for name in PLOT_FILES:
+                check_writable(plot / name, create=False)
+        except AmrkitError as exc:
+            raise AmrkitError(f"--plot: {exc}") from None
+
+
+def _plots(result: dict[str, Any], model: Path, split: str, plot: Path) -> list[str]:
+    """accuracy_vs_snr.png and confusion.png in ``plot``: their paths."""
+    from amrkit.metrics.plots import plot_accuracy_vs_snr, plot_confusion
+
+    label = f"{Path(model).name} ({result['model']['kind']})"
+    title = f"Top-1 accuracy vs SNR, {split} split"
+    curve = plot_accuracy_vs_snr({label: result}, plot / PLOT_FILES[0], title=title)
+    title = (
+        f"{label}, {split} split: {result['num_frames']} frames, "
+        f"accuracy {100 * result['accuracy']:.2f} %"
+    )
+    return [str(curve), str(plot_confusion(result, plot / PLOT_FILES[1], title=title))]
 
 
 def _pct(value: float | None) -> str:
