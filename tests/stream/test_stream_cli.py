@@ -118,14 +118,20 @@ def test_ctrl_c_and_sigterm_end_a_live_stream_with_its_summary(models, kit, sig)
                        "--chunk", 4096, "--timeout", 0)  # fmt: skip
     finally:
         signal.signal(signal.SIGINT, old)
+    watchdog = threading.Timer(120, proc.kill)  # a child that ignores the signal fails, not hangs
+    watchdog.start()
     try:
         _feed(proc, data, keep_open=True)  # a live source: more may come, nothing ends it
         lines = [proc.stdout.readline() for _ in range(2)]
         assert lines[1].count(b",") == 10  # decisions are flushed as they are made
         time.sleep(0.2)
         proc.send_signal(sig)
-        out, err = proc.communicate(timeout=60)  # to the end: the process stopped
+        # the buffered reader, not communicate(): readline may have read ahead
+        out = proc.stdout.read()  # to the end: the process stopped and closed it
+        err = proc.stderr.read()
+        proc.wait(timeout=60)
     finally:
+        watchdog.cancel()
         if proc.poll() is None:
             proc.kill()
     text = err.decode()
