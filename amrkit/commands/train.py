@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import typer
 
 from amrkit.commands import options
@@ -279,8 +282,12 @@ def train(
             synth=synth_data,
             synth_workers=1 if synth_workers is None else synth_workers,
         )
-    if not metrics:  # not rank 0 under torchrun
-        return
+    if metrics:  # empty: not rank 0 under torchrun
+        _print_metrics(out, metrics, json_out)
+
+
+def _print_metrics(out: Path, metrics: dict[str, Any], json_out: bool) -> None:
+    """The run's summary line, or its metrics as JSON."""
     if json_out:
         from amrkit.fileio import dumps_json
 
