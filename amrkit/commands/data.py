@@ -91,18 +91,18 @@ def generate(
         None,
         "--sps-range",
         help="Samples per symbol drawn per frame, log-uniform and fractional: MIN,MAX "
-        "(e.g. 2,16) [off; wide: 2,16].",
+        "(e.g. 2,16) \\[off; wide: 2,16].",
     ),
     rolloff_range: str | None = typer.Option(
         None,
         "--rolloff-range",
-        help="RRC/RC roll-off drawn per frame: MIN,MAX [off; wide: 0.1,0.5].",
+        help="RRC/RC roll-off drawn per frame: MIN,MAX \\[off; wide: 0.1,0.5].",
     ),
     pulses: str | None = typer.Option(
         None,
         "--pulses",
         help="Symbol pulses of PSK/QAM/PAM, one drawn per frame from this comma list of "
-        "rrc, rc, rect, halfsine [rrc; wide: all four].",
+        "rrc, rc, rect, halfsine \\[rrc; wide: all four].",
     ),
     timing_jitter: float | None = typer.Option(
         None,
@@ -110,7 +110,7 @@ def generate(
         help="Largest rms sampling jitter in symbols, per frame [0; wide: 0.02].",
     ),
     fm_deviation_range: str | None = typer.Option(
-        None, "--fm-deviation-range", help="B-FM deviation in Hz drawn per frame: MIN,MAX [off]."
+        None, "--fm-deviation-range", help="B-FM deviation in Hz drawn per frame: MIN,MAX \\[off]."
     ),
     am_carrier: float | None = typer.Option(
         None,

@@ -26,7 +26,7 @@ def search(
     storage: str | None = typer.Option(
         None,
         "--storage",
-        help="Optuna storage URL [sqlite:///OUT/study.db]; postgresql://... "
+        help="Optuna storage URL \\[sqlite:///OUT/study.db]; postgresql://... "
         "lets many machines share one study.",
     ),  # fmt: skip
     study: str = typer.Option("amrkit-search", "--study", help="Study name in the storage."),
