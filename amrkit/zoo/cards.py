@@ -302,6 +302,7 @@ def _ranges(cfg: dict[str, Any]) -> list[str]:
     if mp.get("delay_spread_max", 0) > 0:
         out.append(f"multipath delay spread up to {mp['delay_spread_max']:g} samples (Rician K "
                    f"{mp.get('k_factor_min', 0):g}–{mp.get('k_factor_max', 0):g})")  # fmt: skip
+    out += _channel(cfg)
     if imp.get("cfo_max", 0) > 0:
         khz = f" = ±{imp['cfo_max'] * rate / 1e3:g} kHz" if rate else ""
         out.append(f"frequency offset up to ±{imp['cfo_max']:g} fs{khz}")
@@ -311,6 +312,27 @@ def _ranges(cfg: dict[str, Any]) -> list[str]:
         out.append(f"I/Q imbalance up to {imp.get('iq_gain_db', 0):g} dB, "
                    f"{imp.get('iq_phase_deg', 0):g}°")  # fmt: skip
     return out
+
+
+def _channel(cfg: dict[str, Any]) -> list[str]:
+    """The channel where it is not the named preset's own (e.g. `wide` frames through the
+    reference's multipath channel): the preset's name alone would hide it."""
+    from amrkit.data.synth.config import PRESETS, SynthConfig
+
+    own = PRESETS.get(cfg.get("preset") or "", {}).get("channel", SynthConfig.channel)
+    channel = cfg.get("channel")
+    if channel is None or channel == own:
+        return []
+    if channel != "full":
+        return [f"channel `{channel}`"]
+    m = cfg.get("channel_model") or {}
+    delays = ", ".join(f"{d:g}" for d in m.get("path_delays", ()))
+    gains = ", ".join(f"{g:g}" for g in m.get("path_gains_db", ()))
+    k, ppm = m.get("k_factor", 0), m.get("max_ppm", 0)
+    return [
+        f"channel `full` (Rician paths at {delays} samples, {gains} dB, K {k:g}; "
+        f"clock offsets up to {ppm:g} ppm)"
+    ]
 
 
 def _input_line(card: dict[str, Any]) -> str:

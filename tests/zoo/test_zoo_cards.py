@@ -159,3 +159,11 @@ def test_card_states_the_ranges_its_training_frames_were_drawn_from():
     line = render_markdown(card).splitlines()[6]
     assert "2–16 samples per symbol" in line and "8 samples per symbol" not in line
     assert "±6 kHz" in line and "delay spread up to 3 samples" in line, line
+    assert "channel `" not in line  # the wide preset's own channel is not named
+    off = {"delay_spread_max": 0.0, "k_factor_min": 0.0, "k_factor_max": 0.0}
+    card["commands"]["configs"]["data"] = to_dict(
+        preset_config("wide", channel="full", multipath=off)
+    )
+    line = render_markdown(card).splitlines()[6]  # wide ranges through the reference's channel
+    assert "channel `full` (Rician paths at 0, 1.8, 3.4 samples, 0, -2, -10 dB, K 4" in line
+    assert "2–16 samples per symbol" in line and "delay spread" not in line, line
