@@ -2,138 +2,210 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
 from amrkit.commands import options
 from amrkit.errors import AmrkitError
 
-
-def generate(
-    path: str = typer.Argument(
-        ..., help="Output HDF5 file (written to a temp file, then renamed)."
-    ),
-    preset: str = typer.Option(
-        "matlab",
+# generate's options (None: not given; the --config/--preset value or the default)
+PathArg = Annotated[
+    str, typer.Argument(help="Output HDF5 file (written to a temp file, then renamed).")
+]
+PresetOpt = Annotated[
+    str,
+    typer.Option(
         "--preset",
         help="Base parameters: 'matlab' (the reference) or 'wide' (symbol rate, pulse, "
         "jitter, analog parameters, multipath profile and receiver impairments drawn per "
         "frame, SNR -10…30 dB; see docs/data.md).",
     ),
-    config: str | None = typer.Option(
-        None,
+]
+ConfigOpt = Annotated[
+    str | None,
+    typer.Option(
         "--config",
         help="Start from a YAML/JSON config or an amrkit .h5 file made by generate "
         "(regenerates it exactly); other flags override its fields.",
     ),
-    classes: str | None = typer.Option(
-        None, "--classes", help="Comma list of classes, e.g. BPSK,QPSK (default: all 11)."
+]
+SynthClassesOpt = Annotated[
+    str | None,
+    typer.Option("--classes", help="Comma list of classes, e.g. BPSK,QPSK (default: all 11)."),
+]
+FramesPerClassOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--frames-per-class", help="Frames per class, spread evenly over the SNRs [10000]."
     ),
-    frames_per_class: int | None = typer.Option(
-        None, "--frames-per-class", help="Frames per class, spread evenly over the SNRs [10000]."
-    ),
-    snr: str | None = typer.Option(
-        None,
+]
+SnrOpt = Annotated[
+    str | None,
+    typer.Option(
         "--snr",
         help="SNR(s) in dB: 30, a comma list 0,10,20, a range start:stop:step (inclusive, "
         "e.g. --snr=-10:30:2) or inf (no noise) [30].",
     ),
-    snr_convention: str | None = typer.Option(
-        None,
+]
+SnrConventionOpt = Annotated[
+    str | None,
+    typer.Option(
         "--snr-convention",
         help="measured: noise relative to each frame's measured signal power (default); "
         "matlab: relative to an assumed unit power, as the reference (RRC classes ≈ 9 dB less).",
     ),
-    channel: str | None = typer.Option(
-        None,
+]
+ChannelOpt = Annotated[
+    str | None,
+    typer.Option(
         "--channel",
         help="full: Rician multipath + clock offset + AWGN (default); awgn: noise only; "
         "none: the clean modulated signal (needs --snr inf).",
     ),
-    frame_length: int | None = typer.Option(
-        None, "--frame-length", help="Samples per frame [1024]."
+]
+FrameLengthOpt = Annotated[
+    int | None, typer.Option("--frame-length", help="Samples per frame [1024].")
+]
+SamplesPerSymbolOpt = Annotated[
+    int | None,
+    typer.Option("--samples-per-symbol", help="Samples per symbol of the digital classes [8]."),
+]
+SampleRateOpt = Annotated[
+    float | None, typer.Option("--sample-rate", help="Sample rate in Hz [200000].")
+]
+SplitOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--split", help="Train,val,test fractions, stratified by class and SNR [0.8,0.1,0.1]."
     ),
-    samples_per_symbol: int | None = typer.Option(
-        None, "--samples-per-symbol", help="Samples per symbol of the digital classes [8]."
-    ),
-    sample_rate: float | None = typer.Option(
-        None, "--sample-rate", help="Sample rate in Hz [200000]."
-    ),
-    split: str | None = typer.Option(
-        None, "--split", help="Train,val,test fractions, stratified by class and SNR [0.8,0.1,0.1]."
-    ),
-    audio: str | None = typer.Option(
-        None,
+]
+AudioOpt = Annotated[
+    str | None,
+    typer.Option(
         "--audio",
         help="A speech/music WAV file to use as the analog source instead of the "
         "built-in synthetic one.",
     ),
-    cfo: float | None = typer.Option(
-        None,
+]
+CfoOpt = Annotated[
+    float | None,
+    typer.Option(
         "--cfo",
         help="Largest receiver frequency offset, a fraction of the sample rate, drawn per "
         "frame from ±this (e.g. 0.01) [0; wide: 0.03].",
     ),
-    phase_noise: float | None = typer.Option(
-        None, "--phase-noise", help="Largest phase-noise linewidth in Hz, drawn per frame [0]."
-    ),
-    iq_imbalance: str | None = typer.Option(
-        None,
+]
+PhaseNoiseOpt = Annotated[
+    float | None,
+    typer.Option("--phase-noise", help="Largest phase-noise linewidth in Hz, drawn per frame [0]."),
+]
+IqImbalanceOpt = Annotated[
+    str | None,
+    typer.Option(
         "--iq-imbalance",
         help="Largest I/Q gain (dB) and phase (degrees) imbalance, drawn per frame: DB,DEG "
         "(e.g. 1,5) [0,0].",
     ),
-    dc_offset: float | None = typer.Option(
-        None, "--dc-offset", help="Largest DC offset relative to the frame RMS, per frame [0]."
-    ),
-    sps_range: str | None = typer.Option(
-        None,
+]
+DcOffsetOpt = Annotated[
+    float | None,
+    typer.Option("--dc-offset", help="Largest DC offset relative to the frame RMS, per frame [0]."),
+]
+SpsRangeOpt = Annotated[
+    str | None,
+    typer.Option(
         "--sps-range",
         help="Samples per symbol drawn per frame, log-uniform and fractional: MIN,MAX "
         "(e.g. 2,16) \\[off; wide: 2,16].",
     ),
-    rolloff_range: str | None = typer.Option(
-        None,
-        "--rolloff-range",
-        help="RRC/RC roll-off drawn per frame: MIN,MAX \\[off; wide: 0.1,0.5].",
+]
+RolloffRangeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--rolloff-range", help="RRC/RC roll-off drawn per frame: MIN,MAX \\[off; wide: 0.1,0.5]."
     ),
-    pulses: str | None = typer.Option(
-        None,
+]
+PulsesOpt = Annotated[
+    str | None,
+    typer.Option(
         "--pulses",
         help="Symbol pulses of PSK/QAM/PAM, one drawn per frame from this comma list of "
         "rrc, rc, rect, halfsine \\[rrc; wide: all four].",
     ),
-    timing_jitter: float | None = typer.Option(
-        None,
-        "--timing-jitter",
-        help="Largest rms sampling jitter in symbols, per frame [0; wide: 0.02].",
+]
+TimingJitterOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--timing-jitter", help="Largest rms sampling jitter in symbols, per frame [0; wide: 0.02]."
     ),
-    fm_deviation_range: str | None = typer.Option(
-        None, "--fm-deviation-range", help="B-FM deviation in Hz drawn per frame: MIN,MAX \\[off]."
+]
+FmDeviationRangeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--fm-deviation-range", help="B-FM deviation in Hz drawn per frame: MIN,MAX \\[off]."
     ),
-    am_carrier: float | None = typer.Option(
-        None,
+]
+AmCarrierOpt = Annotated[
+    float | None,
+    typer.Option(
         "--am-carrier",
         help="Largest DSB-AM carrier level relative to the message peak, per frame "
         "(modulation index 1/level) [0: suppressed; wide: 2].",
     ),
-    delay_spread: float | None = typer.Option(
-        None,
+]
+DelaySpreadOpt = Annotated[
+    float | None,
+    typer.Option(
         "--delay-spread",
         help="Random multipath profiles: largest exponential delay spread in samples, per "
         "frame [0: off; wide: 3].",
     ),
-    k_factor: str | None = typer.Option(
-        None, "--k-factor", help="Rician K of the profiles' first tap, per frame: MIN,MAX [0,0]."
+]
+KFactorOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--k-factor", help="Rician K of the profiles' first tap, per frame: MIN,MAX [0,0]."
     ),
-    seed: int | None = typer.Option(
-        None, "--seed", help="Random seed; same seed ⇒ same bytes [0]."
-    ),
-    workers: int = typer.Option(
-        1, "--workers", help="Worker processes; the output does not depend on this."
-    ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+]
+SeedOpt = Annotated[
+    int | None, typer.Option("--seed", help="Random seed; same seed ⇒ same bytes [0].")
+]
+WorkersOpt = Annotated[
+    int, typer.Option("--workers", help="Worker processes; the output does not depend on this.")
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+
+
+def generate(
+    path: PathArg,
+    preset: PresetOpt = "matlab",
+    config: ConfigOpt = None,
+    classes: SynthClassesOpt = None,
+    frames_per_class: FramesPerClassOpt = None,
+    snr: SnrOpt = None,
+    snr_convention: SnrConventionOpt = None,
+    channel: ChannelOpt = None,
+    frame_length: FrameLengthOpt = None,
+    samples_per_symbol: SamplesPerSymbolOpt = None,
+    sample_rate: SampleRateOpt = None,
+    split: SplitOpt = None,
+    audio: AudioOpt = None,
+    cfo: CfoOpt = None,
+    phase_noise: PhaseNoiseOpt = None,
+    iq_imbalance: IqImbalanceOpt = None,
+    dc_offset: DcOffsetOpt = None,
+    sps_range: SpsRangeOpt = None,
+    rolloff_range: RolloffRangeOpt = None,
+    pulses: PulsesOpt = None,
+    timing_jitter: TimingJitterOpt = None,
+    fm_deviation_range: FmDeviationRangeOpt = None,
+    am_carrier: AmCarrierOpt = None,
+    delay_spread: DelaySpreadOpt = None,
+    k_factor: KFactorOpt = None,
+    seed: SeedOpt = None,
+    workers: WorkersOpt = 1,
+    quiet: QuietOpt = False,
     json_out: options.JsonOpt = False,
 ) -> None:
     """Synthesize a modulation dataset (the paper's 11 classes with the reference channel)."""

@@ -3,53 +3,85 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from amrkit.commands import options
 
-
-def search(
-    data: str = typer.Argument(..., help="Dataset (train/val for trials; test for the result)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Search folder (continued if it exists)."),
-    trials: int | None = typer.Option(None, "--trials", help="Proxy trials in the study [40]."),
-    max_macs: int | None = typer.Option(None, "--max-macs", help="MAC budget per frame."),
-    max_int8_kb: float | None = typer.Option(
-        None, "--max-int8-kb", help="INT8 parameter budget in kB (1 kB = 1000 bytes)."
-    ),
-    max_latency_us: float | None = typer.Option(
-        None, "--max-latency-us", help="ORT INT8 batch-1 latency budget (µs, median)."
-    ),
-    config: str | None = typer.Option(
-        None, "--config", help="YAML/JSON of SearchConfig fields; options override it."
-    ),
-    storage: str | None = typer.Option(
-        None,
+# search's options
+DataArg = Annotated[
+    str, typer.Argument(help="Dataset (train/val for trials; test for the result).")
+]
+OutOpt = Annotated[
+    Path, typer.Option("--out", "-o", help="Search folder (continued if it exists).")
+]
+TrialsOpt = Annotated[int | None, typer.Option("--trials", help="Proxy trials in the study [40].")]
+MaxMacsOpt = Annotated[int | None, typer.Option("--max-macs", help="MAC budget per frame.")]
+MaxInt8KbOpt = Annotated[
+    float | None,
+    typer.Option("--max-int8-kb", help="INT8 parameter budget in kB (1 kB = 1000 bytes)."),
+]
+MaxLatencyUsOpt = Annotated[
+    float | None,
+    typer.Option("--max-latency-us", help="ORT INT8 batch-1 latency budget (µs, median)."),
+]
+ConfigOpt = Annotated[
+    str | None,
+    typer.Option("--config", help="YAML/JSON of SearchConfig fields; options override it."),
+]
+StorageOpt = Annotated[
+    str | None,
+    typer.Option(
         "--storage",
         help="Optuna storage URL \\[sqlite:///OUT/study.db]; postgresql://... "
         "lets many machines share one study.",
-    ),  # fmt: skip
-    study: str = typer.Option("amrkit-search", "--study", help="Study name in the storage."),
-    workers: int = typer.Option(1, "--workers", help="Worker processes on this machine."),
-    worker: int | None = typer.Option(
-        None, "--worker", help="Only run trials, as worker K >= 1 (another process finishes)."
     ),
-    proxy_epochs: int | None = typer.Option(None, "--proxy-epochs", help="Epochs per trial [4]."),
-    proxy_frames: int | None = typer.Option(
-        None, "--proxy-frames", help="Training frames per class in a trial [1000]."
-    ),
-    final_epochs: int | None = typer.Option(
-        None, "--final-epochs", help="Epochs of the Pareto models' full training [12]."
-    ),
-    teacher: str | None = typer.Option(None, "--teacher", help="Distill from this run."),
-    seed: int | None = typer.Option(None, "--seed", help="Sampler/proxy/training seed [0]."),
-    threads: int | None = typer.Option(None, "--threads", help="Threads per worker [1]."),
+]
+StudyOpt = Annotated[str, typer.Option("--study", help="Study name in the storage.")]
+WorkersOpt = Annotated[int, typer.Option("--workers", help="Worker processes on this machine.")]
+WorkerOpt = Annotated[
+    int | None,
+    typer.Option("--worker", help="Only run trials, as worker K >= 1 (another process finishes)."),
+]
+ProxyEpochsOpt = Annotated[int | None, typer.Option("--proxy-epochs", help="Epochs per trial [4].")]
+ProxyFramesOpt = Annotated[
+    int | None, typer.Option("--proxy-frames", help="Training frames per class in a trial [1000].")
+]
+FinalEpochsOpt = Annotated[
+    int | None,
+    typer.Option("--final-epochs", help="Epochs of the Pareto models' full training [12]."),
+]
+TeacherOpt = Annotated[str | None, typer.Option("--teacher", help="Distill from this run.")]
+SeedOpt = Annotated[int | None, typer.Option("--seed", help="Sampler/proxy/training seed [0].")]
+ThreadsOpt = Annotated[int | None, typer.Option("--threads", help="Threads per worker [1].")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
+
+
+def search(
+    data: DataArg,
+    out: OutOpt,
+    trials: TrialsOpt = None,
+    max_macs: MaxMacsOpt = None,
+    max_int8_kb: MaxInt8KbOpt = None,
+    max_latency_us: MaxLatencyUsOpt = None,
+    config: ConfigOpt = None,
+    storage: StorageOpt = None,
+    study: StudyOpt = "amrkit-search",
+    workers: WorkersOpt = 1,
+    worker: WorkerOpt = None,
+    proxy_epochs: ProxyEpochsOpt = None,
+    proxy_frames: ProxyFramesOpt = None,
+    final_epochs: FinalEpochsOpt = None,
+    teacher: TeacherOpt = None,
+    seed: SeedOpt = None,
+    threads: ThreadsOpt = None,
     format: options.FormatOpt = None,
     classes: options.ClassesOpt = None,
     classes_file: options.ClassesFileOpt = None,
     snr_min: options.SnrMinOpt = None,
     snr_max: options.SnrMaxOpt = None,
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    quiet: QuietOpt = False,
     json_out: options.JsonOpt = False,
 ) -> None:
     """Find the accuracy / MACs / INT8-bytes / latency trade-off: DIR/pareto.json + PNG."""
